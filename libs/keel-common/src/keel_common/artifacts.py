@@ -1,0 +1,213 @@
+"""Artifact store over fsspec: a local directory by default, ``s3://`` when configured.
+
+Every write records a sha256 (a ``.sha256`` sidecar for a file, a manifest for a
+directory); every read recomputes it. Stored bytes that no longer match their record raise
+DataLoss; bytes that differ from what a caller declared raise ChecksumMismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from keel_common.errors import ChecksumMismatch, DataLoss, InvalidArgument, NotFound
+
+MANIFEST = ".keel-manifest.json"
+SIDECAR = ".sha256"
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    uri: str
+    sha256: str
+    size_bytes: int
+
+
+def _dir_digest(files: dict[str, str]) -> str:
+    """Digest of a directory: sha256 over its sorted ``path\\0sha256`` lines."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(f"{rel}\0{files[rel]}\n".encode())
+    return h.hexdigest()
+
+
+def _valid_key(key: str) -> str:
+    key = key.strip("/")
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") for p in parts):
+        raise InvalidArgument(f"invalid artifact key {key!r}", field="artifact_uri")
+    return key
+
+
+class ArtifactStore:
+    def __init__(self, root: str, endpoint_url: str | None = None) -> None:
+        options: dict[str, Any] = {}
+        if root.startswith("s3://") and endpoint_url:
+            options["client_kwargs"] = {"endpoint_url": endpoint_url}
+        if "://" not in root:
+            root = str(Path(root).expanduser().resolve())
+        self.fs, self.root_path = fsspec.core.url_to_fs(root, **options)
+        self.root_path = self.root_path.rstrip("/")
+        self.protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        if self.protocol == "file":
+            self.fs.makedirs(self.root_path, exist_ok=True)
+
+    # --- addressing -------------------------------------------------------------------
+    def uri(self, path: str) -> str:
+        if self.protocol == "file":
+            return f"file://{path}"
+        return f"{self.protocol}://{path}"
+
+    def uri_for(self, key: str) -> str:
+        return self.uri(f"{self.root_path}/{_valid_key(key)}")
+
+    def path_of(self, uri_or_key: str) -> str:
+        """The store path of a URI or a key; anything outside the root is refused."""
+        if "://" in uri_or_key:
+            proto, _, rest = uri_or_key.partition("://")
+            if proto != self.protocol:
+                raise InvalidArgument(f"{uri_or_key!r} is not in this artifact store ({self.protocol}://)",
+                                      field="artifact_uri")
+            path = posixpath.normpath(rest)
+        elif uri_or_key.startswith("/"):
+            path = posixpath.normpath(uri_or_key)
+        else:
+            path = f"{self.root_path}/{_valid_key(uri_or_key)}"
+        if path != self.root_path and not path.startswith(self.root_path + "/"):
+            raise InvalidArgument(f"{uri_or_key!r} is outside the artifact store root {self.uri(self.root_path)}",
+                                  field="artifact_uri")
+        return path
+
+    # --- writing ----------------------------------------------------------------------
+    def put_stream(self, key: str, chunks: Iterable[bytes], expected_sha256: str | None = None) -> ArtifactRef:
+        """Write a file from chunks; with ``expected_sha256`` nothing is kept unless it matches."""
+        path = self.path_of(key)
+        tmp = f"{path}.partial-{uuid.uuid4().hex[:8]}"
+        h = hashlib.sha256()
+        size = 0
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        try:
+            with self.fs.open(tmp, "wb") as out:
+                for chunk in chunks:
+                    h.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+            digest = h.hexdigest()
+            if expected_sha256 and expected_sha256.lower() != digest:
+                raise ChecksumMismatch(
+                    f"declared {expected_sha256} but received bytes hash to {digest}", field="sha256"
+                )
+            self.fs.mv(tmp, path)
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+        self.fs.pipe(path + SIDECAR, digest.encode())
+        return ArtifactRef(self.uri(path), digest, size)
+
+    def put_bytes(self, key: str, data: bytes) -> ArtifactRef:
+        return self.put_stream(key, [data])
+
+    def put_file(self, key: str, local: str | Path) -> ArtifactRef:
+        with open(local, "rb") as f:
+            return self.put_stream(key, iter(lambda: f.read(_CHUNK), b""))
+
+    def put_dir(self, key: str, local: str | Path) -> ArtifactRef:
+        """Upload a directory (e.g. a PEFT adapter) and record its manifest."""
+        local = Path(local)
+        if not local.is_dir():
+            raise InvalidArgument(f"{local} is not a directory", field="path")
+        base = self.path_of(key)
+        files: dict[str, str] = {}
+        size = 0
+        for file in sorted(p for p in local.rglob("*") if p.is_file()):
+            rel = file.relative_to(local).as_posix()
+            if rel == MANIFEST or rel.endswith(SIDECAR):
+                continue
+            ref = self.put_file(f"{base}/{rel}", file)
+            files[rel] = ref.sha256
+            size += ref.size_bytes
+        digest = _dir_digest(files)
+        manifest = {"sha256": digest, "size_bytes": size, "files": files}
+        self.fs.pipe(f"{base}/{MANIFEST}", json.dumps(manifest, indent=1, sort_keys=True).encode())
+        return ArtifactRef(self.uri(base), digest, size)
+
+    # --- reading and verifying --------------------------------------------------------
+    def exists(self, uri: str) -> bool:
+        return bool(self.fs.exists(self.path_of(uri)))
+
+    def _file_digest(self, path: str) -> tuple[str, int]:
+        h = hashlib.sha256()
+        size = 0
+        with self.fs.open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+        return h.hexdigest(), size
+
+    def verify(self, uri: str, expected_sha256: str | None = None) -> ArtifactRef:
+        """Recompute the digest, compare it with the record (DataLoss) and with
+        ``expected_sha256`` (ChecksumMismatch, naming ``artifact_sha256``)."""
+        path = self.path_of(uri)
+        if not self.fs.exists(path):
+            raise NotFound(f"no artifact at {uri}", field="artifact_uri")
+        if self.fs.isdir(path):
+            files: dict[str, str] = {}
+            size = 0
+            for file in sorted(self.fs.find(path)):
+                rel = posixpath.relpath(file, path)
+                if rel == MANIFEST or rel.endswith(SIDECAR) or ".partial-" in rel:
+                    continue
+                files[rel], n = self._file_digest(file)
+                size += n
+            digest = _dir_digest(files)
+            try:
+                recorded = json.loads(self.fs.cat(f"{path}/{MANIFEST}"))["sha256"]
+            except FileNotFoundError:
+                recorded = None
+        else:
+            digest, size = self._file_digest(path)
+            try:
+                recorded = self.fs.cat(path + SIDECAR).decode().strip()
+            except FileNotFoundError:
+                recorded = None
+        if recorded is not None and recorded != digest:
+            raise DataLoss(f"artifact {uri} changed since it was written (recorded {recorded}, now {digest})")
+        if expected_sha256 and expected_sha256.lower() != digest:
+            raise ChecksumMismatch(f"{expected_sha256} does not match the artifact's sha256 {digest}",
+                                   field="artifact_sha256")
+        return ArtifactRef(self.uri(path), digest, size)
+
+    def get_bytes(self, uri: str, expected_sha256: str | None = None) -> bytes:
+        ref = self.verify(uri, expected_sha256)
+        data: bytes = self.fs.cat(self.path_of(ref.uri))
+        if hashlib.sha256(data).hexdigest() != ref.sha256:  # changed between verify and read
+            raise DataLoss(f"artifact {uri} changed while being read")
+        return data
+
+    def download(self, uri: str, dest: str | Path, expected_sha256: str | None = None) -> Path:
+        """Copy a file or directory artifact to ``dest`` after verifying it."""
+        ref = self.verify(uri, expected_sha256)
+        path = self.path_of(ref.uri)
+        dest = Path(dest)
+        if self.fs.isdir(path):
+            dest.mkdir(parents=True, exist_ok=True)
+            for file in self.fs.find(path):
+                rel = posixpath.relpath(file, path)
+                if rel.endswith(SIDECAR) or ".partial-" in rel:
+                    continue
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.fs.get_file(file, str(target))
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(path, str(dest))
+        return dest
