@@ -1,0 +1,1 @@
+"""Keel Python SDK and the keel CLI."""

@@ -1,0 +1,1 @@
+"""Keel model registry."""
