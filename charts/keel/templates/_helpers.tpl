@@ -100,13 +100,6 @@ The chart's handler is used unless the values give one of their own.
 {{- toYaml $probe -}}
 {{- end -}}
 
-{{/* StorageClass line for a PVC spec ("" = cluster default, nothing rendered). */}}
-{{- define "keel.storageClass" -}}
-{{- if .storageClass }}
-storageClassName: {{ .storageClass | quote }}
-{{- end -}}
-{{- end -}}
-
 {{/* ===================== Redis ===================== */}}
 
 {{/* Name of the Secret holding the in-cluster Valkey password. */}}

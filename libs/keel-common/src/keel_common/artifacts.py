@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import tarfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -211,3 +212,33 @@ class ArtifactStore:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self.fs.get_file(path, str(dest))
         return dest
+
+    def materialize(self, uri: str, dest: str | Path, expected_sha256: str | None = None) -> Path:
+        """A verified local directory for an artifact: a stored directory is copied, a ``.tar``
+        (how clients upload a directory over gRPC) is unpacked with tarfile's safe ``data`` filter."""
+        path = self.path_of(uri)
+        dest = Path(dest)
+        if not path.endswith(".tar") or self.fs.isdir(path):
+            return self.download(uri, dest, expected_sha256)
+        archive = dest.with_name(dest.name + ".tar")
+        self.download(uri, archive, expected_sha256)
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(dest, filter="data")
+        finally:
+            archive.unlink(missing_ok=True)
+        return dest
+
+
+def pack_dir(src: str | Path, dest: str | Path) -> Path:
+    """A reproducible tar of a directory (sorted, zeroed mtimes/owners): same files, same sha256."""
+    src, dest = Path(src), Path(dest)
+
+    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        return info
+
+    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
+        for file in sorted(p for p in src.rglob("*") if p.is_file()):
+            tar.add(file, arcname=file.relative_to(src).as_posix(), filter=clean)
+    return dest

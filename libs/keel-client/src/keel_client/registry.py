@@ -1,0 +1,154 @@
+"""Python SDK for the registry: thin, typed wrappers over the gRPC stub with readable errors."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from keel.registry.v1 import registry_pb2 as pb
+from keel.registry.v1 import registry_pb2_grpc as pb_grpc
+from keel_common.artifacts import pack_dir
+from keel_common.grpc import channel
+
+CHUNK = 1024 * 1024
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+
+class KeelError(Exception):
+    """A failed call, with the gRPC status name and the server's message (which names the field)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code.name}: {message}")
+
+
+def _call(fn: Any, request: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(request, **kwargs)
+    except grpc.RpcError as exc:
+        raise KeelError(exc.code(), exc.details() or "") from None
+
+
+def status_value(name: str) -> int:
+    """``"ready"`` → VERSION_STATUS_READY; empty → unspecified."""
+    return pb.VersionStatus.Value(f"VERSION_STATUS_{name.upper()}") if name else 0
+
+
+def status_name(value: int) -> str:
+    return pb.VersionStatus.Name(value).removeprefix("VERSION_STATUS_")
+
+
+class RegistryClient:
+    def __init__(self, target: str = DEFAULT_TARGET, actor: str = "", timeout: float = 30.0) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel = channel(target)
+        self.stub = pb_grpc.RegistryServiceStub(self._channel)
+        self._metadata = (("x-keel-actor", actor),) if actor else ()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rpc(self, name: str, request: Any) -> Any:
+        return _call(getattr(self.stub, name), request, timeout=self.timeout, metadata=self._metadata)
+
+    # models
+    def create_model(self, name: str, description: str = "", tenant: str = "") -> pb.Model:
+        return self._rpc("CreateModel", pb.CreateModelRequest(name=name, description=description, tenant=tenant))
+
+    def get_model(self, name: str) -> pb.Model:
+        return self._rpc("GetModel", pb.GetModelRequest(name=name))
+
+    def list_models(self, tenant: str = "", query: str = "", page_size: int = 0) -> Iterator[pb.Model]:
+        token = ""
+        while True:
+            resp = self._rpc("ListModels", pb.ListModelsRequest(tenant=tenant, query=query, page_size=page_size,
+                                                                page_token=token))
+            yield from resp.models
+            token = resp.next_page_token
+            if not token:
+                return
+
+    # versions
+    def create_version(self, model: str, base_model: str, **fields: Any) -> pb.ModelVersion:
+        status = fields.pop("status", "")
+        lineage = fields.pop("lineage", None)
+        req = pb.CreateVersionRequest(model=model, base_model=base_model, status=status_value(status), **fields)
+        if lineage:
+            req.lineage.CopyFrom(pb.Lineage(**lineage))
+        return self._rpc("CreateVersion", req)
+
+    def get_version(self, model: str, version: int) -> pb.ModelVersion:
+        return self._rpc("GetVersion", pb.GetVersionRequest(model=model, version=version))
+
+    def list_versions(self, model: str = "", page_size: int = 0, **filters: Any) -> Iterator[pb.ModelVersion]:
+        status = filters.pop("status", "")
+        token = ""
+        while True:
+            resp = self._rpc("ListVersions", pb.ListVersionsRequest(
+                model=model, page_size=page_size, page_token=token, status=status_value(status), **filters))
+            yield from resp.versions
+            token = resp.next_page_token
+            if not token:
+                return
+
+    def update_version(self, model: str, version: int, **fields: Any) -> pb.ModelVersion:
+        status = fields.pop("status", "")
+        return self._rpc("UpdateVersion", pb.UpdateVersionRequest(
+            model=model, version=version, status=status_value(status), **fields))
+
+    def upload_file(self, model: str, path: str | Path, filename: str = "") -> pb.ArtifactRef:
+        """Stream a file into the registry's artifact store; its sha256 is checked end to end."""
+        path = Path(path)
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+
+        def messages() -> Iterator[pb.UploadArtifactRequest]:
+            yield pb.UploadArtifactRequest(header=pb.UploadArtifactHeader(
+                model=model, filename=filename or path.name, sha256=digest.hexdigest()))
+            with path.open("rb") as f:
+                while chunk := f.read(CHUNK):
+                    yield pb.UploadArtifactRequest(chunk=chunk)
+
+        return _call(self.stub.UploadArtifact, messages(), timeout=max(self.timeout, 600), metadata=self._metadata)
+
+    def upload_dir(self, model: str, path: str | Path) -> pb.ArtifactRef:
+        """Upload a directory (e.g. a PEFT adapter) as one reproducible tar archive."""
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = pack_dir(path, Path(tmp) / f"{Path(path).name or 'artifact'}.tar")
+            return self.upload_file(model, archive)
+
+    # aliases
+    def set_alias(self, model: str, alias: str, version: int, reason: str = "") -> pb.Alias:
+        return self._rpc("SetAlias", pb.SetAliasRequest(model=model, alias=alias, version=version, reason=reason))
+
+    def delete_alias(self, model: str, alias: str, reason: str = "") -> int:
+        resp = self._rpc("DeleteAlias", pb.DeleteAliasRequest(model=model, alias=alias, reason=reason))
+        return int(resp.previous_version)
+
+    def list_aliases(self, model: str) -> list[pb.Alias]:
+        return list(self._rpc("ListAliases", pb.ListAliasesRequest(model=model)).aliases)
+
+    def alias_history(self, model: str, alias: str = "", page_size: int = 0) -> list[pb.AliasEvent]:
+        req = pb.GetAliasHistoryRequest(model=model, alias=alias, page_size=page_size)
+        return list(self._rpc("GetAliasHistory", req).events)
+
+    def rollback_alias(self, model: str, alias: str, reason: str = "") -> pb.Alias:
+        return self._rpc("RollbackAlias", pb.RollbackAliasRequest(model=model, alias=alias, reason=reason))
+
+    def resolve(self, ref: str) -> pb.ResolveResponse:
+        return self._rpc("Resolve", pb.ResolveRequest(ref=ref))

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Offline checks of the Kubernetes packaging (make chart-check):
+#   1. helm lint --strict of charts/keel, with default values and each charts/keel/ci/*.yaml
+#   2. helm template of each scenario; every rendered object validated with
+#      kubernetes-validate --strict against pinned Kubernetes versions, and every
+#      workload checked against the chart's pod-security defaults
+#   3. the kustomize dev overlay (helmCharts generator) and k8s/bootstrap, same checks
+#   4. negative cases: values that must be refused (schema or template checks)
+# Kinds served by CRDs (ServiceMonitor, RayService, ...) have no core schema: they are
+# skipped by name and listed in the output; any other kind without a schema fails.
+#
+# Tools: HELM, KUBECTL, KUBERNETES_VALIDATE (defaults below; `python scripts/fetch_tools.py`
+# fetches helm and kubectl), PYTHON (an interpreter with PyYAML; default: the one beside
+# kubernetes-validate), K8S_VERSIONS (space-separated, default "1.27.0 1.33.0").
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+HELM=${HELM:-.tools/bin/helm}
+KUBECTL=${KUBECTL:-.tools/bin/kubectl}
+KUBERNETES_VALIDATE=${KUBERNETES_VALIDATE:-.venv/bin/kubernetes-validate}
+K8S_VERSIONS=${K8S_VERSIONS:-"1.27.0 1.33.0"}
+CHART=charts/keel
+RELEASE=keel
+NAMESPACE=keel
+# Kinds that come from CRDs (prometheus-operator, KubeRay): no core schema to check against.
+export CRD_KINDS="ServiceMonitor PodMonitor PrometheusRule RayService RayCluster RayJob"
+
+die() { echo "chart-check: $*" >&2; exit 2; }
+
+for tool in "$HELM" "$KUBECTL" "$KUBERNETES_VALIDATE"; do
+  command -v "$tool" >/dev/null 2>&1 || [[ -x "$tool" ]] \
+    || die "$tool not found (helm/kubectl: python scripts/fetch_tools.py; kubernetes-validate: the dev venv)"
+done
+if [[ -z "${PYTHON:-}" ]]; then
+  kv_path=$(command -v "$KUBERNETES_VALIDATE")
+  PYTHON="$(dirname "$kv_path")/python"
+  [[ -x "$PYTHON" ]] || PYTHON=python3
+fi
+"$PYTHON" -c 'import yaml' 2>/dev/null || die "$PYTHON cannot import yaml (set PYTHON)"
+
+kv_args=(--strict --quiet)
+for v in $K8S_VERSIONS; do kv_args+=(-k "$v"); done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+failures=0
+summary=()
+
+# split_and_police RENDERED OUTDIR: writes one file per object to OUTDIR (CRD kinds left
+# out and reported), checks workloads against the pod-security defaults; prints
+# "objects=N skipped=M" on its last line.
+split_and_police() {
+  "$PYTHON" - "$1" "$2" <<'PY'
+import os, re, sys, yaml
+
+src, outdir = sys.argv[1], sys.argv[2]
+crd_kinds = set(os.environ["CRD_KINDS"].split())
+os.makedirs(outdir, exist_ok=True)
+with open(src) as fh:
+    docs = [d for d in yaml.safe_load_all(fh) if d]
+
+problems, written, skipped = [], 0, 0
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+
+def pod_spec(obj):
+    spec = obj.get("spec", {})
+    if obj["kind"] == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    return spec.get("template", {}).get("spec", {})
+
+def police(obj):
+    ref = f'{obj["kind"]}/{obj["metadata"]["name"]}'
+    ps = pod_spec(obj)
+    psc = ps.get("securityContext", {})
+    if ps.get("automountServiceAccountToken") is not False:
+        problems.append(f"{ref}: automountServiceAccountToken must be false")
+    if psc.get("runAsNonRoot") is not True:
+        problems.append(f"{ref}: pod securityContext.runAsNonRoot must be true")
+    if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        problems.append(f"{ref}: pod seccompProfile must be RuntimeDefault")
+    for c in ps.get("initContainers", []) + ps.get("containers", []):
+        cref, sc = f'{ref} container {c["name"]}', c.get("securityContext", {})
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{cref}: allowPrivilegeEscalation must be false")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{cref}: readOnlyRootFilesystem must be true")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            problems.append(f"{cref}: capabilities.drop must contain ALL")
+        if sc.get("privileged"):
+            problems.append(f"{cref}: privileged")
+        if not c.get("resources", {}).get("requests"):
+            problems.append(f"{cref}: no resource requests")
+        if not (c.get("readinessProbe") and c.get("livenessProbe")):
+            problems.append(f"{cref}: readiness and liveness probes required")
+        image = c.get("image", "")
+        if not re.search(r"(:[^/:]+|@sha256:[0-9a-f]{64})$", image) or image.endswith(":latest"):
+            problems.append(f"{cref}: image {image!r} must have a pinned tag or digest")
+
+for i, obj in enumerate(docs):
+    if not isinstance(obj, dict) or "kind" not in obj or "apiVersion" not in obj:
+        problems.append(f"document {i} has no kind/apiVersion")
+        continue
+    kind, name = obj["kind"], obj.get("metadata", {}).get("name", "?")
+    if kind == "List":
+        problems.append(f"document {i} is a List; expected plain objects")
+        continue
+    if kind in crd_kinds:
+        print(f"  skip {kind}/{name} ({obj['apiVersion']}: CRD kind, not in the core schema)")
+        skipped += 1
+        continue
+    if kind in WORKLOADS or kind == "CronJob":
+        police(obj)
+    if kind == "Namespace":
+        labels = obj.get("metadata", {}).get("labels", {})
+        if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
+            problems.append(f"Namespace/{name}: pod-security enforce label must be restricted")
+    written += 1
+    with open(os.path.join(outdir, f"{written:03d}-{kind.lower()}-{name}.yaml"), "w") as out:
+        yaml.safe_dump(obj, out, sort_keys=False)
+
+for p in problems:
+    print(f"  POLICY {p}")
+print(f"objects={written} skipped={skipped}")
+sys.exit(1 if problems else 0)
+PY
+}
+
+# check_rendered NAME RENDERED_FILE: police + schema-validate one rendered manifest set.
+check_rendered() {
+  local name=$1 rendered=$2 dir="$work/objects/${1//\//_}" out counts kv_out rc=0
+  if ! out=$(split_and_police "$rendered" "$dir"); then rc=1; fi
+  counts=$(tail -n 1 <<<"$out")
+  sed '$d' <<<"$out"
+  local n_objects=${counts#objects=}; n_objects=${n_objects%% *}
+  if [[ "$n_objects" -eq 0 ]]; then
+    echo "  no objects rendered"
+    rc=1
+  else
+    # --quiet prints only problems; a WARN means a kind without a schema that is not
+    # a known CRD kind, which must not pass silently.
+    kv_out=$("$KUBERNETES_VALIDATE" "${kv_args[@]}" "$dir"/*.yaml 2>&1) || rc=1
+    if [[ -n "$kv_out" ]]; then
+      sed 's/^/  /' <<<"$kv_out"
+      grep -qE '^(WARN|ERROR|FATAL)' <<<"$kv_out" && rc=1
+    fi
+  fi
+  if [[ $rc -eq 0 ]]; then
+    summary+=("ok    $name: $counts (k8s $K8S_VERSIONS)")
+  else
+    summary+=("FAIL  $name: $counts")
+    failures=$((failures + 1))
+  fi
+}
+
+# ---------------------------------------------------------------- chart scenarios
+scenarios=("default:")
+for f in "$CHART"/ci/*.yaml; do
+  [[ -e "$f" ]] && scenarios+=("$(basename "$f" .yaml):$f")
+done
+
+for entry in "${scenarios[@]}"; do
+  name=${entry%%:*}
+  file=${entry#*:}
+  args=()
+  [[ -n "$file" ]] && args=(-f "$file")
+  echo "== chart scenario: $name ${file:+($file)}"
+  if ! "$HELM" lint --strict --quiet "$CHART" "${args[@]}" >"$work/lint.log" 2>&1; then
+    sed 's/^/  /' "$work/lint.log"
+    summary+=("FAIL  $name: helm lint --strict")
+    failures=$((failures + 1))
+    continue
+  fi
+  if ! "$HELM" template "$RELEASE" "$CHART" -n "$NAMESPACE" "${args[@]}" \
+      >"$work/$name.yaml" 2>"$work/template.log"; then
+    sed 's/^/  /' "$work/template.log"
+    summary+=("FAIL  $name: helm template")
+    failures=$((failures + 1))
+    continue
+  fi
+  check_rendered "chart/$name" "$work/$name.yaml"
+done
+
+# NOTES.txt renders (helm template skips it); client-side dry run needs no cluster.
+echo "== chart NOTES.txt"
+if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client >"$work/notes.log" 2>&1 \
+    && grep -q "grpc.health.v1.Health/Check" "$work/notes.log" \
+    && grep -q "WARNING: the registry uses SQLite" "$work/notes.log"; then
+  summary+=("ok    chart/NOTES.txt: renders, SQLite warning shown")
+else
+  sed 's/^/  /' "$work/notes.log" | tail -n 20
+  summary+=("FAIL  chart/NOTES.txt")
+  failures=$((failures + 1))
+fi
+
+# ---------------------------------------------------------------- negative cases
+# Each must be refused by values.schema.json or a template check, with the expected
+# reason (an extended regex); a render, or a refusal for another reason, is a failure.
+negatives=(
+  "unknown registry key|additional properties 'replica' not allowed|--set registry.replica=2"
+  "unknown top-level key|additional properties 'registy' not allowed|--set registy.enabled=true"
+  "negative replicas|/registry/replicas|--set registry.replicas=-1"
+  "relative artifacts root|/artifacts/root|--set artifacts.root=relative/path"
+  "bad log level|/logLevel|--set logLevel=LOUD"
+  "zero probe period|/registry/probes/readiness/periodSeconds|--set registry.probes.readiness.periodSeconds=0"
+  "string replicas|/registry/replicas|--set-string registry.replicas=two"
+  "database url and existingSecret|set url or existingSecret, not both|--set registry.database.url=postgresql+psycopg://h/db --set registry.database.existingSecret=s"
+  "redis disabled, no externalRedis|set externalRedis.url or externalRedis.existingSecret|--set redis.enabled=false"
+  "externalRedis next to in-cluster redis|set redis.enabled=false to use an external Redis|--set externalRedis.url=redis://r:6379/0"
+  "2 replicas on a ReadWriteOnce artifact volume|needs a shared artifact store|--set registry.replicas=2 --set registry.database.url=postgresql+psycopg://h/db"
+  "redis auth without a password|set redis.auth.password or redis.auth.existingSecret|--set redis.auth.enabled=true"
+)
+echo "== negative cases (each must be refused)"
+neg_failed=0
+for entry in "${negatives[@]}"; do
+  IFS='|' read -r label expect set_args <<<"$entry"
+  read -r -a neg_args <<<"$set_args"
+  if "$HELM" template "$RELEASE" "$CHART" -n "$NAMESPACE" "${neg_args[@]}" >/dev/null 2>"$work/neg.log"; then
+    echo "  NOT REFUSED: $label ($set_args)"
+    neg_failed=$((neg_failed + 1))
+  elif reason=$(grep -m1 -E -- "$expect" "$work/neg.log"); then
+    echo "  refused: $label: $(sed -E 's/^.*(execution error at [^:]*:[0-9:]*: |at .)/\1/' <<<"$reason" | cut -c1-140)"
+  else
+    echo "  REFUSED FOR ANOTHER REASON: $label (wanted /$expect/):"
+    sed 's/^/    /' "$work/neg.log"
+    neg_failed=$((neg_failed + 1))
+  fi
+done
+if [[ $neg_failed -eq 0 ]]; then
+  summary+=("ok    chart/negative: ${#negatives[@]} bad value sets refused for the expected reason")
+else
+  summary+=("FAIL  chart/negative: $neg_failed of ${#negatives[@]} bad value sets not refused as expected")
+  failures=$((failures + 1))
+fi
+
+# ---------------------------------------------------------------- k8s/ (kustomize)
+kustomize_check() {
+  local name=$1 dir=$2 file
+  shift 2
+  file="$work/kustomize-${name//\//_}.yaml"
+  echo "== kustomize: $dir"
+  if ! "$KUBECTL" kustomize "$@" "$dir" >"$file" 2>"$work/kustomize.log"; then
+    sed 's/^/  /' "$work/kustomize.log"
+    summary+=("FAIL  $name: kubectl kustomize")
+    failures=$((failures + 1))
+    return
+  fi
+  check_rendered "$name" "$file"
+}
+
+kustomize_check k8s/bootstrap k8s/bootstrap
+# chartHome lies outside the overlay folder, hence LoadRestrictionsNone.
+kustomize_check k8s/overlays/dev k8s/overlays/dev \
+  --enable-helm --helm-command "$HELM" --load-restrictor LoadRestrictionsNone
+
+# ---------------------------------------------------------------- summary
+echo
+echo "chart-check summary ($(basename "$HELM") $("$HELM" version --short 2>/dev/null), kubernetes-validate $("$KUBERNETES_VALIDATE" --version 2>/dev/null)):"
+printf '  %s\n' "${summary[@]}"
+if [[ $failures -gt 0 ]]; then
+  echo "chart-check: $failures check(s) failed"
+  exit 1
+fi
+echo "chart-check: all checks passed"
