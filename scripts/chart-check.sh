@@ -6,6 +6,7 @@
 #      workload checked against the chart's pod-security defaults
 #   3. the kustomize dev overlay (helmCharts generator) and k8s/bootstrap, same checks
 #   4. negative cases: values that must be refused (schema or template checks)
+#   5. skaffold.yaml wiring (images -> chart values by name; releases render)
 # Kinds served by CRDs (ServiceMonitor, RayService, ...) have no core schema: they are
 # skipped by name and listed in the output; any other kind without a schema fails.
 #
@@ -142,7 +143,7 @@ check_rendered() {
     # a known CRD kind, which must not pass silently.
     kv_out=$("$KUBERNETES_VALIDATE" "${kv_args[@]}" "$dir"/*.yaml 2>&1) || rc=1
     if [[ -n "$kv_out" ]]; then
-      sed 's/^/  /' <<<"$kv_out"
+      sed -e "s|$dir/||g" -e 's/^/  /' <<<"$kv_out"
       grep -qE '^(WARN|ERROR|FATAL)' <<<"$kv_out" && rc=1
     fi
   fi
@@ -253,6 +254,61 @@ kustomize_check k8s/bootstrap k8s/bootstrap
 # chartHome lies outside the overlay folder, hence LoadRestrictionsNone.
 kustomize_check k8s/overlays/dev k8s/overlays/dev \
   --enable-helm --helm-command "$HELM" --load-restrictor LoadRestrictionsNone
+
+# ---------------------------------------------------------------- skaffold.yaml
+# No skaffold binary here: check the wiring statically. Every built image must reach the
+# chart through setValueTemplates, every release must render with its values, and no
+# profile may patch a list by index.
+echo "== skaffold.yaml"
+if out=$(HELM="$HELM" "$PYTHON" - skaffold.yaml <<'PY' 2>&1
+import os, re, subprocess, sys, yaml
+
+cfg = yaml.safe_load(open(sys.argv[1]))
+cfg = {k: v for k, v in cfg.items() if not k.startswith(".")}  # anchor holders
+problems = []
+if not str(cfg.get("apiVersion", "")).startswith("skaffold/v4beta"):
+    problems.append(f"apiVersion {cfg.get('apiVersion')!r} is not skaffold/v4beta*")
+images = []
+for art in cfg.get("build", {}).get("artifacts", []):
+    images.append(art["image"])
+    dockerfile = os.path.join(art.get("context", "."), art.get("docker", {}).get("dockerfile", "Dockerfile"))
+    if not os.path.isfile(dockerfile):
+        problems.append(f"artifact {art['image']}: {dockerfile} not found")
+releases = [("base", r) for r in cfg.get("deploy", {}).get("helm", {}).get("releases", [])]
+for prof in cfg.get("profiles", []):
+    releases += [(f"profile {prof['name']}", r) for r in prof.get("deploy", {}).get("helm", {}).get("releases", [])]
+    for patch in prof.get("patches", []):
+        if re.search(r"/[0-9]+(/|$)", patch.get("path", "")):
+            problems.append(f"profile {prof['name']}: patch path {patch['path']} uses a list index")
+if not releases:
+    problems.append("no helm releases")
+for where, rel in releases:
+    templates = rel.get("setValueTemplates", {})
+    for image in images:
+        key = image.replace("-", "_")
+        for var in (f"IMAGE_REPO_{key}", f"IMAGE_TAG_{key}"):
+            if not any(var in str(v) for v in templates.values()):
+                problems.append(f"{where} release {rel['name']}: image {image} not wired ({var})")
+    args = ["template", rel["name"], rel["chartPath"], "-n", rel.get("namespace", "default")]
+    for k, v in templates.items():
+        args += ["--set-string", f"{k}={re.sub(r'{{[^}]*}}', 'x', str(v))}"]
+    for k, v in rel.get("setValues", {}).items():
+        args += ["--set", f"{k}={v}"]
+    proc = subprocess.run([os.environ["HELM"], *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        problems.append(f"{where} release {rel['name']} does not render: {proc.stderr.strip()[-300:]}")
+for p in problems:
+    print(f"  {p}")
+print(f"images={len(images)} releases={len(releases)}")
+sys.exit(1 if problems else 0)
+PY
+); then
+  summary+=("ok    skaffold.yaml: $(tail -n 1 <<<"$out") wired and rendering")
+else
+  sed '$d' <<<"$out"
+  summary+=("FAIL  skaffold.yaml: $(tail -n 1 <<<"$out")")
+  failures=$((failures + 1))
+fi
 
 # ---------------------------------------------------------------- summary
 echo

