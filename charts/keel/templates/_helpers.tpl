@@ -266,6 +266,12 @@ Fails when neither the in-cluster Valkey nor an external Redis is configured.
 {{- if and .Values.redis.enabled .Values.redis.auth.enabled (not .Values.redis.auth.password) (not .Values.redis.auth.existingSecret) -}}
 {{- fail "redis.auth.enabled: set redis.auth.password or redis.auth.existingSecret" -}}
 {{- end -}}
+{{- /* Same placeholder list as keel_common.settings.reject_placeholder: fail at install, not in a crash loop. */ -}}
+{{- range $what, $secret := dict "registry.database.url" .Values.registry.database.url "externalRedis.url" .Values.externalRedis.url "redis.auth.password" .Values.redis.auth.password -}}
+{{- if regexMatch "(?i)(changeme|change-me|replace-me|<password>|placeholder)" $secret -}}
+{{- fail (printf "%s still contains a placeholder secret; set a real value" $what) -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.registry.enabled (gt (int (include "keel.registry.replicas" .)) 1) (not (include "keel.artifacts.shared" .)) -}}
 {{- fail "registry.replicas > 1 needs a shared artifact store: artifacts.root=s3://..., artifacts.persistence.accessModes=[ReadWriteMany] or an existingClaim" -}}
 {{- end -}}

@@ -1,0 +1,114 @@
+"""`keel up` / `keel status` / `keel models ...` against real processes on this machine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from keel_client.adapters import BaseShape, write_lora_adapter
+from keel_client.cli import main
+from keel_client.local import STATE_FILE, LocalPlatform, PlatformState
+
+KEEL = str(Path(sys.executable).with_name("keel"))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still "exists"; look at its state
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
+    env = {**os.environ, "KEEL_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    env.pop("KEEL_REDIS_URL", None)
+    proc = subprocess.Popen([KEEL, "up", "--registry-port", "0"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # blocks until `keel up` prints that everything is healthy
+            seen.append(line)
+            if "press Ctrl-C" in line:
+                break
+        else:
+            pytest.fail("keel up ended early:\n" + "".join(seen))
+        out = "".join(seen)
+        assert "registry" in out and "valkey" in out and "SERVING" in out
+        state = PlatformState.load(tmp_path)
+        assert state is not None
+        registry_pid = state.components["registry"].pid
+        assert pid_alive(registry_pid)
+        status = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert status.stdout.count("SERVING") == 2
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+        rest = proc.stdout.read()
+        assert "stopped" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not pid_alive(registry_pid)
+    assert not (tmp_path / STATE_FILE).exists()
+    after = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert after.returncode == 1 and "no local platform" in after.stderr
+
+
+def test_platform_reports_a_component_that_cannot_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    platform = LocalPlatform(tmp_path, registry_port=0, registry_http_port=0, startup_timeout=20)
+    bad_db = tmp_path / "not-a-dir"
+    bad_db.write_text("file where a directory should be")
+    monkeypatch.setenv("KEEL_REGISTRY_DATABASE_URL", f"sqlite:///{bad_db}/registry.db")
+    with pytest.raises(RuntimeError, match="registry exited with code"):
+        platform.start()
+    assert platform.procs == {} and platform.valkey is None
+
+
+@pytest.fixture
+def platform(tmp_path: Path):
+    with LocalPlatform(tmp_path / "keel", registry_port=0, registry_http_port=0) as p:
+        yield p
+
+
+def test_cli_models_commands(platform: LocalPlatform, tmp_path: Path) -> None:
+    runner = CliRunner()
+
+    def keel(*args: str, ok: bool = True) -> str:
+        result = runner.invoke(main, ["--registry", platform.registry_target, *args], catch_exceptions=False)
+        assert (result.exit_code == 0) == ok, result.output
+        return result.output
+
+    adapter = write_lora_adapter(tmp_path / "ad", BaseShape("tiny", 16, 2, 4, 2), rank=2)
+    assert "created model support-bot" in keel("models", "create", "support-bot", "-d", "helps")
+    out = keel("models", "register", "support-bot", str(adapter), "--base-model", "tiny", "-m", "eval_loss=1.25",
+               "-t", "nightly", "--dataset", "ds_1@2", "--job", "job_9")
+    assert "registered support-bot/1 (READY)" in out
+    keel("models", "register", "support-bot", str(adapter / "adapter_config.json"), "--base-model", "tiny")
+    assert "support-bot@production → 1" in keel("models", "alias", "set", "support-bot", "production", "1")
+    keel("models", "alias", "set", "support-bot", "production", "2")
+    listing = keel("models", "list")
+    assert "support-bot" in listing and "production→2" in listing
+    versions = keel("models", "versions", "support-bot")
+    assert "support-bot/2" in versions and "support-bot/1" in versions and "ds_1@2" in versions
+    assert "support-bot/1" in keel("models", "versions", "--tag", "nightly")
+    show = keel("models", "show", "support-bot/1")
+    assert "job_9" in show and "ds_1 version 2" in show and "eval_loss = 1.25" in show
+    assert "support-bot → support-bot/2 (via alias production)" in keel("models", "resolve", "support-bot")
+    assert "rolled back → 1" in keel("models", "alias", "rollback", "support-bot", "production")
+    history = keel("models", "alias", "history", "support-bot")
+    assert history.index("ROLLBACK") < history.index("SET")
+    assert "deleted support-bot@production (was 1)" in keel("models", "alias", "delete", "support-bot", "production")
+    err = keel("models", "alias", "set", "support-bot", "production", "7", ok=False)
+    assert "NOT_FOUND" in err and "version" in err
+    err = keel("models", "register", "support-bot", str(adapter), "--base-model", "tiny", "-m", "loss=abc", ok=False)
+    assert "--metric" in err
