@@ -77,8 +77,14 @@ def registry_factory(tmp_path: Path, valkey_url: str) -> Iterator[Callable[..., 
 
     def start(database_url: str | None = None, **overrides: object) -> object:
         settings = RegistrySettings(
-            data_dir=tmp_path, grpc_port=0, http_port=0, redis_url=valkey_url, database_url=database_url,
-            artifact_root=str(tmp_path / "artifacts"), health_interval_s=0.2, **overrides,
+            data_dir=tmp_path,
+            grpc_port=0,
+            http_port=0,
+            redis_url=valkey_url,
+            database_url=database_url,
+            artifact_root=str(tmp_path / "artifacts"),
+            health_interval_s=0.2,
+            **overrides,
         )
         svc = build(settings)
         svc.start()

@@ -1,7 +1,7 @@
 """Generate Python code (+ .pyi stubs and gRPC stubs) from proto/ with the pinned grpcio-tools.
 
-  python scripts/gen_proto.py --out libs/keel-proto/src          # regenerate
-  python scripts/gen_proto.py --out libs/keel-proto/src --check  # fail when stale
+python scripts/gen_proto.py --out libs/keel-proto/src          # regenerate
+python scripts/gen_proto.py --out libs/keel-proto/src --check  # fail when stale
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def main() -> int:
         if args.check:
             have, want = tree(target) if target.exists() else set(), tree(fresh)
             stale = sorted(
-                (have ^ want) | {f for f in have & want if not filecmp.cmp(target / f, fresh / f, shallow=False)}
+                (have ^ want)
+                | {f for f in have & want if not filecmp.cmp(target / f, fresh / f, shallow=False)}
             )
             if stale:
                 print("generated code is stale; run `make proto`:", *stale, sep="\n  ", file=sys.stderr)

@@ -11,8 +11,9 @@ from pathlib import Path
 def test_demo_runs_the_story(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KEEL_REDIS_URL", "KEEL_REGISTRY_DATABASE_URL")}
     keel = str(Path(sys.executable).with_name("keel"))
-    result = subprocess.run([keel, "demo", "--data-dir", str(tmp_path)], env=env, capture_output=True, text=True,
-                            timeout=240)
+    result = subprocess.run(
+        [keel, "demo", "--data-dir", str(tmp_path)], env=env, capture_output=True, text=True, timeout=240
+    )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "created support-bot/1" in out and "created support-bot/2" in out

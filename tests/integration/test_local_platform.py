@@ -31,8 +31,13 @@ def pid_alive(pid: int) -> bool:
 def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
     env = {**os.environ, "KEEL_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
     env.pop("KEEL_REDIS_URL", None)
-    proc = subprocess.Popen([KEEL, "up", "--registry-port", "0"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [KEEL, "up", "--registry-port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = []
     try:
         assert proc.stdout is not None
@@ -64,7 +69,9 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
     assert after.returncode == 1 and "no local platform" in after.stderr
 
 
-def test_platform_reports_a_component_that_cannot_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_platform_reports_a_component_that_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     platform = LocalPlatform(tmp_path, registry_port=0, registry_http_port=0, startup_timeout=20)
     bad_db = tmp_path / "not-a-dir"
     bad_db.write_text("file where a directory should be")
@@ -90,8 +97,22 @@ def test_cli_models_commands(platform: LocalPlatform, tmp_path: Path) -> None:
 
     adapter = write_lora_adapter(tmp_path / "ad", BaseShape("tiny", 16, 2, 4, 2), rank=2)
     assert "created model support-bot" in keel("models", "create", "support-bot", "-d", "helps")
-    out = keel("models", "register", "support-bot", str(adapter), "--base-model", "tiny", "-m", "eval_loss=1.25",
-               "-t", "nightly", "--dataset", "ds_1@2", "--job", "job_9")
+    out = keel(
+        "models",
+        "register",
+        "support-bot",
+        str(adapter),
+        "--base-model",
+        "tiny",
+        "-m",
+        "eval_loss=1.25",
+        "-t",
+        "nightly",
+        "--dataset",
+        "ds_1@2",
+        "--job",
+        "job_9",
+    )
     assert "registered support-bot/1 (READY)" in out
     keel("models", "register", "support-bot", str(adapter / "adapter_config.json"), "--base-model", "tiny")
     assert "support-bot@production → 1" in keel("models", "alias", "set", "support-bot", "production", "1")
@@ -107,8 +128,12 @@ def test_cli_models_commands(platform: LocalPlatform, tmp_path: Path) -> None:
     assert "rolled back → 1" in keel("models", "alias", "rollback", "support-bot", "production")
     history = keel("models", "alias", "history", "support-bot")
     assert history.index("ROLLBACK") < history.index("SET")
-    assert "deleted support-bot@production (was 1)" in keel("models", "alias", "delete", "support-bot", "production")
+    assert "deleted support-bot@production (was 1)" in keel(
+        "models", "alias", "delete", "support-bot", "production"
+    )
     err = keel("models", "alias", "set", "support-bot", "production", "7", ok=False)
     assert "NOT_FOUND" in err and "version" in err
-    err = keel("models", "register", "support-bot", str(adapter), "--base-model", "tiny", "-m", "loss=abc", ok=False)
+    err = keel(
+        "models", "register", "support-bot", str(adapter), "--base-model", "tiny", "-m", "loss=abc", ok=False
+    )
     assert "--metric" in err

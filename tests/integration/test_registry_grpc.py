@@ -11,7 +11,7 @@ import grpc
 import pytest
 import redis
 
-from keel_client.adapters import write_lora_adapter, BaseShape
+from keel_client.adapters import BaseShape, write_lora_adapter
 from keel_client.registry import KeelError, RegistryClient, status_name
 from keel_common.artifacts import ArtifactStore
 
@@ -27,8 +27,9 @@ def artifact(svc, tmp_path: Path, name: str = "adapter", seed: int = 0):
 
 def ready_version(svc, client, tmp_path, model="m", seed=0, **fields):
     ref = artifact(svc, tmp_path, seed=seed)
-    return client.create_version(model, "tiny-llama", artifact_uri=ref.uri, artifact_sha256=ref.sha256,
-                                 create_model=True, **fields)
+    return client.create_version(
+        model, "tiny-llama", artifact_uri=ref.uri, artifact_sha256=ref.sha256, create_model=True, **fields
+    )
 
 
 def expect(code: grpc.StatusCode, field: str | None, fn, *args, **kwargs) -> KeelError:
@@ -45,7 +46,13 @@ def test_models_create_get_list_paginate(registry):
     for i in range(7):
         c.create_model(f"model-{i}", description=f"d{i}", tenant="acme" if i % 2 else "globex")
     m = c.get_model("model-3")
-    assert (m.name, m.description, m.tenant, m.creator, m.latest_version) == ("model-3", "d3", "acme", "tester", 0)
+    assert (m.name, m.description, m.tenant, m.creator, m.latest_version) == (
+        "model-3",
+        "d3",
+        "acme",
+        "tester",
+        0,
+    )
     assert m.created_at.seconds > 0
     pages = []
     token = ""
@@ -64,15 +71,33 @@ def test_models_create_get_list_paginate(registry):
 
 def test_version_fields_lineage_and_filters(registry, tmp_path):
     svc, c = registry
-    v1 = ready_version(svc, c, tmp_path, seed=1, metrics={"eval_loss": 1.5}, params={"lr": "1e-4"},
-                       tags=["nightly", "lora"], description="first",
-                       lineage={"training_job_id": "job_1", "dataset_id": "ds_a", "dataset_version": "3",
-                                "source": "keel-training"})
+    v1 = ready_version(
+        svc,
+        c,
+        tmp_path,
+        seed=1,
+        metrics={"eval_loss": 1.5},
+        params={"lr": "1e-4"},
+        tags=["nightly", "lora"],
+        description="first",
+        lineage={
+            "training_job_id": "job_1",
+            "dataset_id": "ds_a",
+            "dataset_version": "3",
+            "source": "keel-training",
+        },
+    )
     assert (v1.model, v1.version, status_name(v1.status)) == ("m", 1, "READY")
     assert v1.base_model == "tiny-llama" and v1.metrics["eval_loss"] == 1.5 and v1.params["lr"] == "1e-4"
     assert list(v1.tags) == ["lora", "nightly"] and v1.creator == "tester"
-    assert (v1.lineage.training_job_id, v1.lineage.dataset_id, v1.lineage.dataset_version) == ("job_1", "ds_a", "3")
-    assert v1.artifact_uri.startswith("file://") and len(v1.artifact_sha256) == 64 and v1.artifact_size_bytes > 0
+    assert (v1.lineage.training_job_id, v1.lineage.dataset_id, v1.lineage.dataset_version) == (
+        "job_1",
+        "ds_a",
+        "3",
+    )
+    assert (
+        v1.artifact_uri.startswith("file://") and len(v1.artifact_sha256) == 64 and v1.artifact_size_bytes > 0
+    )
     pending = c.create_version("m", "other-base", description="training")
     assert status_name(pending.status) == "PENDING" and pending.version == 2
     got = c.get_version("m", 1)
@@ -95,13 +120,22 @@ def test_update_version_lifecycle(registry, tmp_path):
     v = c.create_version("m", "tiny-llama")
     expect(grpc.StatusCode.FAILED_PRECONDITION, "status", c.update_version, "m", 1, status="ready")
     ref = artifact(svc, tmp_path)
-    v = c.update_version("m", 1, artifact_uri=ref.uri, artifact_sha256=ref.sha256, status="ready",
-                         metrics={"eval_loss": 0.9}, add_tags=["good"], status_message="trained")
+    v = c.update_version(
+        "m",
+        1,
+        artifact_uri=ref.uri,
+        artifact_sha256=ref.sha256,
+        status="ready",
+        metrics={"eval_loss": 0.9},
+        add_tags=["good"],
+        status_message="trained",
+    )
     assert status_name(v.status) == "READY" and v.artifact_sha256 == ref.sha256 and list(v.tags) == ["good"]
     v = c.update_version("m", 1, metrics={"accuracy": 0.7}, add_tags=["best"], remove_tags=["good"])
     assert dict(v.metrics) == {"eval_loss": 0.9, "accuracy": 0.7} and list(v.tags) == ["best"]
-    expect(grpc.StatusCode.FAILED_PRECONDITION, "artifact_uri", c.update_version, "m", 1,
-           artifact_uri=ref.uri)
+    expect(
+        grpc.StatusCode.FAILED_PRECONDITION, "artifact_uri", c.update_version, "m", 1, artifact_uri=ref.uri
+    )
     c.set_alias("m", "production", 1)
     expect(grpc.StatusCode.FAILED_PRECONDITION, "status", c.update_version, "m", 1, status="archived")
     c.delete_alias("m", "production")
@@ -153,8 +187,14 @@ def test_bad_input_names_the_field_and_service_stays_up(registry, tmp_path):
     expect(grpc.StatusCode.NOT_FOUND, "model", c.create_version, "nope", "base")
     expect(grpc.StatusCode.INVALID_ARGUMENT, "base_model", c.create_version, "m", "")
     expect(grpc.StatusCode.INVALID_ARGUMENT, "tags", c.create_version, "m", "b", tags=["bad tag"])
-    expect(grpc.StatusCode.INVALID_ARGUMENT, "metrics[loss]", c.create_version, "m", "b",
-           metrics={"loss": float("nan")})
+    expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "metrics[loss]",
+        c.create_version,
+        "m",
+        "b",
+        metrics={"loss": float("nan")},
+    )
     expect(grpc.StatusCode.INVALID_ARGUMENT, "artifact_uri", c.create_version, "m", "b", status="ready")
     expect(grpc.StatusCode.NOT_FOUND, "version", c.get_version, "m", 9)
     expect(grpc.StatusCode.INVALID_ARGUMENT, "version", c.get_version, "m", 0)
@@ -169,22 +209,53 @@ def test_bad_input_names_the_field_and_service_stays_up(registry, tmp_path):
     from keel.registry.v1 import registry_pb2 as pb
     from keel_client.registry import _call
 
-    expect(grpc.StatusCode.INVALID_ARGUMENT, "page_token", _call, c.stub.ListVersions,
-           pb.ListVersionsRequest(model="m", page_token="%%"))
+    expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "page_token",
+        _call,
+        c.stub.ListVersions,
+        pb.ListVersionsRequest(model="m", page_token="%%"),
+    )
     expect(grpc.StatusCode.INVALID_ARGUMENT, "page_size", lambda: list(c.list_models(page_size=-1)))
     # artifacts: outside the store, missing, checksum mismatch
     outside = tmp_path / "outside.bin"
     outside.write_bytes(b"x")
-    expect(grpc.StatusCode.INVALID_ARGUMENT, "artifact_uri", c.create_version, "m", "b",
-           artifact_uri=f"file://{outside}")
-    expect(grpc.StatusCode.NOT_FOUND, "artifact_uri", c.create_version, "m", "b",
-           artifact_uri=svc.settings.resolved_artifact_root() + "/missing")
+    expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "artifact_uri",
+        c.create_version,
+        "m",
+        "b",
+        artifact_uri=f"file://{outside}",
+    )
+    expect(
+        grpc.StatusCode.NOT_FOUND,
+        "artifact_uri",
+        c.create_version,
+        "m",
+        "b",
+        artifact_uri=svc.settings.resolved_artifact_root() + "/missing",
+    )
     ref = artifact(svc, tmp_path)
-    err = expect(grpc.StatusCode.INVALID_ARGUMENT, "artifact_sha256", c.create_version, "m", "b",
-                 artifact_uri=ref.uri, artifact_sha256="0" * 64)
+    err = expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "artifact_sha256",
+        c.create_version,
+        "m",
+        "b",
+        artifact_uri=ref.uri,
+        artifact_sha256="0" * 64,
+    )
     assert ref.sha256 in err.message
-    expect(grpc.StatusCode.INVALID_ARGUMENT, "artifact_sha256", c.create_version, "m", "b",
-           artifact_uri=ref.uri, artifact_sha256="xyz")
+    expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "artifact_sha256",
+        c.create_version,
+        "m",
+        "b",
+        artifact_uri=ref.uri,
+        artifact_sha256="xyz",
+    )
     # nothing was half-created, and the service still answers
     assert c.get_model("m").latest_version == 0
     assert c.create_version("m", "b", artifact_uri=ref.uri, artifact_sha256=ref.sha256).version == 1
@@ -195,7 +266,9 @@ def test_stored_artifact_tampering_is_data_loss(registry, tmp_path):
     ref = artifact(svc, tmp_path)
     weights = Path(ref.uri.removeprefix("file://")) / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\1")
-    expect(grpc.StatusCode.DATA_LOSS, None, c.create_version, "m", "b", artifact_uri=ref.uri, create_model=True)
+    expect(
+        grpc.StatusCode.DATA_LOSS, None, c.create_version, "m", "b", artifact_uri=ref.uri, create_model=True
+    )
 
 
 def test_upload_artifact_stream(registry, tmp_path):
@@ -208,13 +281,19 @@ def test_upload_artifact_stream(registry, tmp_path):
     v = c.create_version("m", "tiny-llama", artifact_uri=ref.uri, artifact_sha256=ref.sha256)
     store = ArtifactStore(svc.settings.resolved_artifact_root())
     out = store.materialize(v.artifact_uri, tmp_path / "restored", v.artifact_sha256)
-    assert (out / "adapter_model.safetensors").read_bytes() == (folder / "adapter_model.safetensors").read_bytes()
+    assert (out / "adapter_model.safetensors").read_bytes() == (
+        folder / "adapter_model.safetensors"
+    ).read_bytes()
     # a declared checksum that does not match the bytes: refused, nothing stored
     from keel.registry.v1 import registry_pb2 as pb
 
     before = sorted(p for p in Path(store.root_path).rglob("*") if p.is_file())
-    msgs = [pb.UploadArtifactRequest(header=pb.UploadArtifactHeader(model="m", filename="f.bin", sha256="1" * 64)),
-            pb.UploadArtifactRequest(chunk=b"hello")]
+    msgs = [
+        pb.UploadArtifactRequest(
+            header=pb.UploadArtifactHeader(model="m", filename="f.bin", sha256="1" * 64)
+        ),
+        pb.UploadArtifactRequest(chunk=b"hello"),
+    ]
     with pytest.raises(grpc.RpcError) as info:
         c.stub.UploadArtifact(iter(msgs))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "sha256" in info.value.details()
@@ -222,9 +301,15 @@ def test_upload_artifact_stream(registry, tmp_path):
     with pytest.raises(grpc.RpcError) as info:
         c.stub.UploadArtifact(iter([pb.UploadArtifactRequest(chunk=b"no header")]))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "header" in info.value.details()
-    good = [pb.UploadArtifactRequest(header=pb.UploadArtifactHeader(
-        model="m", filename="f.bin", sha256=hashlib.sha256(b"hello").hexdigest())),
-        pb.UploadArtifactRequest(chunk=b"hel"), pb.UploadArtifactRequest(chunk=b"lo")]
+    good = [
+        pb.UploadArtifactRequest(
+            header=pb.UploadArtifactHeader(
+                model="m", filename="f.bin", sha256=hashlib.sha256(b"hello").hexdigest()
+            )
+        ),
+        pb.UploadArtifactRequest(chunk=b"hel"),
+        pb.UploadArtifactRequest(chunk=b"lo"),
+    ]
     assert c.stub.UploadArtifact(iter(good)).size_bytes == 5
 
 
@@ -236,8 +321,11 @@ def test_alias_changes_are_published_on_redis(registry, tmp_path, valkey_url):
     pubsub = r.pubsub()
     pubsub.subscribe(svc.settings.alias_channel)
     assert pubsub.get_message(timeout=5)["type"] == "subscribe"
-    stream_start = r.xinfo_stream(svc.settings.events_stream)["last-generated-id"] \
-        if r.exists(svc.settings.events_stream) else b"0-0"
+    stream_start = (
+        r.xinfo_stream(svc.settings.events_stream)["last-generated-id"]
+        if r.exists(svc.settings.events_stream)
+        else b"0-0"
+    )
     c.set_alias("m", "production", 1)
     c.set_alias("m", "production", 2)
     c.rollback_alias("m", "production")
@@ -249,9 +337,15 @@ def test_alias_changes_are_published_on_redis(registry, tmp_path, valkey_url):
         if msg["type"] == "message":
             got.append(json.loads(msg["data"]))
     assert [(e["model"], e["action"], e["from_version"], e["to_version"]) for e in got] == [
-        ("m", "SET", 0, 1), ("m", "SET", 1, 2), ("m", "ROLLBACK", 2, 1), ("m", "DELETE", 1, 0)]
-    entries = r.xrange(svc.settings.events_stream, min=f"({stream_start.decode()}" if isinstance(
-        stream_start, bytes) else f"({stream_start}")
+        ("m", "SET", 0, 1),
+        ("m", "SET", 1, 2),
+        ("m", "ROLLBACK", 2, 1),
+        ("m", "DELETE", 1, 0),
+    ]
+    entries = r.xrange(
+        svc.settings.events_stream,
+        min=f"({stream_start.decode()}" if isinstance(stream_start, bytes) else f"({stream_start}",
+    )
     assert [json.loads(e[1][b"data"])["action"] for e in entries][-4:] == ["SET", "SET", "ROLLBACK", "DELETE"]
     pubsub.close()
 

@@ -84,14 +84,18 @@ def test_health_follows_dependencies(service: tuple[GrpcService, Dependency]) ->
     target = f"127.0.0.1:{svc.grpc_port}"
     with channel(target) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
-        assert stub.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert (
+            stub.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         status, body = http_get(svc.http_port, "/readyz")
         assert status == 503 and "database down" in json.loads(body)["reasons"]["database"]
         assert http_get(svc.http_port, "/livez")[0] == 200
         dep.ok = True
         wait_healthy(target, timeout=10)  # follows the Watch stream until SERVING
-        assert stub.Check(health_pb2.HealthCheckRequest(service=SERVICE)).status == \
-            health_pb2.HealthCheckResponse.SERVING
+        assert (
+            stub.Check(health_pb2.HealthCheckRequest(service=SERVICE)).status
+            == health_pb2.HealthCheckResponse.SERVING
+        )
         assert http_get(svc.http_port, "/readyz")[0] == 200
         # the dependency breaks again: the service stops claiming to be ready
         dep.ok = False
@@ -105,7 +109,9 @@ def test_health_follows_dependencies(service: tuple[GrpcService, Dependency]) ->
 def test_errors_map_to_status_codes_and_metrics(service: tuple[GrpcService, Dependency]) -> None:
     svc, _ = service
     with channel(f"127.0.0.1:{svc.grpc_port}") as ch:
-        call = ch.unary_unary(f"/{SERVICE}/Echo", request_serializer=_identity, response_deserializer=_identity)
+        call = ch.unary_unary(
+            f"/{SERVICE}/Echo", request_serializer=_identity, response_deserializer=_identity
+        )
         resp, rpc = call.with_call(b"hi", metadata=(("x-request-id", "req_fixed"),))
         assert resp == b"HI" and ("x-request-id", "req_fixed") in rpc.trailing_metadata()
         expected = {
@@ -120,7 +126,9 @@ def test_errors_map_to_status_codes_and_metrics(service: tuple[GrpcService, Depe
             call(b"crash")
         assert info.value.code() == grpc.StatusCode.INTERNAL
         assert "secret internals" not in info.value.details() and "request_id=" in info.value.details()
-        stream = ch.unary_stream(f"/{SERVICE}/Count", request_serializer=_identity, response_deserializer=_identity)
+        stream = ch.unary_stream(
+            f"/{SERVICE}/Count", request_serializer=_identity, response_deserializer=_identity
+        )
         got = []
         with pytest.raises(grpc.RpcError) as info:
             for item in stream(b"5"):
@@ -142,7 +150,9 @@ def test_reflection_lists_services(service: tuple[GrpcService, Dependency]) -> N
     svc, _ = service
     with channel(f"127.0.0.1:{svc.grpc_port}") as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
-        responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        responses = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
         names = {s.name for s in next(responses).list_services_response.service}
     assert {SERVICE, "grpc.health.v1.Health"} <= names
 
@@ -156,8 +166,13 @@ def test_graceful_shutdown_drains_in_flight_calls(tmp_path: Path) -> None:
         return b"done"
 
     def reg(server: grpc.Server) -> None:
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-            SERVICE, {"Slow": grpc.unary_unary_rpc_method_handler(slow, _identity, _identity)}),))
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    SERVICE, {"Slow": grpc.unary_unary_rpc_method_handler(slow, _identity, _identity)}
+                ),
+            )
+        )
 
     settings = ServiceSettings(data_dir=tmp_path, grpc_port=0, http_port=0)
     svc = GrpcService("drain", settings, reg, [SERVICE], {})
@@ -166,7 +181,9 @@ def test_graceful_shutdown_drains_in_flight_calls(tmp_path: Path) -> None:
     wait_healthy(target, 10)
     result: list[bytes] = []
     with channel(target) as ch:
-        call = ch.unary_unary(f"/{SERVICE}/Slow", request_serializer=_identity, response_deserializer=_identity)
+        call = ch.unary_unary(
+            f"/{SERVICE}/Slow", request_serializer=_identity, response_deserializer=_identity
+        )
         t = threading.Thread(target=lambda: result.append(call(b"", timeout=20)))
         t.start()
         assert started.wait(10)

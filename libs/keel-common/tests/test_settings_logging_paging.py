@@ -16,7 +16,9 @@ class DemoSettings(ServiceSettings):
     model_config = ServiceSettings.model_config | {"env_prefix": "KEEL_DEMO_"}
 
 
-def test_common_fields_use_keel_prefix_service_fields_their_own(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_common_fields_use_keel_prefix_service_fields_their_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     monkeypatch.setenv("KEEL_REDIS_URL", "redis://example:6380/0")
     monkeypatch.setenv("KEEL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("KEEL_DEMO_GRPC_PORT", "6000")
@@ -55,4 +57,6 @@ def test_page_tokens_roundtrip_and_reject_garbage() -> None:
         with pytest.raises(InvalidArgument) as info:
             paging.decode_token(bad)
         assert info.value.field == "page_token"
-    assert paging.page_size(0) == paging.DEFAULT_PAGE_SIZE and paging.page_size(10_000) == paging.MAX_PAGE_SIZE
+    assert (
+        paging.page_size(0) == paging.DEFAULT_PAGE_SIZE and paging.page_size(10_000) == paging.MAX_PAGE_SIZE
+    )

@@ -17,7 +17,9 @@ def test_upgrade_matches_models_and_downgrades(database_url: str) -> None:
         migrate.upgrade(engine)
         assert migrate.current_revision(engine) == migrate.head_revision(engine)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            )
         assert diff == [], f"models and migrations disagree: {diff}"
         migrate.upgrade(engine)  # idempotent
         from alembic import command
@@ -26,3 +28,31 @@ def test_upgrade_matches_models_and_downgrades(database_url: str) -> None:
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     finally:
         engine.dispose()
+
+
+def test_replicas_migrating_together_take_turns(postgres_url: str) -> None:
+    """Two registry replicas starting at once on one PostgreSQL database both come up."""
+    import threading
+
+    engines = [create_db_engine(postgres_url) for _ in range(3)]
+    barrier = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def run(engine) -> None:
+        try:
+            barrier.wait()
+            migrate.upgrade(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors, errors
+        assert migrate.current_revision(engines[0]) == migrate.head_revision(engines[0])
+    finally:
+        for e in engines:
+            e.dispose()

@@ -20,7 +20,9 @@ def test_parse_ref(text: str, expected: Ref) -> None:
     assert str(parse_ref(str(expected))) == str(expected)
 
 
-@pytest.mark.parametrize("bad", ["", "Bad", "m/", "m/0", "m/x", "m@", "m@Prod", "m@1st", "-m", "m-", "a b", "m/1/2"])
+@pytest.mark.parametrize(
+    "bad", ["", "Bad", "m/", "m/0", "m/x", "m@", "m@Prod", "m@1st", "-m", "m-", "a b", "m/1/2"]
+)
 def test_bad_refs_name_the_field(bad: str) -> None:
     with pytest.raises(InvalidArgument) as info:
         parse_ref(bad, field="model")

@@ -35,7 +35,7 @@ class BaseShape:
 SMOLLM2_135M = BaseShape("HuggingFaceTB/SmolLM2-135M-Instruct", 576, 30, 9, 3)
 
 
-def write_safetensors(path: Path, tensors: dict[str, tuple[list[int], array]]) -> None:
+def write_safetensors(path: Path, tensors: dict[str, tuple[list[int], array[float]]]) -> None:
     header: dict[str, object] = {"__metadata__": {"format": "pt"}}
     offset = 0
     for name, (shape, data) in tensors.items():
@@ -51,15 +51,21 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[list[int], array]]) -
             f.write(data.tobytes())
 
 
-def write_lora_adapter(out: Path, base: BaseShape = SMOLLM2_135M, rank: int = 8, alpha: int = 16,
-                       seed: int = 0, b_scale: float = 0.0) -> Path:
+def write_lora_adapter(
+    out: Path,
+    base: BaseShape = SMOLLM2_135M,
+    rank: int = 8,
+    alpha: int = 16,
+    seed: int = 0,
+    b_scale: float = 0.0,
+) -> Path:
     """A LoRA adapter on q_proj and v_proj. With ``b_scale=0`` it is exactly PEFT's initial
     state (B = 0, so the base model's output is unchanged); a non-zero ``b_scale`` makes it
     perturb the model."""
     rng = random.Random(seed)
     bound = 1 / math.sqrt(base.hidden_size)
     kv_out = base.num_kv_heads * base.head_dim
-    tensors: dict[str, tuple[list[int], array]] = {}
+    tensors: dict[str, tuple[list[int], array[float]]] = {}
     for layer in range(base.num_layers):
         for proj, out_dim in (("q_proj", base.hidden_size), ("v_proj", kv_out)):
             prefix = f"base_model.model.model.layers.{layer}.self_attn.{proj}"
@@ -70,9 +76,16 @@ def write_lora_adapter(out: Path, base: BaseShape = SMOLLM2_135M, rank: int = 8,
     out.mkdir(parents=True, exist_ok=True)
     write_safetensors(out / "adapter_model.safetensors", tensors)
     config = {
-        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base.name, "r": rank,
-        "lora_alpha": alpha, "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"], "bias": "none",
-        "fan_in_fan_out": False, "inference_mode": True,
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "base_model_name_or_path": base.name,
+        "r": rank,
+        "lora_alpha": alpha,
+        "lora_dropout": 0.0,
+        "target_modules": ["q_proj", "v_proj"],
+        "bias": "none",
+        "fan_in_fan_out": False,
+        "inference_mode": True,
     }
     (out / "adapter_config.json").write_text(json.dumps(config, indent=2))
     return out

@@ -75,7 +75,9 @@ def main(ctx: click.Context, registry: str | None) -> None:
 
 # --- platform ---------------------------------------------------------------------------
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="default: $KEEL_DATA_DIR or ~/.keel")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="default: $KEEL_DATA_DIR or ~/.keel"
+)
 @click.option("--registry-port", default=50051, show_default=True)
 def up(data_dir: Path | None, registry_port: int) -> None:
     """Run the whole platform locally until Ctrl-C."""
@@ -89,8 +91,8 @@ def up(data_dir: Path | None, registry_port: int) -> None:
     show_components(state, check=True)
     console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
     try:
-        died = platform.wait()
-        err.print(f"[red]{died} exited unexpectedly[/red]; see {state.components[died].log}")
+        died = platform.wait() or "a component"
+        err.print(f"[red]{died} exited unexpectedly[/red]; see the logs in {state.data_dir}/logs")
     except KeyboardInterrupt:
         console.print("stopping ...")
     finally:
@@ -107,10 +109,10 @@ def component_health(comp: Any) -> tuple[str, str]:
         detail = ""
         if comp.http:
             try:
-                with urllib.request.urlopen(f"{comp.http}/readyz", timeout=2) as resp:
+                with urllib.request.urlopen(f"{comp.http}/readyz", timeout=2):
                     detail = "ready"
             except urllib.error.HTTPError as exc:
-                detail = json.loads(exc.read() or b"{}").get("reasons", {}).__repr__()
+                detail = str(json.loads(exc.read() or b"{}").get("reasons", {}))
             except OSError as exc:
                 detail = f"unreachable: {exc}"
         return status, detail
@@ -134,8 +136,13 @@ def show_components(state: PlatformState, check: bool) -> bool:
         status, detail = component_health(comp) if check else ("-", "")
         healthy &= status == "SERVING"
         colour = "green" if status == "SERVING" else "red"
-        table.add_row(comp.name, f"[{colour}]{status}[/{colour}] {detail}", comp.grpc or comp.url,
-                      f"{comp.http}/metrics" if comp.http else "", comp.log)
+        table.add_row(
+            comp.name,
+            f"[{colour}]{status}[/{colour}] {detail}",
+            comp.grpc or comp.url,
+            f"{comp.http}/metrics" if comp.http else "",
+            comp.log,
+        )
     console.print(table)
     return healthy
 
@@ -194,8 +201,17 @@ def versions_table(title: str, versions: list[pb.ModelVersion]) -> Table:
     for v in versions:
         metrics = ", ".join(f"{k}={val:.4g}" for k, val in sorted(v.metrics.items()))
         dataset = f"{v.lineage.dataset_id}@{v.lineage.dataset_version}" if v.lineage.dataset_id else ""
-        table.add_row(f"{v.model}/{v.version}", status_name(v.status), ", ".join(v.aliases), v.base_model, metrics,
-                      ", ".join(v.tags), dataset, v.lineage.training_job_id, when(v.created_at))
+        table.add_row(
+            f"{v.model}/{v.version}",
+            status_name(v.status),
+            ", ".join(v.aliases),
+            v.base_model,
+            metrics,
+            ", ".join(v.tags),
+            dataset,
+            v.lineage.training_job_id,
+            when(v.created_at),
+        )
     return table
 
 
@@ -207,7 +223,9 @@ def versions_table(title: str, versions: list[pb.ModelVersion]) -> Table:
 @click.option("--limit", default=100, show_default=True)
 @click.pass_context
 @handles_errors
-def models_versions(ctx: click.Context, name: str, tag: str, status: str | None, base_model: str, limit: int) -> None:
+def models_versions(
+    ctx: click.Context, name: str, tag: str, status: str | None, base_model: str, limit: int
+) -> None:
     """List versions of NAME (or of every model), newest first, with filters."""
     with client_of(ctx) as c:
         found = []
@@ -227,8 +245,10 @@ def models_show(ctx: click.Context, ref: str) -> None:
     with client_of(ctx) as c:
         res = c.resolve(ref)
     v = res.version
-    table = Table(title=f"{v.model}/{v.version}" + (f"  (via {res.resolved_via} {res.alias})".rstrip()),
-                  show_header=False)
+    table = Table(
+        title=f"{v.model}/{v.version}" + (f"  (via {res.resolved_via} {res.alias})".rstrip()),
+        show_header=False,
+    )
     table.add_column("field", style="bold")
     table.add_column("value")
     rows = [
@@ -237,8 +257,10 @@ def models_show(ctx: click.Context, ref: str) -> None:
         ("base model", v.base_model),
         ("artifact", f"{v.artifact_uri}\nsha256 {v.artifact_sha256}  ({v.artifact_size_bytes} bytes)"),
         ("lineage: training job", v.lineage.training_job_id or "-"),
-        ("lineage: dataset", f"{v.lineage.dataset_id} version {v.lineage.dataset_version}"
-         if v.lineage.dataset_id else "-"),
+        (
+            "lineage: dataset",
+            f"{v.lineage.dataset_id} version {v.lineage.dataset_version}" if v.lineage.dataset_id else "-",
+        ),
         ("lineage: source", v.lineage.source or "-"),
         ("lineage: parent", v.lineage.parent_version or "-"),
         ("metrics", "\n".join(f"{k} = {val:.6g}" for k, val in sorted(v.metrics.items())) or "-"),
@@ -264,8 +286,18 @@ def models_show(ctx: click.Context, ref: str) -> None:
 @click.option("--description", "-d", default="")
 @click.pass_context
 @handles_errors
-def models_register(ctx: click.Context, name: str, artifact: Path, base_model: str, metric: tuple[str, ...],
-                    param: tuple[str, ...], tag: tuple[str, ...], dataset: str, job: str, description: str) -> None:
+def models_register(
+    ctx: click.Context,
+    name: str,
+    artifact: Path,
+    base_model: str,
+    metric: tuple[str, ...],
+    param: tuple[str, ...],
+    tag: tuple[str, ...],
+    dataset: str,
+    job: str,
+    description: str,
+) -> None:
     """Upload ARTIFACT (a file or an adapter directory) and register it as a new version of NAME."""
 
     def pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
@@ -285,11 +317,25 @@ def models_register(ctx: click.Context, name: str, artifact: Path, base_model: s
     with client_of(ctx) as c:
         ref = c.upload_dir(name, artifact) if artifact.is_dir() else c.upload_file(name, artifact)
         v = c.create_version(
-            name, base_model, artifact_uri=ref.uri, artifact_sha256=ref.sha256, metrics=metrics,
-            params=pairs(param, "--param"), tags=list(tag), description=description, create_model=True,
-            lineage={"dataset_id": ds_id, "dataset_version": ds_version, "training_job_id": job, "source": "cli"},
+            name,
+            base_model,
+            artifact_uri=ref.uri,
+            artifact_sha256=ref.sha256,
+            metrics=metrics,
+            params=pairs(param, "--param"),
+            tags=list(tag),
+            description=description,
+            create_model=True,
+            lineage={
+                "dataset_id": ds_id,
+                "dataset_version": ds_version,
+                "training_job_id": job,
+                "source": "cli",
+            },
         )
-    console.print(f"registered [bold]{v.model}/{v.version}[/bold] ({status_name(v.status)}), sha256 {v.artifact_sha256}")
+    console.print(
+        f"registered [bold]{v.model}/{v.version}[/bold] ({status_name(v.status)}), sha256 {v.artifact_sha256}"
+    )
 
 
 @models.group()
@@ -353,8 +399,15 @@ def history_table(name: str, events: list[pb.AliasEvent]) -> Table:
     for col in ("when", "alias", "action", "from", "to", "actor", "reason"):
         table.add_column(col)
     for e in events:
-        table.add_row(when(e.at), e.alias, pb.AliasAction.Name(e.action).removeprefix("ALIAS_ACTION_"),
-                      str(e.from_version or "-"), str(e.to_version or "-"), e.actor, e.reason)
+        table.add_row(
+            when(e.at),
+            e.alias,
+            pb.AliasAction.Name(e.action).removeprefix("ALIAS_ACTION_"),
+            str(e.from_version or "-"),
+            str(e.to_version or "-"),
+            e.actor,
+            e.reason,
+        )
     return table
 
 
@@ -372,8 +425,9 @@ def models_resolve(ctx: click.Context, ref: str) -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="default: a fresh temporary directory")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="default: a fresh temporary directory"
+)
 def demo(data_dir: Path | None) -> None:
     """Start the local platform, register a model with an adapter, move an alias, resolve it."""
     from keel_client.demo import run_demo

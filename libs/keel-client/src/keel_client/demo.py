@@ -55,19 +55,29 @@ def run_demo(console: Console, data_dir: Path | None = None) -> int:
                 reg.create_model(MODEL, "answers support questions", tenant="acme")
 
                 for n, (loss, seed, scale) in enumerate([(1.92, 1, 0.0), (1.41, 2, 0.02)], start=1):
-                    adapter = write_lora_adapter(root / f"adapter-v{n}", SMOLLM2_135M, rank=8, seed=seed,
-                                                 b_scale=scale)
-                    say(f"upload LoRA adapter #{n} ({sum(f.stat().st_size for f in adapter.iterdir())} bytes)"
-                        " and create a version")
+                    adapter = write_lora_adapter(
+                        root / f"adapter-v{n}", SMOLLM2_135M, rank=8, seed=seed, b_scale=scale
+                    )
+                    say(
+                        f"upload LoRA adapter #{n} ({sum(f.stat().st_size for f in adapter.iterdir())} bytes)"
+                        " and create a version"
+                    )
                     ref = reg.upload_dir(MODEL, adapter)
                     console.print(f"  stored at {ref.uri}\n  sha256 {ref.sha256} (verified end to end)")
                     v = reg.create_version(
-                        MODEL, SMOLLM2_135M.name, artifact_uri=ref.uri, artifact_sha256=ref.sha256,
-                        metrics={"eval_loss": loss}, params={"lora_r": "8", "lora_alpha": "16",
-                                                             "base_gguf_sha256": gguf_sha},
+                        MODEL,
+                        SMOLLM2_135M.name,
+                        artifact_uri=ref.uri,
+                        artifact_sha256=ref.sha256,
+                        metrics={"eval_loss": loss},
+                        params={"lora_r": "8", "lora_alpha": "16", "base_gguf_sha256": gguf_sha},
                         tags=["demo", "lora"],
-                        lineage={"dataset_id": "ds_demo", "dataset_version": str(n),
-                                 "training_job_id": f"job_demo{n}", "source": "keel-demo"},
+                        lineage={
+                            "dataset_id": "ds_demo",
+                            "dataset_version": str(n),
+                            "training_job_id": f"job_demo{n}",
+                            "source": "keel-demo",
+                        },
                     )
                     console.print(f"  created [bold]{v.model}/{v.version}[/bold]")
 
@@ -80,8 +90,10 @@ def run_demo(console: Console, data_dir: Path | None = None) -> int:
                 say("resolve references")
                 for r in (MODEL, f"{MODEL}@staging", f"{MODEL}/1"):
                     res = reg.resolve(r)
-                    console.print(f"  {r:24} → {res.version.model}/{res.version.version} "
-                                  f"(via {res.resolved_via}{' ' + res.alias if res.alias else ''})")
+                    console.print(
+                        f"  {r:24} → {res.version.model}/{res.version.version} "
+                        f"(via {res.resolved_via}{' ' + res.alias if res.alias else ''})"
+                    )
 
                 say("roll production back in one call, and see the audit trail")
                 a = reg.rollback_alias(MODEL, "production", reason="regression reported")

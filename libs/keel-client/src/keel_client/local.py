@@ -59,8 +59,12 @@ class PlatformState:
     def save(self) -> None:
         path = Path(self.data_dir) / STATE_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"data_dir": self.data_dir,
-                                   "components": {k: asdict(v) for k, v in self.components.items()}}, indent=2))
+        tmp.write_text(
+            json.dumps(
+                {"data_dir": self.data_dir, "components": {k: asdict(v) for k, v in self.components.items()}},
+                indent=2,
+            )
+        )
         tmp.replace(path)
 
     @classmethod
@@ -75,8 +79,14 @@ class PlatformState:
 class LocalPlatform:
     """Start with ``start()``, stop with ``stop()``; usable as a context manager."""
 
-    def __init__(self, data_dir: Path | None = None, registry_port: int = 50051, registry_http_port: int = 8081,
-                 redis_url: str | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        registry_port: int = 50051,
+        registry_http_port: int = 8081,
+        redis_url: str | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.registry_port = registry_port
         self.registry_http_port = registry_http_port
@@ -104,7 +114,10 @@ class LocalPlatform:
         log = log_path.open("ab")
         self._logs.append(log)
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, "serve"], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", module, "serve"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
         )
         self.procs[name] = proc
@@ -118,7 +131,9 @@ class LocalPlatform:
             log = self.data_dir / "logs" / f"{name}.log"
             tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
             why = f"exited with code {code}" if code is not None else "did not become healthy"
-            raise RuntimeError(f"{name} {why}: {exc}\n--- last lines of {log} ---\n" + "\n".join(tail)) from None
+            raise RuntimeError(
+                f"{name} {why}: {exc}\n--- last lines of {log} ---\n" + "\n".join(tail)
+            ) from None
 
     def start(self) -> PlatformState:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -128,8 +143,9 @@ class LocalPlatform:
             else:
                 self.valkey = EmbeddedValkey(self.data_dir / "valkey")
                 self.redis_url = self.valkey.start()
-                self.state.components["valkey"] = Component("valkey", url=self.redis_url,
-                                                            log=str(self.data_dir / "valkey" / "valkey.log"))
+                self.state.components["valkey"] = Component(
+                    "valkey", url=self.redis_url, log=str(self.data_dir / "valkey" / "valkey.log")
+                )
             grpc_port = port_or_free(self.registry_port)
             http_port = port_or_free(self.registry_http_port)
             env = {
@@ -142,7 +158,10 @@ class LocalPlatform:
             proc = self._spawn("registry", "keel_registry", env)
             target = f"127.0.0.1:{grpc_port}"
             self.state.components["registry"] = Component(
-                "registry", grpc=target, http=f"http://127.0.0.1:{http_port}", pid=proc.pid,
+                "registry",
+                grpc=target,
+                http=f"http://127.0.0.1:{http_port}",
+                pid=proc.pid,
                 log=str(self.data_dir / "logs" / "registry.log"),
             )
             self._wait("registry", target, proc)

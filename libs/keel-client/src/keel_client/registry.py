@@ -35,9 +35,9 @@ def _call(fn: Any, request: Any, **kwargs: Any) -> Any:
         raise KeelError(exc.code(), exc.details() or "") from None
 
 
-def status_value(name: str) -> int:
-    """``"ready"`` → VERSION_STATUS_READY; empty → unspecified."""
-    return pb.VersionStatus.Value(f"VERSION_STATUS_{name.upper()}") if name else 0
+def status_value(name: str) -> str | None:
+    """``"ready"`` → ``"VERSION_STATUS_READY"`` (protobuf accepts enum names); empty → unset."""
+    return f"VERSION_STATUS_{name.upper()}" if name else None
 
 
 def status_name(value: int) -> str:
@@ -49,7 +49,7 @@ class RegistryClient:
         self.target = target
         self.timeout = timeout
         self._channel = channel(target)
-        self.stub = pb_grpc.RegistryServiceStub(self._channel)
+        self.stub = pb_grpc.RegistryServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._metadata = (("x-keel-actor", actor),) if actor else ()
 
     def close(self) -> None:
@@ -66,7 +66,9 @@ class RegistryClient:
 
     # models
     def create_model(self, name: str, description: str = "", tenant: str = "") -> pb.Model:
-        return self._rpc("CreateModel", pb.CreateModelRequest(name=name, description=description, tenant=tenant))
+        return self._rpc(
+            "CreateModel", pb.CreateModelRequest(name=name, description=description, tenant=tenant)
+        )
 
     def get_model(self, name: str) -> pb.Model:
         return self._rpc("GetModel", pb.GetModelRequest(name=name))
@@ -74,8 +76,10 @@ class RegistryClient:
     def list_models(self, tenant: str = "", query: str = "", page_size: int = 0) -> Iterator[pb.Model]:
         token = ""
         while True:
-            resp = self._rpc("ListModels", pb.ListModelsRequest(tenant=tenant, query=query, page_size=page_size,
-                                                                page_token=token))
+            resp = self._rpc(
+                "ListModels",
+                pb.ListModelsRequest(tenant=tenant, query=query, page_size=page_size, page_token=token),
+            )
             yield from resp.models
             token = resp.next_page_token
             if not token:
@@ -85,7 +89,9 @@ class RegistryClient:
     def create_version(self, model: str, base_model: str, **fields: Any) -> pb.ModelVersion:
         status = fields.pop("status", "")
         lineage = fields.pop("lineage", None)
-        req = pb.CreateVersionRequest(model=model, base_model=base_model, status=status_value(status), **fields)
+        req = pb.CreateVersionRequest(
+            model=model, base_model=base_model, status=status_value(status), **fields
+        )
         if lineage:
             req.lineage.CopyFrom(pb.Lineage(**lineage))
         return self._rpc("CreateVersion", req)
@@ -97,8 +103,12 @@ class RegistryClient:
         status = filters.pop("status", "")
         token = ""
         while True:
-            resp = self._rpc("ListVersions", pb.ListVersionsRequest(
-                model=model, page_size=page_size, page_token=token, status=status_value(status), **filters))
+            resp = self._rpc(
+                "ListVersions",
+                pb.ListVersionsRequest(
+                    model=model, page_size=page_size, page_token=token, status=status_value(status), **filters
+                ),
+            )
             yield from resp.versions
             token = resp.next_page_token
             if not token:
@@ -106,8 +116,10 @@ class RegistryClient:
 
     def update_version(self, model: str, version: int, **fields: Any) -> pb.ModelVersion:
         status = fields.pop("status", "")
-        return self._rpc("UpdateVersion", pb.UpdateVersionRequest(
-            model=model, version=version, status=status_value(status), **fields))
+        return self._rpc(
+            "UpdateVersion",
+            pb.UpdateVersionRequest(model=model, version=version, status=status_value(status), **fields),
+        )
 
     def upload_file(self, model: str, path: str | Path, filename: str = "") -> pb.ArtifactRef:
         """Stream a file into the registry's artifact store; its sha256 is checked end to end."""
@@ -118,13 +130,18 @@ class RegistryClient:
                 digest.update(chunk)
 
         def messages() -> Iterator[pb.UploadArtifactRequest]:
-            yield pb.UploadArtifactRequest(header=pb.UploadArtifactHeader(
-                model=model, filename=filename or path.name, sha256=digest.hexdigest()))
+            yield pb.UploadArtifactRequest(
+                header=pb.UploadArtifactHeader(
+                    model=model, filename=filename or path.name, sha256=digest.hexdigest()
+                )
+            )
             with path.open("rb") as f:
                 while chunk := f.read(CHUNK):
                     yield pb.UploadArtifactRequest(chunk=chunk)
 
-        return _call(self.stub.UploadArtifact, messages(), timeout=max(self.timeout, 600), metadata=self._metadata)
+        return _call(
+            self.stub.UploadArtifact, messages(), timeout=max(self.timeout, 600), metadata=self._metadata
+        )
 
     def upload_dir(self, model: str, path: str | Path) -> pb.ArtifactRef:
         """Upload a directory (e.g. a PEFT adapter) as one reproducible tar archive."""
@@ -134,7 +151,9 @@ class RegistryClient:
 
     # aliases
     def set_alias(self, model: str, alias: str, version: int, reason: str = "") -> pb.Alias:
-        return self._rpc("SetAlias", pb.SetAliasRequest(model=model, alias=alias, version=version, reason=reason))
+        return self._rpc(
+            "SetAlias", pb.SetAliasRequest(model=model, alias=alias, version=version, reason=reason)
+        )
 
     def delete_alias(self, model: str, alias: str, reason: str = "") -> int:
         resp = self._rpc("DeleteAlias", pb.DeleteAliasRequest(model=model, alias=alias, reason=reason))

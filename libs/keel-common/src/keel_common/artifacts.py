@@ -76,20 +76,25 @@ class ArtifactStore:
         if "://" in uri_or_key:
             proto, _, rest = uri_or_key.partition("://")
             if proto != self.protocol:
-                raise InvalidArgument(f"{uri_or_key!r} is not in this artifact store ({self.protocol}://)",
-                                      field="artifact_uri")
+                raise InvalidArgument(
+                    f"{uri_or_key!r} is not in this artifact store ({self.protocol}://)", field="artifact_uri"
+                )
             path = posixpath.normpath(rest)
         elif uri_or_key.startswith("/"):
             path = posixpath.normpath(uri_or_key)
         else:
             path = f"{self.root_path}/{_valid_key(uri_or_key)}"
         if path != self.root_path and not path.startswith(self.root_path + "/"):
-            raise InvalidArgument(f"{uri_or_key!r} is outside the artifact store root {self.uri(self.root_path)}",
-                                  field="artifact_uri")
+            raise InvalidArgument(
+                f"{uri_or_key!r} is outside the artifact store root {self.uri(self.root_path)}",
+                field="artifact_uri",
+            )
         return path
 
     # --- writing ----------------------------------------------------------------------
-    def put_stream(self, key: str, chunks: Iterable[bytes], expected_sha256: str | None = None) -> ArtifactRef:
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], expected_sha256: str | None = None
+    ) -> ArtifactRef:
         """Write a file from chunks; with ``expected_sha256`` nothing is kept unless it matches."""
         path = self.path_of(key)
         tmp = f"{path}.partial-{uuid.uuid4().hex[:8]}"
@@ -183,8 +188,9 @@ class ArtifactStore:
         if recorded is not None and recorded != digest:
             raise DataLoss(f"artifact {uri} changed since it was written (recorded {recorded}, now {digest})")
         if expected_sha256 and expected_sha256.lower() != digest:
-            raise ChecksumMismatch(f"{expected_sha256} does not match the artifact's sha256 {digest}",
-                                   field="artifact_sha256")
+            raise ChecksumMismatch(
+                f"{expected_sha256} does not match the artifact's sha256 {digest}", field="artifact_sha256"
+            )
         return ArtifactRef(self.uri(path), digest, size)
 
     def get_bytes(self, uri: str, expected_sha256: str | None = None) -> bytes:

@@ -50,7 +50,11 @@ class HealthMonitor:
             if self._shutting_down:
                 return False
             ready = not failures
-            self._set(health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING)
+            self._set(
+                health_pb2.HealthCheckResponse.SERVING
+                if ready
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
         if changed:
             if ready:
                 log.info("all dependencies ready; serving")

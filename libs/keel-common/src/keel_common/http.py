@@ -30,7 +30,9 @@ class SideServer:
                     self._send(200, b'{"status":"ok"}', "application/json")
                 elif path == "/readyz":
                     failures = outer.readiness()
-                    body = {"status": "ready"} if not failures else {"status": "not ready", "reasons": failures}
+                    body = (
+                        {"status": "ready"} if not failures else {"status": "not ready", "reasons": failures}
+                    )
                     self._send(200 if not failures else 503, json.dumps(body).encode(), "application/json")
                 else:
                     self._send(404, b'{"error":"not found"}', "application/json")

@@ -48,7 +48,9 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     handler = logging.StreamHandler(sys.stdout)
     handler._keel = True  # type: ignore[attr-defined]
     handler.setFormatter(
-        JsonFormatter(service) if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        JsonFormatter(service)
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     root.addHandler(handler)
     root.setLevel(level)

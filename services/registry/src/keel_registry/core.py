@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +22,14 @@ from keel_common.artifacts import ArtifactRef, ArtifactStore
 from keel_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from keel_registry.db import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, VersionTag, as_utc, utcnow
 from keel_registry.events import AliasChange, AliasPublisher
-from keel_registry.refs import DEFAULT_ALIAS, check_alias, check_model_name, check_tag, check_version, parse_ref
+from keel_registry.refs import (
+    DEFAULT_ALIAS,
+    check_alias,
+    check_model_name,
+    check_tag,
+    check_version,
+    parse_ref,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -246,7 +253,9 @@ class Registry:
         return model
 
     @staticmethod
-    def _version(session: Session, model: RegisteredModel, version: int, field: str = "version") -> ModelVersion:
+    def _version(
+        session: Session, model: RegisteredModel, version: int, field: str = "version"
+    ) -> ModelVersion:
         check_version(version, field)
         row = session.scalar(
             select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == version)
@@ -260,7 +269,9 @@ class Registry:
             conn.exec_driver_sql("SELECT 1")
 
     # --- models -----------------------------------------------------------------------
-    def create_model(self, name: str, description: str = "", tenant: str = "", creator: str = "") -> ModelView:
+    def create_model(
+        self, name: str, description: str = "", tenant: str = "", creator: str = ""
+    ) -> ModelView:
         check_model_name(name)
 
         def work() -> ModelView:
@@ -326,15 +337,19 @@ class Registry:
         if status == "READY" and not spec.artifact_uri:
             raise InvalidArgument("is required for a READY version", field="artifact_uri")
         # I/O on the artifact happens before the transaction, never inside it.
-        artifact = self._checked_artifact(spec.artifact_uri, spec.artifact_sha256) if spec.artifact_uri else None
+        artifact = (
+            self._checked_artifact(spec.artifact_uri, spec.artifact_sha256) if spec.artifact_uri else None
+        )
 
         def work() -> VersionView:
             with self._tx() as s:
                 model = s.scalar(select(RegisteredModel).where(RegisteredModel.name == spec.model))
                 if model is None:
                     if not spec.create_model:
-                        raise NotFound(f"model {spec.model!r} does not exist (set create_model to create it)",
-                                       field="model")
+                        raise NotFound(
+                            f"model {spec.model!r} does not exist (set create_model to create it)",
+                            field="model",
+                        )
                     model = RegisteredModel(name=spec.model, tenant=spec.tenant, creator=spec.creator)
                     model.aliases = []
                     s.add(model)
@@ -372,7 +387,9 @@ class Registry:
 
         view = self._retrying(work)
         VERSIONS_CREATED.labels(view.status).inc()
-        log.info("version created", extra={"model": view.model, "version": view.version, "status": view.status})
+        log.info(
+            "version created", extra={"model": view.model, "version": view.version, "status": view.status}
+        )
         return view
 
     def get_version(self, model: str, version: int) -> VersionView:
@@ -395,7 +412,7 @@ class Registry:
         before = paging.decode_token(page_token).get("before")
         if before is not None and not isinstance(before, int):
             raise InvalidArgument("is not a token returned by a previous page", field="page_token")
-        stmt: Select[tuple[ModelVersion]] = select(ModelVersion).order_by(ModelVersion.id.desc()).limit(size + 1)
+        stmt = select(ModelVersion).order_by(ModelVersion.id.desc()).limit(size + 1)
         with self._tx() as s:
             if model:
                 stmt = stmt.where(ModelVersion.model_id == self._model(s, model, "model").id)
@@ -427,7 +444,9 @@ class Registry:
         if change.artifact_sha256 and not change.artifact_uri:
             raise InvalidArgument("given without artifact_uri", field="artifact_sha256")
         artifact = (
-            self._checked_artifact(change.artifact_uri, change.artifact_sha256) if change.artifact_uri else None
+            self._checked_artifact(change.artifact_uri, change.artifact_sha256)
+            if change.artifact_uri
+            else None
         )
         with self._tx() as s:
             row = self._version(s, self._model(s, model, "model"), version)
@@ -441,13 +460,16 @@ class Registry:
                 row.artifact_size_bytes = artifact.size_bytes
             if change.status and change.status != row.status:
                 if change.status not in TRANSITIONS[row.status]:
-                    raise FailedPrecondition(f"cannot go from {row.status} to {change.status}", field="status")
+                    raise FailedPrecondition(
+                        f"cannot go from {row.status} to {change.status}", field="status"
+                    )
                 if change.status == "READY" and not row.artifact_uri:
                     raise FailedPrecondition("a version needs an artifact to become READY", field="status")
                 pointing = sorted(a.alias for a in row.model.aliases if a.version == row.version)
                 if change.status != "READY" and pointing:
                     raise FailedPrecondition(
-                        f"aliases {', '.join(pointing)} point at this version; move them first", field="status"
+                        f"aliases {', '.join(pointing)} point at this version; move them first",
+                        field="status",
                     )
                 row.status = change.status
             if change.status_message is not None:
@@ -494,8 +516,13 @@ class Registry:
             s.add(row)
         row.version, row.updated_by, row.updated_at = to, actor, utcnow()
         event = AliasEvent(
-            model_id=model.id, alias=alias, action=action, from_version=previous, to_version=to,
-            actor=actor, reason=reason,
+            model_id=model.id,
+            alias=alias,
+            action=action,
+            from_version=previous,
+            to_version=to,
+            actor=actor,
+            reason=reason,
         )
         s.add(event)
         model.updated_at = utcnow()
@@ -525,8 +552,13 @@ class Registry:
             previous = row.version
             s.delete(row)
             event = AliasEvent(
-                model_id=m.id, alias=alias, action="DELETE", from_version=previous, to_version=0,
-                actor=actor, reason=reason,
+                model_id=m.id,
+                alias=alias,
+                action="DELETE",
+                from_version=previous,
+                to_version=0,
+                actor=actor,
+                reason=reason,
             )
             s.add(event)
             s.flush()
@@ -564,17 +596,25 @@ class Registry:
         def work() -> tuple[AliasView, AliasChange | None]:
             with self._tx() as s:
                 m = self._model(s, model, "model")
-                row = s.scalar(select(ModelAlias).where(ModelAlias.model_id == m.id, ModelAlias.alias == alias))
+                row = s.scalar(
+                    select(ModelAlias).where(ModelAlias.model_id == m.id, ModelAlias.alias == alias)
+                )
                 if row is None:
                     raise NotFound(f"model {model!r} has no alias {alias!r}", field="alias")
                 last = s.scalar(
                     select(AliasEvent)
-                    .where(AliasEvent.model_id == m.id, AliasEvent.alias == alias, AliasEvent.to_version == row.version)
+                    .where(
+                        AliasEvent.model_id == m.id,
+                        AliasEvent.alias == alias,
+                        AliasEvent.to_version == row.version,
+                    )
                     .order_by(AliasEvent.id.desc())
                     .limit(1)
                 )
                 if last is None or last.from_version == 0:
-                    raise FailedPrecondition(f"{model}@{alias} has no earlier version to roll back to", field="alias")
+                    raise FailedPrecondition(
+                        f"{model}@{alias} has no earlier version to roll back to", field="alias"
+                    )
                 return self._move(s, m, alias, last.from_version, "ROLLBACK", actor, reason or "rollback")
 
         view, change = self._retrying(work)
@@ -602,7 +642,9 @@ class Registry:
                 .limit(1)
             )
             if latest is None:
-                raise NotFound(f"model {m.name!r} has no {DEFAULT_ALIAS!r} alias and no READY version", field="ref")
+                raise NotFound(
+                    f"model {m.name!r} has no {DEFAULT_ALIAS!r} alias and no READY version", field="ref"
+                )
             return Resolution(_version_view(latest), "latest")
 
     def counts(self) -> dict[str, int]:
@@ -618,4 +660,3 @@ def _transient(exc: Exception) -> bool:
     return isinstance(exc, IntegrityError) or any(
         s in text for s in ("database is locked", "deadlock", "could not serialize", "busy")
     )
-

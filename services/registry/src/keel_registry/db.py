@@ -62,7 +62,9 @@ class ModelVersion(Base):
     __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_versions_model_id_version"),)
 
     id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
-    model_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(BigInteger)
     base_model: Mapped[str] = mapped_column(String(512), default="", index=True)
     artifact_uri: Mapped[str] = mapped_column(Text, default="")
@@ -117,7 +119,9 @@ class AliasEvent(Base):
     __tablename__ = "alias_events"
 
     id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
-    model_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True
+    )
     alias: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(16))
     from_version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -53,4 +53,6 @@ class AliasPublisher:
             pipe.execute()
         except redis.RedisError:
             PUBLISH_FAILURES.inc()
-            log.exception("could not publish alias change", extra={"model": change.model, "alias": change.alias})
+            log.exception(
+                "could not publish alias change", extra={"model": change.model, "alias": change.alias}
+            )

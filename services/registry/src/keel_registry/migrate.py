@@ -16,8 +16,23 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# Any constant works; it only has to be the same for every replica of the registry.
+_PG_MIGRATION_LOCK = 0x6B65656C  # "keel"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    """Upgrade the schema. On PostgreSQL, replicas starting together take turns through a
+    session advisory lock instead of racing to create the same tables."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    with engine.connect() as lock_conn:
+        lock_conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+            lock_conn.commit()
 
 
 def head_revision(engine: Engine) -> str | None:

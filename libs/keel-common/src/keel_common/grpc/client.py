@@ -22,7 +22,9 @@ def channel(target: str) -> grpc.Channel:
 def health_status(ch: grpc.Channel, service: str = "", timeout: float = 2.0) -> str:
     """SERVING / NOT_SERVING / UNKNOWN / UNREACHABLE, never raises."""
     try:
-        resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        resp = health_pb2_grpc.HealthStub(ch).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=timeout
+        )
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status))
     except grpc.RpcError:
         return "UNREACHABLE"
@@ -34,7 +36,9 @@ def wait_healthy(target: str, timeout: float = 30.0, service: str = "") -> None:
     status = "UNREACHABLE"
     with channel(target) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
-        stream = stub.Watch(health_pb2.HealthCheckRequest(service=service), timeout=timeout, wait_for_ready=True)
+        stream = stub.Watch(
+            health_pb2.HealthCheckRequest(service=service), timeout=timeout, wait_for_ready=True
+        )
         try:
             for resp in stream:
                 status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from prometheus_client import Counter, Histogram
@@ -18,6 +18,13 @@ from keel_common.logging import request_id_var
 log = logging.getLogger(__name__)
 
 _METRICS: dict[str, tuple[Counter, Histogram]] = {}
+
+if TYPE_CHECKING:  # grpc-stubs makes these generic; grpcio's runtime classes are not subscriptable
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    InterceptorBase = grpc.ServerInterceptor[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
+    InterceptorBase = grpc.ServerInterceptor
 
 
 def rpc_metrics(service: str) -> tuple[Counter, Histogram]:
@@ -42,17 +49,21 @@ class _Call:
         self.request_id = str(md.get("x-request-id") or new_id("req"))
         self.token = request_id_var.set(self.request_id)
 
+    def _code(self) -> grpc.StatusCode | None:
+        code: grpc.StatusCode | None = self.context.code()  # type: ignore[attr-defined]  # missing in grpc-stubs
+        return code
+
     def fail(self, exc: BaseException) -> None:
         """Turn an exception into a status; re-raise what gRPC already handles."""
         if isinstance(exc, KeelError):
             self.context.abort(exc.code, exc.describe())
-        if self.context.code() not in (None, grpc.StatusCode.OK):
+        if self._code() not in (None, grpc.StatusCode.OK):
             raise exc  # the servicer already called context.abort
         log.exception("unhandled error in %s", self.method)
         self.context.abort(grpc.StatusCode.INTERNAL, f"internal error (request_id={self.request_id})")
 
     def done(self, error: BaseException | None) -> None:
-        code = self.context.code()
+        code = self._code()
         if code is None:
             code = grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
@@ -62,15 +73,15 @@ class _Call:
         request_id_var.reset(self.token)
 
 
-class ServiceInterceptor(grpc.ServerInterceptor):
+class ServiceInterceptor(InterceptorBase):
     def __init__(self, service: str) -> None:
         self.service = service
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
@@ -94,7 +105,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
 
             return wrapped
 
-        def stream_result(behaviour: Callable[..., Iterator[Any]]) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def stream_result(
+            behaviour: Callable[..., Iterator[Any]],
+        ) -> Callable[[Any, grpc.ServicerContext], Any]:
             def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 call = _Call(method, context, service)
                 error: BaseException | None = None

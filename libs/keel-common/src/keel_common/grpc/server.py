@@ -57,7 +57,11 @@ class GrpcService:
         self.health = HealthMonitor(checks, service_names, interval_s=settings.health_interval_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, self.server)
         reflection.enable_server_reflection(
-            [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [
+                *service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self.server,
         )
         self.grpc_port = self.server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
@@ -71,7 +75,8 @@ class GrpcService:
         self.side.start()
         self.health.start()
         log.info(
-            "started", extra={"grpc_port": self.grpc_port, "http_port": self.http_port, "host": self.settings.host}
+            "started",
+            extra={"grpc_port": self.grpc_port, "http_port": self.http_port, "host": self.settings.host},
         )
 
     def stop(self, grace: float | None = None) -> None:

@@ -58,7 +58,9 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["model_id"], ["registered_models.id"], ondelete="CASCADE",
+            ["model_id"],
+            ["registered_models.id"],
+            ondelete="CASCADE",
             name="fk_model_versions_model_id_registered_models",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_model_versions"),
@@ -72,7 +74,9 @@ def upgrade() -> None:
         sa.Column("version_id", sa.BigInteger(), nullable=False),
         sa.Column("tag", sa.String(128), nullable=False),
         sa.ForeignKeyConstraint(
-            ["version_id"], ["model_versions.id"], ondelete="CASCADE",
+            ["version_id"],
+            ["model_versions.id"],
+            ondelete="CASCADE",
             name="fk_version_tags_version_id_model_versions",
         ),
         sa.PrimaryKeyConstraint("version_id", "tag", name="pk_version_tags"),
@@ -88,7 +92,9 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.String(256), nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["model_id"], ["registered_models.id"], ondelete="CASCADE",
+            ["model_id"],
+            ["registered_models.id"],
+            ondelete="CASCADE",
             name="fk_model_aliases_model_id_registered_models",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_model_aliases"),
@@ -107,7 +113,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("at", TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["model_id"], ["registered_models.id"], ondelete="CASCADE",
+            ["model_id"],
+            ["registered_models.id"],
+            ondelete="CASCADE",
             name="fk_alias_events_model_id_registered_models",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_alias_events"),
