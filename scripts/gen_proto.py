@@ -65,7 +65,7 @@ def main() -> int:
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(fresh, target)
-        print(f"generated {len(tree(target))} files under {target.relative_to(ROOT)}")
+        print(f"generated {len(tree(target))} files under {target}")
     return 0
 
 

@@ -39,12 +39,15 @@ def test_bad_and_placeholder_values_fail_fast(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_json_logs_carry_severity_service_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
     configure_logging("demo", "INFO")
     token = request_id_var.set("req_123")
     try:
         logging.getLogger("x").info("hello", extra={"model": "m"})
     finally:
         request_id_var.reset(token)
+        root.handlers[:], root.level = before  # the handler wrote to pytest's captured stdout
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["severity"] == "INFO" and line["service"] == "demo" and line["request_id"] == "req_123"
     assert line["message"] == "hello" and line["model"] == "m"

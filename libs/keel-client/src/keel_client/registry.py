@@ -73,17 +73,18 @@ class RegistryClient:
     def get_model(self, name: str) -> pb.Model:
         return self._rpc("GetModel", pb.GetModelRequest(name=name))
 
-    def list_models(self, tenant: str = "", query: str = "", page_size: int = 0) -> Iterator[pb.Model]:
-        token = ""
+    def _pages(self, name: str, request: Any, items: str) -> Iterator[Any]:
+        """Follow next_page_token until the last page."""
         while True:
-            resp = self._rpc(
-                "ListModels",
-                pb.ListModelsRequest(tenant=tenant, query=query, page_size=page_size, page_token=token),
-            )
-            yield from resp.models
-            token = resp.next_page_token
-            if not token:
+            resp = self._rpc(name, request)
+            yield from getattr(resp, items)
+            if not resp.next_page_token:
                 return
+            request.page_token = resp.next_page_token
+
+    def list_models(self, tenant: str = "", query: str = "", page_size: int = 0) -> Iterator[pb.Model]:
+        request = pb.ListModelsRequest(tenant=tenant, query=query, page_size=page_size)
+        return self._pages("ListModels", request, "models")
 
     # versions
     def create_version(self, model: str, base_model: str, **fields: Any) -> pb.ModelVersion:
@@ -101,18 +102,10 @@ class RegistryClient:
 
     def list_versions(self, model: str = "", page_size: int = 0, **filters: Any) -> Iterator[pb.ModelVersion]:
         status = filters.pop("status", "")
-        token = ""
-        while True:
-            resp = self._rpc(
-                "ListVersions",
-                pb.ListVersionsRequest(
-                    model=model, page_size=page_size, page_token=token, status=status_value(status), **filters
-                ),
-            )
-            yield from resp.versions
-            token = resp.next_page_token
-            if not token:
-                return
+        request = pb.ListVersionsRequest(
+            model=model, page_size=page_size, status=status_value(status), **filters
+        )
+        return self._pages("ListVersions", request, "versions")
 
     def update_version(self, model: str, version: int, **fields: Any) -> pb.ModelVersion:
         status = fields.pop("status", "")

@@ -62,6 +62,13 @@ class ArtifactStore:
         if self.protocol == "file":
             self.fs.makedirs(self.root_path, exist_ok=True)
 
+    def ping(self) -> None:
+        """Raise unless the store is usable: the local root exists, or the bucket is reachable
+        (an object-store prefix "exists" only once something is written under it)."""
+        where = self.root_path if self.protocol == "file" else self.root_path.split("/", 1)[0]
+        if not self.fs.exists(where):
+            raise FileNotFoundError(f"artifact store {self.uri(where)} is not reachable")
+
     # --- addressing -------------------------------------------------------------------
     def uri(self, path: str) -> str:
         if self.protocol == "file":
@@ -96,7 +103,20 @@ class ArtifactStore:
         self, key: str, chunks: Iterable[bytes], expected_sha256: str | None = None
     ) -> ArtifactRef:
         """Write a file from chunks; with ``expected_sha256`` nothing is kept unless it matches."""
-        path = self.path_of(key)
+        return self._write(self.path_of(key), chunks, expected_sha256)
+
+    def put_bytes(self, key: str, data: bytes) -> ArtifactRef:
+        return self.put_stream(key, [data])
+
+    def put_file(self, key: str, local: str | Path) -> ArtifactRef:
+        return self._write_file(self.path_of(key), local)
+
+    def _write_file(self, path: str, local: str | Path) -> ArtifactRef:
+        with open(local, "rb") as f:
+            return self._write(path, iter(lambda: f.read(_CHUNK), b""), None)
+
+    def _write(self, path: str, chunks: Iterable[bytes], expected_sha256: str | None) -> ArtifactRef:
+        """Stream to a temporary name, check the digest, then move into place with its sidecar."""
         tmp = f"{path}.partial-{uuid.uuid4().hex[:8]}"
         h = hashlib.sha256()
         size = 0
@@ -119,13 +139,6 @@ class ArtifactStore:
         self.fs.pipe(path + SIDECAR, digest.encode())
         return ArtifactRef(self.uri(path), digest, size)
 
-    def put_bytes(self, key: str, data: bytes) -> ArtifactRef:
-        return self.put_stream(key, [data])
-
-    def put_file(self, key: str, local: str | Path) -> ArtifactRef:
-        with open(local, "rb") as f:
-            return self.put_stream(key, iter(lambda: f.read(_CHUNK), b""))
-
     def put_dir(self, key: str, local: str | Path) -> ArtifactRef:
         """Upload a directory (e.g. a PEFT adapter) and record its manifest."""
         local = Path(local)
@@ -138,7 +151,7 @@ class ArtifactStore:
             rel = file.relative_to(local).as_posix()
             if rel == MANIFEST or rel.endswith(SIDECAR):
                 continue
-            ref = self.put_file(f"{base}/{rel}", file)
+            ref = self._write_file(f"{base}/{rel}", file)
             files[rel] = ref.sha256
             size += ref.size_bytes
         digest = _dir_digest(files)

@@ -274,8 +274,7 @@ def build(settings: RegistrySettings) -> GrpcService:
         client.ping()
 
     def check_artifacts() -> None:
-        if not store.fs.exists(store.root_path):
-            raise RuntimeError(f"artifact root {store.uri(store.root_path)} is not reachable")
+        store.ping()
 
     def stop_deps() -> None:
         client.close()
