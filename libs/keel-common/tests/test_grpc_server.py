@@ -193,6 +193,7 @@ def test_graceful_shutdown_drains_in_flight_calls(tmp_path: Path) -> None:
         stopper = threading.Thread(target=svc.stop, args=(10,))
         stopper.start()
         assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch.cancel()  # an open Watch would otherwise hold the drain for the whole grace period
         assert t.is_alive()  # the in-flight call is still being served
         release.set()
         t.join(10)

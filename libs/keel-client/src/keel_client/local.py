@@ -124,16 +124,20 @@ class LocalPlatform:
         return proc
 
     def _wait(self, name: str, target: str, proc: subprocess.Popen[bytes]) -> None:
-        try:
-            wait_healthy(target, timeout=self.startup_timeout)
-        except Unavailable as exc:
-            code = proc.poll()
-            log = self.data_dir / "logs" / f"{name}.log"
-            tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
-            why = f"exited with code {code}" if code is not None else "did not become healthy"
-            raise RuntimeError(
-                f"{name} {why}: {exc}\n--- last lines of {log} ---\n" + "\n".join(tail)
-            ) from None
+        """Wait for SERVING, in short slices so a child that dies is reported at once."""
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            try:
+                wait_healthy(target, timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+                return
+            except Unavailable as exc:
+                code = proc.poll()
+                if code is None and time.monotonic() < deadline:
+                    continue
+                log = self.data_dir / "logs" / f"{name}.log"
+                tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+                why = f"exited with code {code}" if code is not None else "did not become healthy"
+                raise RuntimeError(f"{name} {why}: {exc}\n--- last lines of {log} ---\n" + "\n".join(tail)) from None
 
     def start(self) -> PlatformState:
         self.data_dir.mkdir(parents=True, exist_ok=True)
