@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -131,9 +132,82 @@ def test_cli_models_commands(platform: LocalPlatform, tmp_path: Path) -> None:
     assert "deleted support-bot@production (was 1)" in keel(
         "models", "alias", "delete", "support-bot", "production"
     )
+    # registering under a name that does not exist yet creates the model
+    out = keel("models", "register", "new-bot", str(adapter), "--base-model", "tiny")
+    assert "created model new-bot" in out and "registered new-bot/1 (READY)" in out
     err = keel("models", "alias", "set", "support-bot", "production", "7", ok=False)
     assert "NOT_FOUND" in err and "version" in err
     err = keel(
         "models", "register", "support-bot", str(adapter), "--base-model", "tiny", "-m", "loss=abc", ok=False
     )
     assert "--metric" in err
+
+
+def test_second_platform_on_the_same_data_dir_is_refused(platform: LocalPlatform) -> None:
+    with pytest.raises(RuntimeError, match="already running"):
+        LocalPlatform(platform.data_dir, registry_port=0, registry_http_port=0).start()
+    assert (platform.data_dir / STATE_FILE).exists()  # the running one is untouched
+
+
+def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path) -> None:
+    env = {**os.environ, "KEEL_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    env.pop("KEEL_REDIS_URL", None)
+    for how in ("sigterm", "crash"):
+        proc = subprocess.Popen(
+            [KEEL, "up", "--registry-port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "press Ctrl-C" in line:
+                break
+        state = PlatformState.load(tmp_path)
+        assert state is not None
+        registry_pid = state.components["registry"].pid
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0
+        else:
+            os.kill(registry_pid, signal.SIGKILL)
+            assert proc.wait(60) == 1
+            assert "registry exited unexpectedly" in proc.stdout.read()
+        assert not pid_alive(registry_pid)
+        assert not (tmp_path / STATE_FILE).exists()
+
+
+def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Path) -> None:
+    from keel_client.local import port_or_free
+    from keel_common.grpc import wait_healthy
+
+    grpc_port, http_port = port_or_free(0), port_or_free(0)
+    env = {
+        **os.environ,
+        "KEEL_DATA_DIR": str(tmp_path),
+        "KEEL_REGISTRY_GRPC_PORT": str(grpc_port),
+        "KEEL_REGISTRY_HTTP_PORT": str(http_port),
+    }
+    env.pop("KEEL_REDIS_URL", None)  # the service starts its own embedded Valkey
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keel_registry", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_healthy(f"127.0.0.1:{grpc_port}", timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    messages = [json.loads(line)["message"] for line in out.splitlines() if line.startswith("{")]
+    assert (
+        messages.index("shutting down")
+        < messages.index("embedded valkey stopped")
+        < messages.index("stopped")
+    )

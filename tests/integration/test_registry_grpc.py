@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import redis
 
 from keel_client.adapters import BaseShape, write_lora_adapter
-from keel_client.registry import KeelError, RegistryClient, status_name
+from keel_client.registry import KeelApiError, RegistryClient, status_name
 from keel_common.artifacts import ArtifactStore
 
 TINY = BaseShape("tiny-llama", hidden_size=16, num_layers=2, num_heads=4, num_kv_heads=2)
@@ -32,8 +33,8 @@ def ready_version(svc, client, tmp_path, model="m", seed=0, **fields):
     )
 
 
-def expect(code: grpc.StatusCode, field: str | None, fn, *args, **kwargs) -> KeelError:
-    with pytest.raises(KeelError) as info:
+def expect(code: grpc.StatusCode, field: str | None, fn, *args, **kwargs) -> KeelApiError:
+    with pytest.raises(KeelApiError) as info:
         fn(*args, **kwargs)
     assert info.value.code == code, info.value
     if field:
@@ -342,6 +343,8 @@ def test_alias_changes_are_published_on_redis(registry, tmp_path, valkey_url):
         ("m", "ROLLBACK", 2, 1),
         ("m", "DELETE", 1, 0),
     ]
+    ids = [e["event_id"] for e in got]
+    assert ids == sorted(ids) and len(set(ids)) == 4 and ids[0] > 0
     entries = r.xrange(
         svc.settings.events_stream,
         min=f"({stream_start.decode()}" if isinstance(stream_start, bytes) else f"({stream_start}",
@@ -385,3 +388,80 @@ def test_concurrent_create_version_never_shares_a_number(registry_factory, datab
     with RegistryClient(f"127.0.0.1:{servers[-1].grpc_port}") as c:
         assert c.get_model("race").latest_version == total
         assert sorted(v.version for v in c.list_versions("race")) == list(range(1, total + 1))
+
+
+def test_concurrent_changes_to_one_model_serialise(registry_factory, database_url, tmp_path):
+    """Alias moves, archiving, metric merges and tag edits racing on one model: each sees the
+    state the previous one left (on PostgreSQL across two replicas)."""
+    servers = [registry_factory(database_url)]
+    if database_url.startswith("postgresql"):
+        servers.append(registry_factory(database_url))
+    targets = [f"127.0.0.1:{s.grpc_port}" for s in servers]
+    with RegistryClient(targets[0]) as c:
+        for seed in range(4):
+            ready_version(servers[0], c, tmp_path, seed=seed)
+        c.set_alias("m", "production", 1)
+    n = 8
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            with RegistryClient(targets[i % len(targets)]) as client:
+                barrier.wait()
+                client.update_version("m", 4, metrics={f"m{i}": float(i)}, add_tags=["shared", f"t{i}"])
+                # Moving onto an archived version, or archiving an aliased one, is refused;
+                # which of the two wins each race is up to the scheduler.
+                for call in (
+                    lambda: client.set_alias("m", "production", 1 + i % 3),
+                    lambda: client.update_version("m", 1 + (i + 1) % 3, status="archived"),
+                ):
+                    try:
+                        call()
+                    except KeelApiError as exc:
+                        assert exc.code == grpc.StatusCode.FAILED_PRECONDITION, exc
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with RegistryClient(targets[-1]) as c:
+        v4 = c.get_version("m", 4)
+        assert dict(v4.metrics) == {f"m{i}": float(i) for i in range(n)}
+        assert set(v4.tags) == {"shared", *(f"t{i}" for i in range(n))}
+        current = c.resolve("m@production").version
+        assert status_name(current.status) == "READY"  # never an archived version behind an alias
+        history = list(reversed(c.alias_history("m", "production")))
+        # an unbroken chain: every move starts where the previous one ended
+        for before, after in itertools.pairwise(history):
+            assert after.from_version == before.to_version
+        assert history[-1].to_version == current.version
+        assert [e.id for e in history] == sorted(e.id for e in history)
+
+
+def test_edge_values_are_invalid_arguments_not_internal_errors(registry):
+    _, c = registry
+    c.create_model("m")
+    expect(grpc.StatusCode.INVALID_ARGUMENT, "ref", c.resolve, "m/²")
+    expect(grpc.StatusCode.INVALID_ARGUMENT, "ref", c.resolve, f"m/{2**63}")
+    expect(grpc.StatusCode.INVALID_ARGUMENT, "version", c.get_version, "m", -5)
+    expect(grpc.StatusCode.INVALID_ARGUMENT, "base_model", c.create_version, "m", "b" * 513)
+    expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "lineage.dataset_id",
+        c.create_version,
+        "m",
+        "b",
+        lineage={"dataset_id": "d" * 129},
+    )
+    expect(grpc.StatusCode.INVALID_ARGUMENT, "tenant", c.create_model, "n", tenant="t" * 129)
+    v = c.create_version("m", "b")
+    c.update_version("m", v.version, status="failed")
+    # FAILED is final: it cannot come back to READY by way of ARCHIVED
+    expect(grpc.StatusCode.FAILED_PRECONDITION, "status", c.update_version, "m", v.version, status="archived")
+    expect(grpc.StatusCode.FAILED_PRECONDITION, "status", c.update_version, "m", v.version, status="ready")
+    assert c.get_model("m").latest_version == 1

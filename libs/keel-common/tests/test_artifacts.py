@@ -59,8 +59,24 @@ def test_paths_outside_the_root_are_refused(store: ArtifactStore, tmp_path: Path
         with pytest.raises(InvalidArgument) as info:
             store.path_of(bad)
         assert info.value.field == "artifact_uri"
+    ref = store.put_bytes("models/x/f.bin", b"f")
+    for not_an_artifact in (store.uri(store.root_path), ref.uri + ".sha256", "models/x/.keel-manifest.json"):
+        with pytest.raises(InvalidArgument) as info:
+            store.path_of(not_an_artifact)
+        assert info.value.field == "artifact_uri"
     with pytest.raises(NotFound):
         store.verify("models/none")
+
+
+def test_an_artifact_without_its_record_is_data_loss(store: ArtifactStore, tmp_path: Path) -> None:
+    ref = store.put_bytes("models/x/f.bin", b"f")
+    Path(store.path_of(ref.uri) + ".sha256").unlink()
+    with pytest.raises(DataLoss, match="no checksum record"):
+        store.verify(ref.uri)
+    dref = store.put_dir("models/x/d", make_dir(tmp_path / "d"))
+    (Path(store.path_of(dref.uri)) / ".keel-manifest.json").unlink()
+    with pytest.raises(DataLoss, match="no manifest"):
+        store.verify(dref.uri)
 
 
 def test_pack_dir_is_reproducible_and_materializes(store: ArtifactStore, tmp_path: Path) -> None:

@@ -56,3 +56,19 @@ def test_replicas_migrating_together_take_turns(postgres_url: str) -> None:
     finally:
         for e in engines:
             e.dispose()
+
+
+def test_schema_usable_when_current_or_newer_not_when_behind(tmp_path) -> None:
+    from sqlalchemy import text
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        assert migrate.schema_is_usable(engine)[0] is False  # nothing created yet
+        migrate.upgrade(engine)
+        assert migrate.schema_is_usable(engine) == (True, f"schema at {migrate.head_revision(engine)}")
+        with engine.begin() as conn:  # a newer replica migrated further during a rolling upgrade
+            conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_from_the_future'"))
+        usable, why = migrate.schema_is_usable(engine)
+        assert usable and "newer" in why
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import urllib.error
 import urllib.request
@@ -13,13 +14,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.table import Table
 
 from keel.registry.v1 import registry_pb2 as pb
 from keel_client.local import LocalPlatform, PlatformState, default_data_dir
-from keel_client.registry import DEFAULT_TARGET, KeelError, RegistryClient, status_name
+from keel_client.registry import DEFAULT_TARGET, KeelApiError, RegistryClient, status_name
 from keel_common.grpc import channel
 from keel_common.grpc.client import health_status
 
@@ -35,10 +37,8 @@ def when(ts: Timestamp) -> str:
 
 def registry_target(explicit: str | None) -> str:
     """--registry, else $KEEL_REGISTRY_ADDR, else the running `keel up`, else the default port."""
-    if explicit:
+    if explicit:  # the --registry option, which also reads $KEEL_REGISTRY_ADDR
         return explicit
-    if env := os.environ.get("KEEL_REGISTRY_ADDR"):
-        return env
     state = PlatformState.load(default_data_dir())
     if state and "registry" in state.components:
         return state.components["registry"].grpc
@@ -55,7 +55,7 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except KeelError as exc:
+        except KeelApiError as exc:
             err.print(f"[red]error[/red] {exc.code.name}: {exc.message}")
             sys.exit(1)
 
@@ -80,25 +80,31 @@ def main(ctx: click.Context, registry: str | None) -> None:
 )
 @click.option("--registry-port", default=50051, show_default=True)
 def up(data_dir: Path | None, registry_port: int) -> None:
-    """Run the whole platform locally until Ctrl-C."""
+    """Run the whole platform locally until Ctrl-C (or SIGTERM)."""
+
+    def _terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the platform exactly like Ctrl-C
+
+    signal.signal(signal.SIGTERM, _terminate)
     platform = LocalPlatform(data_dir, registry_port=registry_port)
-    with console.status("starting Keel (embedded Valkey, registry) ..."):
-        try:
-            state = platform.start()
-        except Exception as exc:
-            err.print(f"[red]failed to start:[/red] {exc}")
-            sys.exit(1)
-    show_components(state, check=True)
-    console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
+    died = None
     try:
-        died = platform.wait() or "a component"
+        with console.status("starting Keel (embedded Valkey, registry) ..."):
+            try:
+                state = platform.start()
+            except Exception as exc:
+                err.print(f"[red]failed to start:[/red] {exc}")
+                sys.exit(1)
+        show_components(state, check=True)
+        console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
+        died = platform.wait()
         err.print(f"[red]{died} exited unexpectedly[/red]; see the logs in {state.data_dir}/logs")
     except KeyboardInterrupt:
         console.print("stopping ...")
     finally:
         platform.stop()
     console.print("stopped")
-    sys.exit(1 if platform.procs else 0)
+    sys.exit(1 if died else 0)
 
 
 def component_health(comp: Any) -> tuple[str, str]:
@@ -315,6 +321,13 @@ def models_register(
         raise click.BadParameter(str(exc), param_hint="--metric") from None
     ds_id, _, ds_version = dataset.partition("@")
     with client_of(ctx) as c:
+        try:
+            c.get_model(name)
+        except KeelApiError as exc:
+            if exc.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            c.create_model(name)
+            console.print(f"created model [bold]{name}[/bold]")
         ref = c.upload_dir(name, artifact) if artifact.is_dir() else c.upload_file(name, artifact)
         v = c.create_version(
             name,

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from keel_client.adapters import SMOLLM2_135M, write_lora_adapter
 from keel_client.local import LocalPlatform
-from keel_client.registry import KeelError, RegistryClient
+from keel_client.registry import KeelApiError, RegistryClient
 from keel_common.models import shipped_gguf
 
 MODEL = "support-bot"
@@ -104,7 +104,7 @@ def run_demo(console: Console, data_dir: Path | None = None) -> int:
                 for bad in (f"{MODEL}@does-not-exist", "Bad Name", f"{MODEL}/99"):
                     try:
                         reg.resolve(bad)
-                    except KeelError as exc:
+                    except KeelApiError as exc:
                         console.print(f"  resolve {bad!r}: [yellow]{exc}[/yellow]")
                 console.print(f"  still serving: {MODEL} → {reg.resolve(MODEL).version.version}")
             say("stop the platform")

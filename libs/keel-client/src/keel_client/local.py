@@ -25,6 +25,16 @@ from keel_common.redis import EmbeddedValkey
 STATE_FILE = "platform.json"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("KEEL_DATA_DIR") or Path.home() / ".keel")
 
@@ -137,10 +147,18 @@ class LocalPlatform:
                 log = self.data_dir / "logs" / f"{name}.log"
                 tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
                 why = f"exited with code {code}" if code is not None else "did not become healthy"
-                raise RuntimeError(f"{name} {why}: {exc}\n--- last lines of {log} ---\n" + "\n".join(tail)) from None
+                raise RuntimeError(
+                    f"{name} {why}: {exc}\n--- last lines of {log} ---\n" + "\n".join(tail)
+                ) from None
 
     def start(self) -> PlatformState:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        running = PlatformState.load(self.data_dir)
+        if running and any(_alive(c.pid) for c in running.components.values() if c.pid):
+            raise RuntimeError(
+                f"a Keel platform is already running on {self.data_dir} (see `keel status`); "
+                "stop it first or use another --data-dir"
+            )
         try:
             if self.redis_url:
                 self.state.components["redis"] = Component("redis", url=self.redis_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ CHUNK = 1024 * 1024
 DEFAULT_TARGET = "127.0.0.1:50051"
 
 
-class KeelError(Exception):
+class KeelApiError(Exception):
     """A failed call, with the gRPC status name and the server's message (which names the field)."""
 
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
@@ -32,7 +33,7 @@ def _call(fn: Any, request: Any, **kwargs: Any) -> Any:
     try:
         return fn(request, **kwargs)
     except grpc.RpcError as exc:
-        raise KeelError(exc.code(), exc.details() or "") from None
+        raise KeelApiError(exc.code(), exc.details() or "") from None
 
 
 def status_value(name: str) -> str | None:
@@ -139,7 +140,9 @@ class RegistryClient:
     def upload_dir(self, model: str, path: str | Path) -> pb.ArtifactRef:
         """Upload a directory (e.g. a PEFT adapter) as one reproducible tar archive."""
         with tempfile.TemporaryDirectory() as tmp:
-            archive = pack_dir(path, Path(tmp) / f"{Path(path).name or 'artifact'}.tar")
+            # Named after the folder where that makes a plain file name, else "artifact.tar".
+            stem = re.sub(r"[^A-Za-z0-9._-]", "-", Path(path).resolve().name).lstrip("._-") or "artifact"
+            archive = pack_dir(path, Path(tmp) / f"{stem[:200]}.tar")
             return self.upload_file(model, archive)
 
     # aliases
@@ -156,8 +159,9 @@ class RegistryClient:
         return list(self._rpc("ListAliases", pb.ListAliasesRequest(model=model)).aliases)
 
     def alias_history(self, model: str, alias: str = "", page_size: int = 0) -> list[pb.AliasEvent]:
+        """Every recorded move, newest first (all pages)."""
         req = pb.GetAliasHistoryRequest(model=model, alias=alias, page_size=page_size)
-        return list(self._rpc("GetAliasHistory", req).events)
+        return list(self._pages("GetAliasHistory", req, "events"))
 
     def rollback_alias(self, model: str, alias: str, reason: str = "") -> pb.Alias:
         return self._rpc("RollbackAlias", pb.RollbackAliasRequest(model=model, alias=alias, reason=reason))

@@ -91,7 +91,12 @@ class ArtifactStore:
             path = posixpath.normpath(uri_or_key)
         else:
             path = f"{self.root_path}/{_valid_key(uri_or_key)}"
-        if path != self.root_path and not path.startswith(self.root_path + "/"):
+        name = posixpath.basename(path)
+        if name == MANIFEST or name.endswith(SIDECAR) or ".partial-" in name:
+            raise InvalidArgument(
+                f"{uri_or_key!r} is a checksum record, not an artifact", field="artifact_uri"
+            )
+        if not path.startswith(self.root_path + "/"):
             raise InvalidArgument(
                 f"{uri_or_key!r} is outside the artifact store root {self.uri(self.root_path)}",
                 field="artifact_uri",
@@ -132,11 +137,13 @@ class ArtifactStore:
                 raise ChecksumMismatch(
                     f"declared {expected_sha256} but received bytes hash to {digest}", field="sha256"
                 )
+            # The record goes first: a crash in between leaves a record without a file (not
+            # found), never a file without its record.
+            self.fs.pipe(path + SIDECAR, digest.encode())
             self.fs.mv(tmp, path)
         finally:
             if self.fs.exists(tmp):
                 self.fs.rm(tmp)
-        self.fs.pipe(path + SIDECAR, digest.encode())
         return ArtifactRef(self.uri(path), digest, size)
 
     def put_dir(self, key: str, local: str | Path) -> ArtifactRef:
@@ -191,14 +198,18 @@ class ArtifactStore:
             try:
                 recorded = json.loads(self.fs.cat(f"{path}/{MANIFEST}"))["sha256"]
             except FileNotFoundError:
-                recorded = None
+                raise DataLoss(
+                    f"artifact {uri} has no manifest; it was not written through the store"
+                ) from None
         else:
             digest, size = self._file_digest(path)
             try:
                 recorded = self.fs.cat(path + SIDECAR).decode().strip()
             except FileNotFoundError:
-                recorded = None
-        if recorded is not None and recorded != digest:
+                raise DataLoss(
+                    f"artifact {uri} has no checksum record; it was not written through the store"
+                ) from None
+        if recorded != digest:
             raise DataLoss(f"artifact {uri} changed since it was written (recorded {recorded}, now {digest})")
         if expected_sha256 and expected_sha256.lower() != digest:
             raise ChecksumMismatch(
@@ -222,7 +233,7 @@ class ArtifactStore:
             dest.mkdir(parents=True, exist_ok=True)
             for file in self.fs.find(path):
                 rel = posixpath.relpath(file, path)
-                if rel.endswith(SIDECAR) or ".partial-" in rel:
+                if rel == MANIFEST or rel.endswith(SIDECAR) or ".partial-" in rel:
                     continue
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)

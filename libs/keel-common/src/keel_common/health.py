@@ -87,3 +87,5 @@ class HealthMonitor:
             self._shutting_down = True
         self.servicer.enter_graceful_shutdown()
         self._stop.set()
+        if self._thread is not None:  # no check may run against dependencies being closed
+            self._thread.join(timeout=30)

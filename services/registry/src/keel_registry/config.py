@@ -11,8 +11,7 @@ from keel_common.settings import ServiceSettings, reject_placeholder
 class RegistrySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KEEL_REGISTRY_", extra="ignore", populate_by_name=True)
 
-    grpc_port: int = Field(50051, ge=0, le=65535)
-    http_port: int = Field(8081, ge=0, le=65535)
+    # grpc_port (50051) and http_port (8081) come from ServiceSettings.
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; defaults to SQLite at <data_dir>/registry.db"
     )

@@ -20,11 +20,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from keel_common import metrics, paging
 from keel_common.artifacts import ArtifactRef, ArtifactStore
 from keel_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from keel_registry.db import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, VersionTag, as_utc, utcnow
+from keel_registry.db import (
+    READ_ONLY,
+    AliasEvent,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    VersionTag,
+    as_utc,
+    utcnow,
+)
 from keel_registry.events import AliasChange, AliasPublisher
 from keel_registry.refs import (
     DEFAULT_ALIAS,
     check_alias,
+    check_length,
     check_model_name,
     check_tag,
     check_version,
@@ -36,13 +46,16 @@ T = TypeVar("T")
 
 STATUSES = ("PENDING", "READY", "FAILED", "ARCHIVED")
 # Which status changes make sense; anything else is a FailedPrecondition.
+# PENDING → READY | FAILED; READY ⇄ ARCHIVED. FAILED is final, so a failed version can never
+# reach READY (and be aliased) by way of ARCHIVED.
 TRANSITIONS = {
-    "PENDING": {"READY", "FAILED", "ARCHIVED"},
+    "PENDING": {"READY", "FAILED"},
     "READY": {"ARCHIVED"},
-    "FAILED": {"ARCHIVED"},
+    "FAILED": set(),
     "ARCHIVED": {"READY"},
 }
 METRIC_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 VERSIONS_CREATED = metrics.counter("registry", "versions_created", "Model versions created", ("status",))
@@ -225,7 +238,15 @@ class Registry:
     # --- plumbing ---------------------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[Session]:
+        """A write transaction (on SQLite it takes the write lock up front: BEGIN IMMEDIATE)."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only transaction; on SQLite a deferred BEGIN so readers never queue behind writers."""
+        with self._sessions() as session, session.begin():
+            session.connection(execution_options={READ_ONLY: True})
             yield session
 
     def _retrying(self, work: Callable[[], T], attempts: int = 5) -> T:
@@ -245,9 +266,12 @@ class Registry:
             self.publisher.publish(change)
 
     @staticmethod
-    def _model(session: Session, name: str, field: str = "name") -> RegisteredModel:
+    def _model(session: Session, name: str, field: str = "name", lock: bool = False) -> RegisteredModel:
+        """The model row; ``lock`` takes its row lock (PostgreSQL) so every change to one model's
+        versions and aliases happens one at a time and sees the state the previous one left."""
         check_model_name(name, field)
-        model = session.scalar(select(RegisteredModel).where(RegisteredModel.name == name))
+        stmt = select(RegisteredModel).where(RegisteredModel.name == name)
+        model = session.scalar(stmt.with_for_update() if lock else stmt)
         if model is None:
             raise NotFound(f"model {name!r} does not exist", field=field)
         return model
@@ -264,6 +288,12 @@ class Registry:
             raise NotFound(f"model {model.name!r} has no version {version}", field=field)
         return row
 
+    @staticmethod
+    def _alias_row(session: Session, model: RegisteredModel, alias: str) -> ModelAlias | None:
+        return session.scalar(
+            select(ModelAlias).where(ModelAlias.model_id == model.id, ModelAlias.alias == alias)
+        )
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
@@ -273,6 +303,8 @@ class Registry:
         self, name: str, description: str = "", tenant: str = "", creator: str = ""
     ) -> ModelView:
         check_model_name(name)
+        check_length(tenant, 128, "tenant")
+        check_length(creator, 256, "creator")
 
         def work() -> ModelView:
             with self._tx() as s:
@@ -290,12 +322,12 @@ class Registry:
             raise AlreadyExists(f"model {name!r} already exists", field="name") from exc
 
     def get_model(self, name: str) -> ModelView:
-        with self._tx() as s:
+        with self._read() as s:
             return _model_view(self._model(s, name))
 
     def update_model(self, name: str, description: str | None) -> ModelView:
         with self._tx() as s:
-            model = self._model(s, name)
+            model = self._model(s, name, lock=True)
             if description is not None:
                 model.description = description
                 model.updated_at = utcnow()
@@ -305,7 +337,9 @@ class Registry:
         self, tenant: str = "", query: str = "", page_size: int = 0, page_token: str = ""
     ) -> tuple[list[ModelView], str]:
         size = paging.page_size(page_size)
-        after = str(paging.decode_token(page_token).get("after", ""))
+        after = paging.decode_token(page_token).get("after", "")
+        if not isinstance(after, str):
+            raise InvalidArgument("is not a token returned by a previous page", field="page_token")
         stmt = select(RegisteredModel).order_by(RegisteredModel.name).limit(size + 1)
         if tenant:
             stmt = stmt.where(RegisteredModel.tenant == tenant)
@@ -313,7 +347,7 @@ class Registry:
             stmt = stmt.where(RegisteredModel.name.contains(query, autoescape=True))
         if after:
             stmt = stmt.where(RegisteredModel.name > after)
-        with self._tx() as s:
+        with self._read() as s:
             rows = list(s.scalars(stmt))
             views = [_model_view(m) for m in rows[:size]]
         token = paging.encode_token({"after": views[-1].name}) if len(rows) > size else ""
@@ -321,7 +355,7 @@ class Registry:
 
     # --- versions ---------------------------------------------------------------------
     def _checked_artifact(self, uri: str, sha256: str) -> ArtifactRef:
-        if sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        if sha256 and not SHA256.match(sha256):
             raise InvalidArgument("must be 64 hexadecimal characters", field="artifact_sha256")
         return self.store.verify(uri, sha256 or None)
 
@@ -329,6 +363,17 @@ class Registry:
         check_model_name(spec.model, "model")
         if not spec.base_model.strip():
             raise InvalidArgument("is required (the base model this version applies to)", field="base_model")
+        for value, limit, name in (
+            (spec.base_model, 512, "base_model"),
+            (spec.tenant, 128, "tenant"),
+            (spec.creator, 256, "creator"),
+            (spec.lineage.training_job_id, 128, "lineage.training_job_id"),
+            (spec.lineage.dataset_id, 128, "lineage.dataset_id"),
+            (spec.lineage.dataset_version, 64, "lineage.dataset_version"),
+            (spec.lineage.source, 256, "lineage.source"),
+            (spec.lineage.parent_version, 256, "lineage.parent_version"),
+        ):
+            check_length(value, limit, name)
         _check_metrics(spec.metrics)
         tags = sorted({check_tag(t) for t in spec.tags})
         status = _check_status(spec.status) if spec.status else ("READY" if spec.artifact_uri else "PENDING")
@@ -393,7 +438,7 @@ class Registry:
         return view
 
     def get_version(self, model: str, version: int) -> VersionView:
-        with self._tx() as s:
+        with self._read() as s:
             return _version_view(self._version(s, self._model(s, model, "model"), version))
 
     def list_versions(
@@ -413,7 +458,7 @@ class Registry:
         if before is not None and not isinstance(before, int):
             raise InvalidArgument("is not a token returned by a previous page", field="page_token")
         stmt = select(ModelVersion).order_by(ModelVersion.id.desc()).limit(size + 1)
-        with self._tx() as s:
+        with self._read() as s:
             if model:
                 stmt = stmt.where(ModelVersion.model_id == self._model(s, model, "model").id)
             if tenant:
@@ -448,66 +493,99 @@ class Registry:
             if change.artifact_uri
             else None
         )
-        with self._tx() as s:
-            row = self._version(s, self._model(s, model, "model"), version)
-            if artifact is not None:
-                if row.status not in ("PENDING", "FAILED"):
-                    raise FailedPrecondition(
-                        f"the artifact of a {row.status} version is immutable; create a new version",
-                        field="artifact_uri",
-                    )
-                row.artifact_uri, row.artifact_sha256 = artifact.uri, artifact.sha256
-                row.artifact_size_bytes = artifact.size_bytes
-            if change.status and change.status != row.status:
-                if change.status not in TRANSITIONS[row.status]:
-                    raise FailedPrecondition(
-                        f"cannot go from {row.status} to {change.status}", field="status"
-                    )
-                if change.status == "READY" and not row.artifact_uri:
-                    raise FailedPrecondition("a version needs an artifact to become READY", field="status")
-                pointing = sorted(a.alias for a in row.model.aliases if a.version == row.version)
-                if change.status != "READY" and pointing:
-                    raise FailedPrecondition(
-                        f"aliases {', '.join(pointing)} point at this version; move them first",
-                        field="status",
-                    )
-                row.status = change.status
-            if change.status_message is not None:
-                row.status_message = change.status_message
-            if change.description is not None:
-                row.description = change.description
-            if change.metrics:
-                row.metrics = {**(row.metrics or {}), **change.metrics}
-            if add or remove:
-                have = {t.tag for t in row.tags}
-                row.tags = [t for t in row.tags if t.tag not in remove] + [
-                    VersionTag(tag=t) for t in sorted(add - have - remove)
-                ]
-            row.updated_at = utcnow()
-            s.flush()
-            return _version_view(row)
+
+        def work() -> VersionView:
+            with self._tx() as s:
+                row = self._version(s, self._model(s, model, "model", lock=True), version)
+                if artifact is not None:
+                    if row.status not in ("PENDING", "FAILED"):
+                        raise FailedPrecondition(
+                            f"the artifact of a {row.status} version is immutable; create a new version",
+                            field="artifact_uri",
+                        )
+                    row.artifact_uri, row.artifact_sha256 = artifact.uri, artifact.sha256
+                    row.artifact_size_bytes = artifact.size_bytes
+                if change.status and change.status != row.status:
+                    if change.status not in TRANSITIONS[row.status]:
+                        raise FailedPrecondition(
+                            f"cannot go from {row.status} to {change.status}", field="status"
+                        )
+                    if change.status == "READY" and not row.artifact_uri:
+                        raise FailedPrecondition(
+                            "a version needs an artifact to become READY", field="status"
+                        )
+                    pointing = sorted(a.alias for a in row.model.aliases if a.version == row.version)
+                    if change.status != "READY" and pointing:
+                        raise FailedPrecondition(
+                            f"aliases {', '.join(pointing)} point at this version; move them first",
+                            field="status",
+                        )
+                    row.status = change.status
+                if change.status_message is not None:
+                    row.status_message = change.status_message
+                if change.description is not None:
+                    row.description = change.description
+                if change.metrics:
+                    row.metrics = {**(row.metrics or {}), **change.metrics}
+                if add or remove:
+                    have = {t.tag for t in row.tags}
+                    row.tags = [t for t in row.tags if t.tag not in remove] + [
+                        VersionTag(tag=t) for t in sorted(add - have - remove)
+                    ]
+                row.updated_at = utcnow()
+                s.flush()
+                return _version_view(row)
+
+        return self._retrying(work)
 
     def upload_artifact(self, model: str, filename: str, sha256: str, chunks: Iterable[bytes]) -> ArtifactRef:
         check_model_name(model, "header.model")
         if not FILENAME.match(filename):
             raise InvalidArgument(f"{filename!r} is not a plain file name", field="header.filename")
-        if sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        if sha256 and not SHA256.match(sha256):
             raise InvalidArgument("must be 64 hexadecimal characters", field="header.sha256")
-        with self._tx() as s:
+        with self._read() as s:
             self._model(s, model, "header.model")
         key = f"models/{model}/uploads/{uuid.uuid4().hex}/{filename}"
         return self.store.put_stream(key, chunks, expected_sha256=sha256 or None)
 
     # --- aliases ----------------------------------------------------------------------
+    @staticmethod
+    def _record(
+        s: Session,
+        model: RegisteredModel,
+        alias: str,
+        action: str,
+        before: int,
+        after: int,
+        actor: str,
+        reason: str,
+    ) -> AliasChange:
+        """Append the audit event for one alias move; returns what to publish after commit."""
+        event = AliasEvent(
+            model_id=model.id,
+            alias=alias,
+            action=action,
+            from_version=before,
+            to_version=after,
+            actor=actor,
+            reason=reason,
+        )
+        s.add(event)
+        model.updated_at = utcnow()
+        s.flush()
+        return AliasChange(model.name, alias, action, before, after, actor, as_utc(event.at), event.id)
+
     def _move(
         self, s: Session, model: RegisteredModel, alias: str, to: int, action: str, actor: str, reason: str
     ) -> tuple[AliasView, AliasChange | None]:
+        """Point ``alias`` at ``to``; the caller holds the model's row lock."""
         target = self._version(s, model, to)
         if target.status != "READY":
             raise FailedPrecondition(
                 f"{model.name}/{to} is {target.status}; only READY versions can be aliased", field="version"
             )
-        row = s.scalar(select(ModelAlias).where(ModelAlias.model_id == model.id, ModelAlias.alias == alias))
+        row = self._alias_row(s, model, alias)
         previous = row.version if row else 0
         if row is not None and row.version == to and action == "SET":
             return _alias_view(row, model.name), None  # already there: no move, no event
@@ -515,19 +593,7 @@ class Registry:
             row = ModelAlias(model_id=model.id, alias=alias, version=to, updated_by=actor)
             s.add(row)
         row.version, row.updated_by, row.updated_at = to, actor, utcnow()
-        event = AliasEvent(
-            model_id=model.id,
-            alias=alias,
-            action=action,
-            from_version=previous,
-            to_version=to,
-            actor=actor,
-            reason=reason,
-        )
-        s.add(event)
-        model.updated_at = utcnow()
-        s.flush()
-        change = AliasChange(model.name, alias, action, previous, to, actor, as_utc(event.at))
+        change = self._record(s, model, alias, action, previous, to, actor, reason)
         return _alias_view(row, model.name), change
 
     def set_alias(self, model: str, alias: str, version: int, actor: str = "", reason: str = "") -> AliasView:
@@ -535,7 +601,8 @@ class Registry:
 
         def work() -> tuple[AliasView, AliasChange | None]:
             with self._tx() as s:
-                return self._move(s, self._model(s, model, "model"), alias, version, "SET", actor, reason)
+                m = self._model(s, model, "model", lock=True)
+                return self._move(s, m, alias, version, "SET", actor, reason)
 
         view, change = self._retrying(work)
         if change:
@@ -544,30 +611,22 @@ class Registry:
 
     def delete_alias(self, model: str, alias: str, actor: str = "", reason: str = "") -> int:
         check_alias(alias)
-        with self._tx() as s:
-            m = self._model(s, model, "model")
-            row = s.scalar(select(ModelAlias).where(ModelAlias.model_id == m.id, ModelAlias.alias == alias))
-            if row is None:
-                raise NotFound(f"model {model!r} has no alias {alias!r}", field="alias")
-            previous = row.version
-            s.delete(row)
-            event = AliasEvent(
-                model_id=m.id,
-                alias=alias,
-                action="DELETE",
-                from_version=previous,
-                to_version=0,
-                actor=actor,
-                reason=reason,
-            )
-            s.add(event)
-            s.flush()
-            change = AliasChange(model, alias, "DELETE", previous, 0, actor, as_utc(event.at))
+
+        def work() -> AliasChange:
+            with self._tx() as s:
+                m = self._model(s, model, "model", lock=True)
+                row = self._alias_row(s, m, alias)
+                if row is None:
+                    raise NotFound(f"model {model!r} has no alias {alias!r}", field="alias")
+                s.delete(row)
+                return self._record(s, m, alias, "DELETE", row.version, 0, actor, reason)
+
+        change = self._retrying(work)
         self._publish(change)
-        return previous
+        return change.from_version
 
     def list_aliases(self, model: str) -> list[AliasView]:
-        with self._tx() as s:
+        with self._read() as s:
             m = self._model(s, model, "model")
             return sorted((_alias_view(a, m.name) for a in m.aliases), key=lambda a: a.alias)
 
@@ -578,12 +637,14 @@ class Registry:
             check_alias(alias)
         size = paging.page_size(page_size)
         before = paging.decode_token(page_token).get("before")
-        with self._tx() as s:
+        if before is not None and not isinstance(before, int):
+            raise InvalidArgument("is not a token returned by a previous page", field="page_token")
+        with self._read() as s:
             m = self._model(s, model, "model")
             stmt = select(AliasEvent).where(AliasEvent.model_id == m.id).order_by(AliasEvent.id.desc())
             if alias:
                 stmt = stmt.where(AliasEvent.alias == alias)
-            if isinstance(before, int):
+            if before is not None:
                 stmt = stmt.where(AliasEvent.id < before)
             rows = list(s.scalars(stmt.limit(size + 1)))
             views = [_event_view(e, m.name) for e in rows[:size]]
@@ -595,10 +656,8 @@ class Registry:
 
         def work() -> tuple[AliasView, AliasChange | None]:
             with self._tx() as s:
-                m = self._model(s, model, "model")
-                row = s.scalar(
-                    select(ModelAlias).where(ModelAlias.model_id == m.id, ModelAlias.alias == alias)
-                )
+                m = self._model(s, model, "model", lock=True)
+                row = self._alias_row(s, m, alias)
                 if row is None:
                     raise NotFound(f"model {model!r} has no alias {alias!r}", field="alias")
                 last = s.scalar(
@@ -625,12 +684,12 @@ class Registry:
     # --- resolution -------------------------------------------------------------------
     def resolve(self, ref: str) -> Resolution:
         parsed = parse_ref(ref)
-        with self._tx() as s:
+        with self._read() as s:
             m = self._model(s, parsed.model, "ref")
             if parsed.version is not None:
                 return Resolution(_version_view(self._version(s, m, parsed.version, "ref")), "version")
             alias = parsed.alias or DEFAULT_ALIAS
-            row = s.scalar(select(ModelAlias).where(ModelAlias.model_id == m.id, ModelAlias.alias == alias))
+            row = self._alias_row(s, m, alias)
             if row is not None:
                 return Resolution(_version_view(self._version(s, m, row.version, "ref")), "alias", alias)
             if parsed.alias is not None:
@@ -648,7 +707,7 @@ class Registry:
             return Resolution(_version_view(latest), "latest")
 
     def counts(self) -> dict[str, int]:
-        with self._tx() as s:
+        with self._read() as s:
             return {
                 "models": s.scalar(select(func.count()).select_from(RegisteredModel)) or 0,
                 "versions": s.scalar(select(func.count()).select_from(ModelVersion)) or 0,

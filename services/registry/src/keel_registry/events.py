@@ -29,6 +29,9 @@ class AliasChange:
     to_version: int  # 0: the alias was deleted
     actor: str
     at: datetime
+    # The audit event's id: increases with every move of any alias, so a consumer can order
+    # events published from different threads and drop duplicates.
+    event_id: int = 0
 
     def to_json(self) -> str:
         data = asdict(self)

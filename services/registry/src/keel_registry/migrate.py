@@ -45,3 +45,21 @@ def current_revision(engine: Engine) -> str | None:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def schema_is_usable(engine: Engine) -> tuple[bool, str]:
+    """Whether this code can run on the database's schema: at our head, or at a newer revision
+    (a newer replica migrated first during a rolling upgrade; migrations are additive), but not
+    behind it or empty."""
+    current = current_revision(engine)
+    head = head_revision(engine)
+    if current == head:
+        return True, f"schema at {current}"
+    if current is None:
+        return False, "schema not created; run `keel-registry migrate`"
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    try:
+        script.get_revision(current)
+    except Exception:  # unknown here: written by newer code
+        return True, f"schema at {current}, newer than this code's {head}"
+    return False, f"schema at {current}, code expects {head}; run `keel-registry migrate`"

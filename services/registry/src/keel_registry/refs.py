@@ -43,10 +43,20 @@ def check_tag(tag: str, field: str = "tags") -> str:
     return tag
 
 
+MAX_VERSION = 2**63 - 1
+
+
 def check_version(version: int, field: str = "version") -> int:
-    if version < 1:
-        raise InvalidArgument(f"must be a positive version number, got {version}", field=field)
+    if not 1 <= version <= MAX_VERSION:
+        raise InvalidArgument(f"must be a version number from 1 to {MAX_VERSION}, got {version}", field=field)
     return version
+
+
+def check_length(value: str, limit: int, field: str) -> str:
+    """Columns have sizes; say so at the edge instead of failing in the database."""
+    if len(value) > limit:
+        raise InvalidArgument(f"is {len(value)} characters long; at most {limit} are allowed", field=field)
+    return value
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ def parse_ref(ref: str, field: str = "ref") -> Ref:
         return Ref(check_model_name(name, field), alias=check_alias(alias, field))
     if "/" in ref:
         name, _, num = ref.partition("/")
-        if not num.isdigit():
+        if not (num.isascii() and num.isdigit()):
             raise InvalidArgument(f"{ref!r}: the part after '/' must be a version number", field=field)
         return Ref(check_model_name(name, field), version=check_version(int(num), field))
     return Ref(check_model_name(ref, field))

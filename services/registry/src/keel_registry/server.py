@@ -256,7 +256,6 @@ def build(settings: RegistrySettings) -> GrpcService:
     engine = create_db_engine(settings.resolved_database_url())
     if settings.migrate_on_start:
         migrate.upgrade(engine)
-    head = migrate.head_revision(engine)
     store = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
     client, embedded = connect(settings.redis_url, Path(settings.data_dir))
     publisher = AliasPublisher(client, settings.alias_channel, settings.events_stream, settings.events_maxlen)
@@ -264,11 +263,9 @@ def build(settings: RegistrySettings) -> GrpcService:
 
     def check_database() -> None:
         registry.ping()
-        current = migrate.current_revision(engine)
-        if current != head:
-            raise RuntimeError(
-                f"schema at revision {current}, code expects {head}; run `keel-registry migrate`"
-            )
+        usable, why = migrate.schema_is_usable(engine)
+        if not usable:
+            raise RuntimeError(why)
 
     def check_redis() -> None:
         client.ping()

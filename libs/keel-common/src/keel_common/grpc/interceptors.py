@@ -86,7 +86,7 @@ class ServiceInterceptor(InterceptorBase):
         if handler is None:
             return None
         method = handler_call_details.method.rsplit("/", 1)[-1]
-        if method == "Check" or method == "Watch" or "Reflection" in handler_call_details.method:
+        if handler_call_details.method.startswith(("/grpc.health.v1.Health/", "/grpc.reflection.")):
             return handler  # health and reflection stay untouched (and out of the metrics)
         service = self.service
 

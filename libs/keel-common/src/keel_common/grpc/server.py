@@ -93,14 +93,16 @@ class GrpcService:
         log.info("stopped")
 
     def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT, then drain in-flight RPCs and stop."""
-        self.start()
+        """Start, serve until SIGTERM/SIGINT, then drain in-flight RPCs and stop — all of it in
+        the main thread, so the process exits only after ``on_stop`` has released everything."""
+        requested = threading.Event()
 
         def _signal(signum: int, _frame: FrameType | None) -> None:
             log.info("signal received", extra={"signal": signal.Signals(signum).name})
-            threading.Thread(target=self.stop, daemon=True).start()
+            requested.set()
 
         signal.signal(signal.SIGTERM, _signal)
         signal.signal(signal.SIGINT, _signal)
-        self._stopped.wait()
-        self.server.wait_for_termination()
+        self.start()
+        requested.wait()
+        self.stop()
