@@ -29,8 +29,9 @@ def pid_alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
-    env = {**os.environ, "KEEL_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+def keel_up(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`keel up` as a user runs it, with its own embedded Valkey."""
+    env = {**os.environ, "KEEL_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     env.pop("KEEL_REDIS_URL", None)
     proc = subprocess.Popen(
         [KEEL, "up", "--registry-port", "0"],
@@ -39,6 +40,11 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    return proc, env
+
+
+def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
+    proc, env = keel_up(tmp_path)
     seen = []
     try:
         assert proc.stdout is not None
@@ -150,16 +156,8 @@ def test_second_platform_on_the_same_data_dir_is_refused(platform: LocalPlatform
 
 
 def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path) -> None:
-    env = {**os.environ, "KEEL_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
-    env.pop("KEEL_REDIS_URL", None)
     for how in ("sigterm", "crash"):
-        proc = subprocess.Popen(
-            [KEEL, "up", "--registry-port", "0"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        proc, _ = keel_up(tmp_path)
         assert proc.stdout is not None
         for line in proc.stdout:
             if "press Ctrl-C" in line:

@@ -353,55 +353,14 @@ def test_alias_changes_are_published_on_redis(registry, tmp_path, valkey_url):
     pubsub.close()
 
 
-def test_concurrent_create_version_never_shares_a_number(registry_factory, database_url):
-    """Real concurrent clients (own channels, own threads); on PostgreSQL across two replicas."""
-    servers = [registry_factory(database_url)]
-    if database_url.startswith("postgresql"):
-        servers.append(registry_factory(database_url))
-    with RegistryClient(f"127.0.0.1:{servers[0].grpc_port}") as c:
-        c.create_model("race")
-    n_clients, per_client = 8, 6
-    results: list[int] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(n_clients)
-    lock = threading.Lock()
-
-    def worker(i: int) -> None:
-        try:
-            with RegistryClient(f"127.0.0.1:{servers[i % len(servers)].grpc_port}") as client:
-                barrier.wait()
-                for _ in range(per_client):
-                    v = client.create_version("race", "base")
-                    with lock:
-                        results.append(v.version)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    total = n_clients * per_client
-    assert sorted(results) == list(range(1, total + 1))
-    with RegistryClient(f"127.0.0.1:{servers[-1].grpc_port}") as c:
-        assert c.get_model("race").latest_version == total
-        assert sorted(v.version for v in c.list_versions("race")) == list(range(1, total + 1))
+def replicas(registry_factory, database_url: str) -> list[str]:
+    """One registry on SQLite; two replicas sharing the database on PostgreSQL."""
+    count = 2 if database_url.startswith("postgresql") else 1
+    return [f"127.0.0.1:{registry_factory(database_url).grpc_port}" for _ in range(count)]
 
 
-def test_concurrent_changes_to_one_model_serialise(registry_factory, database_url, tmp_path):
-    """Alias moves, archiving, metric merges and tag edits racing on one model: each sees the
-    state the previous one left (on PostgreSQL across two replicas)."""
-    servers = [registry_factory(database_url)]
-    if database_url.startswith("postgresql"):
-        servers.append(registry_factory(database_url))
-    targets = [f"127.0.0.1:{s.grpc_port}" for s in servers]
-    with RegistryClient(targets[0]) as c:
-        for seed in range(4):
-            ready_version(servers[0], c, tmp_path, seed=seed)
-        c.set_alias("m", "production", 1)
-    n = 8
+def run_clients(n: int, targets: list[str], body) -> None:
+    """``body(i, client)`` in n threads, each its own client and channel, released together."""
     barrier = threading.Barrier(n)
     errors: list[BaseException] = []
 
@@ -409,17 +368,7 @@ def test_concurrent_changes_to_one_model_serialise(registry_factory, database_ur
         try:
             with RegistryClient(targets[i % len(targets)]) as client:
                 barrier.wait()
-                client.update_version("m", 4, metrics={f"m{i}": float(i)}, add_tags=["shared", f"t{i}"])
-                # Moving onto an archived version, or archiving an aliased one, is refused;
-                # which of the two wins each race is up to the scheduler.
-                for call in (
-                    lambda: client.set_alias("m", "production", 1 + i % 3),
-                    lambda: client.update_version("m", 1 + (i + 1) % 3, status="archived"),
-                ):
-                    try:
-                        call()
-                    except KeelApiError as exc:
-                        assert exc.code == grpc.StatusCode.FAILED_PRECONDITION, exc
+                body(i, client)
         except BaseException as exc:
             errors.append(exc)
 
@@ -429,6 +378,60 @@ def test_concurrent_changes_to_one_model_serialise(registry_factory, database_ur
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_concurrent_create_version_never_shares_a_number(registry_factory, database_url):
+    """Real concurrent clients (own channels, own threads); on PostgreSQL across two replicas."""
+    targets = replicas(registry_factory, database_url)
+    with RegistryClient(targets[0]) as c:
+        c.create_model("race")
+    n_clients, per_client = 8, 6
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def body(i: int, client: RegistryClient) -> None:
+        for _ in range(per_client):
+            v = client.create_version("race", "base")
+            with lock:
+                results.append(v.version)
+
+    run_clients(n_clients, targets, body)
+    total = n_clients * per_client
+    assert sorted(results) == list(range(1, total + 1))
+    with RegistryClient(targets[-1]) as c:
+        assert c.get_model("race").latest_version == total
+        assert sorted(v.version for v in c.list_versions("race")) == list(range(1, total + 1))
+
+
+def test_concurrent_changes_to_one_model_serialise(registry_factory, database_url, tmp_path):
+    """Alias moves, archiving, metric merges and tag edits racing on one model: each sees the
+    state the previous one left (on PostgreSQL across two replicas)."""
+    targets = replicas(registry_factory, database_url)
+    store = ArtifactStore(str(tmp_path / "artifacts"))  # the root registry_factory gives every replica
+    with RegistryClient(targets[0]) as c:
+        c.create_model("m")
+        for seed in range(4):
+            ref = store.put_dir(
+                f"models/m/a{seed}", write_lora_adapter(tmp_path / f"a{seed}", TINY, rank=2, seed=seed)
+            )
+            c.create_version("m", "tiny-llama", artifact_uri=ref.uri, artifact_sha256=ref.sha256)
+        c.set_alias("m", "production", 1)
+    n = 8
+
+    def body(i: int, client: RegistryClient) -> None:
+        client.update_version("m", 4, metrics={f"m{i}": float(i)}, add_tags=["shared", f"t{i}"])
+        # Moving onto an archived version, or archiving an aliased one, is refused;
+        # which of the two wins each race is up to the scheduler.
+        for call in (
+            lambda: client.set_alias("m", "production", 1 + i % 3),
+            lambda: client.update_version("m", 1 + (i + 1) % 3, status="archived"),
+        ):
+            try:
+                call()
+            except KeelApiError as exc:
+                assert exc.code == grpc.StatusCode.FAILED_PRECONDITION, exc
+
+    run_clients(n, targets, body)
     with RegistryClient(targets[-1]) as c:
         v4 = c.get_version("m", 4)
         assert dict(v4.metrics) == {f"m{i}": float(i) for i in range(n)}
