@@ -21,7 +21,13 @@ from rich.table import Table
 
 from keel.registry.v1 import registry_pb2 as pb
 from keel_client.local import LocalPlatform, PlatformState, default_data_dir
-from keel_client.registry import DEFAULT_TARGET, KeelApiError, RegistryClient, status_name
+from keel_client.registry import (
+    DEFAULT_TARGET,
+    KeelApiError,
+    RegistryClient,
+    describe_resolution,
+    status_name,
+)
 from keel_common.grpc import channel
 from keel_common.grpc.client import health_status
 
@@ -252,7 +258,7 @@ def models_show(ctx: click.Context, ref: str) -> None:
         res = c.resolve(ref)
     v = res.version
     table = Table(
-        title=f"{v.model}/{v.version}" + (f"  (via {res.resolved_via} {res.alias})".rstrip()),
+        title=f"{v.model}/{v.version}  (via {describe_resolution(res)})",
         show_header=False,
     )
     table.add_column("field", style="bold")
@@ -433,8 +439,9 @@ def models_resolve(ctx: click.Context, ref: str) -> None:
     with client_of(ctx) as c:
         res = c.resolve(ref)
     v = res.version
-    via = f"alias {res.alias}" if res.resolved_via == "alias" else res.resolved_via
-    console.print(f"{ref} → [bold]{v.model}/{v.version}[/bold] (via {via}) {v.artifact_uri}")
+    console.print(
+        f"{ref} → [bold]{v.model}/{v.version}[/bold] (via {describe_resolution(res)}) {v.artifact_uri}"
+    )
 
 
 @main.command()

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from keel_client.adapters import SMOLLM2_135M, write_lora_adapter
 from keel_client.local import LocalPlatform
-from keel_client.registry import KeelApiError, RegistryClient
+from keel_client.registry import KeelApiError, RegistryClient, describe_resolution
 from keel_common.models import shipped_gguf
 
 MODEL = "support-bot"
@@ -92,7 +92,7 @@ def run_demo(console: Console, data_dir: Path | None = None) -> int:
                     res = reg.resolve(r)
                     console.print(
                         f"  {r:24} → {res.version.model}/{res.version.version} "
-                        f"(via {res.resolved_via}{' ' + res.alias if res.alias else ''})"
+                        f"(via {describe_resolution(res)})"
                     )
 
                 say("roll production back in one call, and see the audit trail")

@@ -41,6 +41,11 @@ def status_value(name: str) -> str | None:
     return f"VERSION_STATUS_{name.upper()}" if name else None
 
 
+def describe_resolution(res: pb.ResolveResponse) -> str:
+    """How a ref was resolved: "alias production", "version" or "latest"."""
+    return f"alias {res.alias}" if res.resolved_via == "alias" else res.resolved_via
+
+
 def status_name(value: int) -> str:
     return pb.VersionStatus.Name(value).removeprefix("VERSION_STATUS_")
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import shutil
 import tarfile
+import tempfile
 import uuid
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,7 +159,7 @@ class ArtifactStore:
         size = 0
         for file in sorted(p for p in local.rglob("*") if p.is_file()):
             rel = file.relative_to(local).as_posix()
-            if rel == MANIFEST or rel.endswith(SIDECAR):
+            if self._is_record(rel):
                 continue
             ref = self._write_file(f"{base}/{rel}", file)
             files[rel] = ref.sha256
@@ -170,18 +173,26 @@ class ArtifactStore:
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self.path_of(uri)))
 
-    def _file_digest(self, path: str) -> tuple[str, int]:
+    def _is_record(self, rel: str) -> bool:
+        return rel == MANIFEST or rel.endswith(SIDECAR) or ".partial-" in rel
+
+    def _hash_file(self, path: str, copy_to: Path | None = None) -> tuple[str, int]:
+        """sha256 and size of a stored file, read once; optionally copied to ``copy_to`` meanwhile."""
         h = hashlib.sha256()
         size = 0
-        with self.fs.open(path, "rb") as f:
+        if copy_to is not None:
+            copy_to.parent.mkdir(parents=True, exist_ok=True)
+        with self.fs.open(path, "rb") as f, copy_to.open("wb") if copy_to else nullcontext() as out:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
                 size += len(chunk)
+                if out is not None:
+                    out.write(chunk)
         return h.hexdigest(), size
 
-    def verify(self, uri: str, expected_sha256: str | None = None) -> ArtifactRef:
-        """Recompute the digest, compare it with the record (DataLoss) and with
-        ``expected_sha256`` (ChecksumMismatch, naming ``artifact_sha256``)."""
+    def _read(self, uri: str, expected_sha256: str | None, copy_to: Path | None) -> ArtifactRef:
+        """Hash an artifact (copying it when asked) and check the digest against its record
+        (DataLoss) and against ``expected_sha256`` (ChecksumMismatch, naming ``artifact_sha256``)."""
         path = self.path_of(uri)
         if not self.fs.exists(path):
             raise NotFound(f"no artifact at {uri}", field="artifact_uri")
@@ -190,25 +201,20 @@ class ArtifactStore:
             size = 0
             for file in sorted(self.fs.find(path)):
                 rel = posixpath.relpath(file, path)
-                if rel == MANIFEST or rel.endswith(SIDECAR) or ".partial-" in rel:
+                if self._is_record(rel):
                     continue
-                files[rel], n = self._file_digest(file)
+                files[rel], n = self._hash_file(file, copy_to / rel if copy_to else None)
                 size += n
             digest = _dir_digest(files)
-            try:
-                recorded = json.loads(self.fs.cat(f"{path}/{MANIFEST}"))["sha256"]
-            except FileNotFoundError:
-                raise DataLoss(
-                    f"artifact {uri} has no manifest; it was not written through the store"
-                ) from None
+            record, missing = f"{path}/{MANIFEST}", "has no manifest"
         else:
-            digest, size = self._file_digest(path)
-            try:
-                recorded = self.fs.cat(path + SIDECAR).decode().strip()
-            except FileNotFoundError:
-                raise DataLoss(
-                    f"artifact {uri} has no checksum record; it was not written through the store"
-                ) from None
+            digest, size = self._hash_file(path, copy_to)
+            record, missing = path + SIDECAR, "has no checksum record"
+        try:
+            raw = self.fs.cat(record)
+        except FileNotFoundError:
+            raise DataLoss(f"artifact {uri} {missing}; it was not written through the store") from None
+        recorded = json.loads(raw)["sha256"] if record.endswith(MANIFEST) else raw.decode().strip()
         if recorded != digest:
             raise DataLoss(f"artifact {uri} changed since it was written (recorded {recorded}, now {digest})")
         if expected_sha256 and expected_sha256.lower() != digest:
@@ -217,30 +223,32 @@ class ArtifactStore:
             )
         return ArtifactRef(self.uri(path), digest, size)
 
+    def verify(self, uri: str, expected_sha256: str | None = None) -> ArtifactRef:
+        """Recompute the digest and check it (see ``_read``) without keeping the bytes."""
+        return self._read(uri, expected_sha256, None)
+
     def get_bytes(self, uri: str, expected_sha256: str | None = None) -> bytes:
-        ref = self.verify(uri, expected_sha256)
-        data: bytes = self.fs.cat(self.path_of(ref.uri))
-        if hashlib.sha256(data).hexdigest() != ref.sha256:  # changed between verify and read
-            raise DataLoss(f"artifact {uri} changed while being read")
-        return data
+        """A file artifact's bytes, read once and checked."""
+        path = self.path_of(uri)
+        if self.fs.isdir(path):
+            raise InvalidArgument(f"{uri} is a directory; use download()", field="artifact_uri")
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "artifact"
+            self._read(uri, expected_sha256, copy)
+            return copy.read_bytes()
 
     def download(self, uri: str, dest: str | Path, expected_sha256: str | None = None) -> Path:
-        """Copy a file or directory artifact to ``dest`` after verifying it."""
-        ref = self.verify(uri, expected_sha256)
-        path = self.path_of(ref.uri)
+        """Copy a file or directory artifact to ``dest``, hashing as it copies (one read); a copy
+        that fails the check is removed."""
         dest = Path(dest)
-        if self.fs.isdir(path):
-            dest.mkdir(parents=True, exist_ok=True)
-            for file in self.fs.find(path):
-                rel = posixpath.relpath(file, path)
-                if rel == MANIFEST or rel.endswith(SIDECAR) or ".partial-" in rel:
-                    continue
-                target = dest / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.fs.get_file(file, str(target))
-        else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(path, str(dest))
+        try:
+            self._read(uri, expected_sha256, dest)
+        except (DataLoss, ChecksumMismatch):
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            else:
+                dest.unlink(missing_ok=True)
+            raise
         return dest
 
     def materialize(self, uri: str, dest: str | Path, expected_sha256: str | None = None) -> Path:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -705,13 +705,6 @@ class Registry:
                     f"model {m.name!r} has no {DEFAULT_ALIAS!r} alias and no READY version", field="ref"
                 )
             return Resolution(_version_view(latest), "latest")
-
-    def counts(self) -> dict[str, int]:
-        with self._read() as s:
-            return {
-                "models": s.scalar(select(func.count()).select_from(RegisteredModel)) or 0,
-                "versions": s.scalar(select(func.count()).select_from(ModelVersion)) or 0,
-            }
 
 
 def _transient(exc: Exception) -> bool:
