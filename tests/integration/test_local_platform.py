@@ -29,12 +29,14 @@ def pid_alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def keel_up(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """`keel up` as a user runs it, with its own embedded Valkey."""
+def keel_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`keel up` as a user runs it, with its own embedded Valkey (inference only where a test
+    asks for it: Ray and the model add ~40 s)."""
+    extra = extra or ("--no-inference",)
     env = {**os.environ, "KEEL_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     env.pop("KEEL_REDIS_URL", None)
     proc = subprocess.Popen(
-        [KEEL, "up", "--registry-port", "0"],
+        [KEEL, "up", "--registry-port", "0", *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -216,11 +216,23 @@ Fails when neither the in-cluster Valkey nor an external Redis is configured.
 {{- end }}
 {{- end -}}
 
-{{/* volumeMounts entry for the artifact store (nothing for s3://). */}}
+{{/*
+volumeMounts entry for the artifact store (nothing for s3://).
+Argument: the root context, or (dict "ctx" $ "readOnly" true) for a consumer that only reads.
+*/}}
 {{- define "keel.artifacts.volumeMount" -}}
-{{- if not (include "keel.artifacts.isS3" .) }}
+{{- $ctx := . -}}
+{{- $readOnly := false -}}
+{{- if hasKey . "ctx" -}}
+{{- $ctx = .ctx -}}
+{{- $readOnly = .readOnly -}}
+{{- end -}}
+{{- if not (include "keel.artifacts.isS3" $ctx) }}
 - name: artifacts
-  mountPath: {{ .Values.artifacts.root }}
+  mountPath: {{ $ctx.Values.artifacts.root }}
+{{- if $readOnly }}
+  readOnly: true
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -249,6 +261,221 @@ Fails when neither the in-cluster Valkey nor an external Redis is configured.
 {{- if include "keel.registry.sqlite" . -}}1{{- else -}}{{ int .Values.registry.replicas }}{{- end -}}
 {{- end -}}
 
+{{/* ===================== Inference ===================== */}}
+
+{{/* True when inference runs as a KubeRay RayService. */}}
+{{- define "keel.inference.rayService" -}}
+{{- if eq .Values.inference.mode "rayService" -}}true{{- end -}}
+{{- end -}}
+
+{{/* Image of the inference pods: the CUDA build when gpu.enabled. */}}
+{{- define "keel.inference.image" -}}
+{{- $v := .Values.inference -}}
+{{- include "keel.image" (dict "ctx" . "image" (ternary $v.gpu.image $v.image $v.gpu.enabled)) -}}
+{{- end -}}
+
+{{/*
+The service's settings as a YAML map keyed by field name (KEEL_INFERENCE_<NAME> in env,
+the same names in the Serve application's args): one source for both.
+*/}}
+{{- define "keel.inference.settings" -}}
+{{- $v := .Values.inference -}}
+host: "0.0.0.0"
+model: {{ $v.model.name | quote }}
+model_source: {{ $v.model.source | quote }}
+model_cache_dir: /data/models
+dtype: {{ $v.model.dtype | quote }}
+device: {{ $v.model.device | quote }}
+tensor_parallel_size: {{ int $v.tensorParallelSize }}
+num_replicas: {{ int $v.numReplicas }}
+max_batch_size: {{ int $v.maxBatchSize }}
+max_batch_tokens: {{ int $v.maxBatchTokens }}
+max_waiting: {{ int $v.maxWaiting }}
+max_adapters: {{ int $v.maxAdapters }}
+grpc_port: {{ int $v.grpcPort }}
+http_port: {{ int $v.httpPort }}
+preload_on_alias_events: {{ $v.preloadOnAliasEvents }}
+{{- /* Finish draining before the kubelet's SIGKILL. */}}
+shutdown_grace_s: {{ max 0 (sub (int $v.terminationGracePeriodSeconds) 10) }}
+{{- end -}}
+
+{{/* Env entries of every inference container (Deployment pods, Ray head and workers). */}}
+{{- define "keel.inference.env" -}}
+{{- $v := .Values.inference -}}
+{{- range $name, $value := include "keel.inference.settings" . | fromYaml }}
+- name: KEEL_INFERENCE_{{ upper $name }}
+  value: {{ toString $value | quote }}
+{{- end }}
+- name: KEEL_INFERENCE_RAY_ADDRESS
+  # deployment mode: "" starts a Ray inside the pod; rayService: join the pod's Ray cluster.
+  value: {{ ternary "auto" "" (eq $v.mode "rayService") | quote }}
+{{- with include "keel.redis.env" . | trim }}
+{{ . }}
+{{- end }}
+{{- with include "keel.artifacts.env" . | trim }}
+{{ . }}
+{{- end }}
+- name: KEEL_DATA_DIR
+  value: /data
+- name: KEEL_LOG_LEVEL
+  value: {{ default .Values.logLevel $v.logLevel | quote }}
+- name: HF_HOME
+  value: /data/models/huggingface
+- name: RAY_USAGE_STATS_ENABLED
+  value: "0"
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Container resources: (dict "ctx" $ "resources" <map>), plus the GPU limit when gpu.enabled
+(extended resources need no request: it defaults to the limit).
+*/}}
+{{- define "keel.inference.resources" -}}
+{{- $res := deepCopy (default (dict) .resources) -}}
+{{- $gpu := .ctx.Values.inference.gpu -}}
+{{- if $gpu.enabled -}}
+{{- $limits := default (dict) $res.limits -}}
+{{- $_ := set $limits $gpu.resourceName (int $gpu.count) -}}
+{{- $_ := set $res "limits" $limits -}}
+{{- end -}}
+{{- toYaml $res -}}
+{{- end -}}
+
+{{/*
+True when the Deployment's pods must share the registry's node: the local artifact volume
+is ReadWriteOnce (one node mounts it) and the registry runs here.
+*/}}
+{{- define "keel.inference.pinnedToRegistryNode" -}}
+{{- if and .Values.registry.enabled (not (include "keel.inference.rayService" .)) (not (include "keel.artifacts.shared" .)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Affinity of the Deployment's pods: the values' own, plus the registry-node podAffinity above. */}}
+{{- define "keel.inference.affinity" -}}
+{{- $aff := deepCopy (default (dict) .Values.inference.affinity) -}}
+{{- if and (include "keel.inference.pinnedToRegistryNode" .) (not (hasKey $aff "podAffinity")) -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "keel.selectorLabels" (dict "ctx" . "component" "registry") | fromYaml)) -}}
+{{- $_ := set $aff "podAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) -}}
+{{- end -}}
+{{- with $aff }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* Volumes of every inference pod: /tmp, /dev/shm, /data, the model cache, the artifact store. */}}
+{{- define "keel.inference.volumes" -}}
+{{- $v := .Values.inference -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ $v.tmp.sizeLimit | quote }}
+- name: dshm
+  emptyDir:
+    medium: Memory
+    sizeLimit: {{ $v.shm.sizeLimit | quote }}
+- name: data
+  emptyDir:
+    sizeLimit: 256Mi
+- name: model-cache
+  {{- if $v.modelCache.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ $v.modelCache.existingClaim }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: {{ $v.modelCache.sizeLimit | quote }}
+  {{- end }}
+{{- with include "keel.artifacts.volume" . | trim }}
+{{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "keel.inference.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: dshm
+  mountPath: /dev/shm
+- name: data
+  mountPath: /data
+- name: model-cache
+  mountPath: /data/models
+{{- with include "keel.artifacts.volumeMount" (dict "ctx" . "readOnly" true) | trim }}
+{{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* The `resources` ray start parameter of the head: the custom resource that pins InferenceFront. */}}
+{{- define "keel.inference.headRayStartParams" -}}
+{{- $p := deepCopy (default (dict) .Values.inference.rayService.head.rayStartParams) -}}
+{{- if not (hasKey $p "resources") -}}
+{{- $_ := set $p "resources" `"{\"keel_grpc_front\": 1}"` -}}
+{{- end -}}
+{{- range $k, $val := $p }}
+{{ $k }}: {{ toString $val | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* serveConfigV2 of the RayService: the keel-inference application, built from values. */}}
+{{- define "keel.inference.serveConfig" -}}
+{{- $v := .Values.inference -}}
+{{- $rs := $v.rayService -}}
+{{- $front := mergeOverwrite (deepCopy (default (dict) $rs.front.rayActorOptions)) (dict "resources" (dict "keel_grpc_front" 1)) -}}
+{{- $engine := dict "name" "LLMEngine" "num_replicas" (int $v.numReplicas) -}}
+{{- with $rs.engine.rayActorOptions }}
+{{- $_ := set $engine "ray_actor_options" . -}}
+{{- end }}
+{{- $app := dict
+    "name" "keel-inference"
+    "route_prefix" nil
+    "import_path" "keel_inference.app:build_app"
+    "args" (include "keel.inference.settings" . | fromYaml)
+    "deployments" (list (dict "name" "InferenceFront" "num_replicas" 1 "ray_actor_options" $front) $engine) -}}
+{{- $cfg := dict
+    "proxy_location" $rs.proxyLocation
+    "http_options" (dict "host" "0.0.0.0" "port" 8000)
+    "logging_config" (dict "encoding" "JSON" "log_level" (default .Values.logLevel $v.logLevel))
+    "applications" (list $app) -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* Cross-field checks of the inference values (called from keel.validate). */}}
+{{- define "keel.inference.validate" -}}
+{{- $v := .Values.inference -}}
+{{- $tp := int $v.tensorParallelSize -}}
+{{- $n := int $v.numReplicas -}}
+{{- if and (eq $v.model.device "cuda") (not $v.gpu.enabled) -}}
+{{- fail "inference.model.device=cuda needs inference.gpu.enabled=true (no GPU is allocated to the pods otherwise)" -}}
+{{- end -}}
+{{- if and (eq $v.model.device "cpu") $v.gpu.enabled -}}
+{{- fail "inference.model.device=cpu with inference.gpu.enabled=true would hold GPUs it never uses: set device auto or cuda, or disable gpu" -}}
+{{- end -}}
+{{- if include "keel.inference.rayService" . -}}
+{{- $w := $v.rayService.worker -}}
+{{- if not (include "keel.artifacts.shared" .) -}}
+{{- fail "inference.mode=rayService needs a shared artifact store (Ray workers run on several nodes): artifacts.root=s3://..., artifacts.persistence.accessModes=[ReadWriteMany] or an existingClaim" -}}
+{{- end -}}
+{{- if or (gt (int $w.minReplicas) (int $w.replicas)) (gt (int $w.replicas) (int $w.maxReplicas)) -}}
+{{- fail (printf "inference.rayService.worker: need minReplicas (%d) <= replicas (%d) <= maxReplicas (%d)" (int $w.minReplicas) (int $w.replicas) (int $w.maxReplicas)) -}}
+{{- end -}}
+{{- with $v.rayService.head.rayStartParams.resources -}}
+{{- if not (contains "keel_grpc_front" (toString .)) -}}
+{{- fail "inference.rayService.head.rayStartParams.resources must keep keel_grpc_front (it pins InferenceFront to the head)" -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.gpu.enabled -}}
+{{- if lt (int $v.gpu.count) $tp -}}
+{{- fail (printf "inference.gpu.count (%d) is less than inference.tensorParallelSize (%d): an LLMEngine replica's GPUs must sit on one Ray worker (STRICT_PACK)" (int $v.gpu.count) $tp) -}}
+{{- end -}}
+{{- $workers := ternary (int $w.maxReplicas) (int $w.replicas) $v.rayService.autoscaling.enabled -}}
+{{- $fit := mul $workers (div (int $v.gpu.count) $tp) -}}
+{{- if lt $fit $n -}}
+{{- fail (printf "inference.numReplicas (%d) LLMEngine replicas of %d GPUs do not fit on %d worker(s) of %d GPUs: raise inference.rayService.worker.%s or inference.gpu.count" $n $tp $workers (int $v.gpu.count) (ternary "maxReplicas" "replicas" $v.rayService.autoscaling.enabled)) -}}
+{{- end -}}
+{{- end -}}
+{{- else if $v.gpu.enabled -}}
+{{- if lt (int $v.gpu.count) (mul $tp $n) -}}
+{{- fail (printf "inference.gpu.count (%d) is less than inference.tensorParallelSize x numReplicas (%d x %d): in deployment mode every LLMEngine replica's GPUs come from one pod" (int $v.gpu.count) $tp $n) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Cross-field checks that a JSON schema cannot express well. */}}
 {{- define "keel.validate" -}}
 {{- if and .Values.registry.database.url .Values.registry.database.existingSecret -}}
@@ -271,6 +498,9 @@ Fails when neither the in-cluster Valkey nor an external Redis is configured.
 {{- if regexMatch "(?i)(changeme|change-me|replace-me|<password>|placeholder)" $secret -}}
 {{- fail (printf "%s still contains a placeholder secret; set a real value" $what) -}}
 {{- end -}}
+{{- end -}}
+{{- if .Values.inference.enabled -}}
+{{- include "keel.inference.validate" . -}}
 {{- end -}}
 {{- if and .Values.registry.enabled (gt (int (include "keel.registry.replicas" .)) 1) (not (include "keel.artifacts.shared" .)) -}}
 {{- fail "registry.replicas > 1 needs a shared artifact store: artifacts.root=s3://..., artifacts.persistence.accessModes=[ReadWriteMany] or an existingClaim" -}}

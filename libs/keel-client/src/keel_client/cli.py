@@ -85,17 +85,29 @@ def main(ctx: click.Context, registry: str | None) -> None:
     "--data-dir", type=click.Path(path_type=Path), default=None, help="default: $KEEL_DATA_DIR or ~/.keel"
 )
 @click.option("--registry-port", default=50051, show_default=True)
-def up(data_dir: Path | None, registry_port: int) -> None:
+@click.option("--inference-port", default=50052, show_default=True)
+@click.option(
+    "--inference/--no-inference",
+    default=True,
+    show_default=True,
+    help="serve SmolLM2 with Ray Serve (local mode, tensor_parallel_size=1)",
+)
+def up(data_dir: Path | None, registry_port: int, inference_port: int, inference: bool) -> None:
     """Run the whole platform locally until Ctrl-C (or SIGTERM)."""
 
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM stops the platform exactly like Ctrl-C
 
     signal.signal(signal.SIGTERM, _terminate)
-    platform = LocalPlatform(data_dir, registry_port=registry_port)
+    platform = LocalPlatform(
+        data_dir, registry_port=registry_port, inference=inference, inference_port=inference_port
+    )
     died = None
+    parts = "embedded Valkey, registry" + (
+        ", inference (Ray Serve; the first start converts the model)" if inference else ""
+    )
     try:
-        with console.status("starting Keel (embedded Valkey, registry) ..."):
+        with console.status(f"starting Keel ({parts}) ..."):
             try:
                 state = platform.start()
             except Exception as exc:

@@ -96,12 +96,20 @@ class LocalPlatform:
         registry_http_port: int = 8081,
         redis_url: str | None = None,
         startup_timeout: float = 60.0,
+        inference: bool = False,
+        inference_port: int = 50052,
+        inference_http_port: int = 8082,
+        inference_startup_timeout: float = 600.0,
     ) -> None:
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.registry_port = registry_port
         self.registry_http_port = registry_http_port
         self.redis_url = redis_url or os.environ.get("KEEL_REDIS_URL") or None
         self.startup_timeout = startup_timeout
+        self.inference = inference
+        self.inference_port = inference_port
+        self.inference_http_port = inference_http_port
+        self.inference_startup_timeout = inference_startup_timeout
         self.valkey: EmbeddedValkey | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
@@ -133,9 +141,11 @@ class LocalPlatform:
         self.procs[name] = proc
         return proc
 
-    def _wait(self, name: str, target: str, proc: subprocess.Popen[bytes]) -> None:
+    def _wait(
+        self, name: str, target: str, proc: subprocess.Popen[bytes], timeout: float | None = None
+    ) -> None:
         """Wait for SERVING, in short slices so a child that dies is reported at once."""
-        deadline = time.monotonic() + self.startup_timeout
+        deadline = time.monotonic() + (timeout or self.startup_timeout)
         while True:
             try:
                 wait_healthy(target, timeout=min(1.0, max(0.1, deadline - time.monotonic())))
@@ -187,18 +197,49 @@ class LocalPlatform:
                 log=str(self.data_dir / "logs" / "registry.log"),
             )
             self._wait("registry", target, proc)
+            if self.inference:
+                self._start_inference()
             self.state.save()
             return self.state
         except BaseException:
             self.stop()
             raise
 
+    def _start_inference(self) -> None:
+        """Ray in local mode with the Serve app (N=1); the model cache is shared across data dirs
+        so only the first start converts the GGUF."""
+        grpc_port = port_or_free(self.inference_port)
+        http_port = port_or_free(self.inference_http_port)
+        env = {
+            "KEEL_DATA_DIR": str(self.data_dir),
+            "KEEL_REDIS_URL": self.redis_url or "",
+            "KEEL_INFERENCE_HOST": "127.0.0.1",
+            "KEEL_INFERENCE_GRPC_PORT": str(grpc_port),
+            "KEEL_INFERENCE_HTTP_PORT": str(http_port),
+            "KEEL_INFERENCE_MODEL_CACHE_DIR": os.environ.get(
+                "KEEL_INFERENCE_MODEL_CACHE_DIR", str(Path.home() / ".cache" / "keel" / "models")
+            ),
+        }
+        proc = self._spawn("inference", "keel_inference", env)
+        target = f"127.0.0.1:{grpc_port}"
+        self.state.components["inference"] = Component(
+            "inference",
+            grpc=target,
+            http=f"http://127.0.0.1:{http_port}",
+            pid=proc.pid,
+            log=str(self.data_dir / "logs" / "inference.log"),
+        )
+        self._wait("inference", target, proc, self.inference_startup_timeout)
+
+    # Ray and Serve take longer than a plain gRPC server to drain and shut down.
+    GRACE = {"inference": 60.0}
+
     def stop(self, grace: float = 10.0) -> None:
         for name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
-                    proc.wait(grace)
+                    proc.wait(self.GRACE.get(name, grace))
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()

@@ -23,6 +23,14 @@ class KeelError(Exception):
     def describe(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keeps ``field`` when the error crosses a process boundary (Ray pickles exceptions).
+        return (_rebuild, (type(self), self.message, self.field))
+
+
+def _rebuild(cls: type[KeelError], message: str, field: str | None) -> KeelError:
+    return cls(message, field=field)
+
 
 class InvalidArgument(KeelError):
     code = grpc.StatusCode.INVALID_ARGUMENT

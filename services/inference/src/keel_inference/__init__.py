@@ -1,0 +1,1 @@
+"""Keel inference: continuous batching, multi-LoRA and tensor parallelism behind Ray Serve."""
