@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from keel_client.adapters import BaseShape, write_lora_adapter
-from keel_client.cli import main
+from keel_client.cli import component_health, main
 from keel_client.local import STATE_FILE, LocalPlatform, PlatformState
 
 KEEL = str(Path(sys.executable).with_name("keel"))
@@ -211,3 +211,34 @@ def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Pa
         < messages.index("embedded valkey stopped")
         < messages.index("stopped")
     )
+
+
+def test_local_platform_serves_inference(
+    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`keel up`'s platform with inference: its own Ray (local mode, N=1), the shipped model, gRPC."""
+    import grpc
+
+    from keel.common.v1 import common_pb2 as cpb
+    from keel.inference.v1 import inference_pb2 as ipb
+    from keel.inference.v1 import inference_pb2_grpc as ipb_grpc
+
+    monkeypatch.setenv("KEEL_INFERENCE_MODEL_CACHE_DIR", str(model_cache))
+    with LocalPlatform(
+        tmp_path / "keel", registry_port=0, registry_http_port=0, inference=True, inference_port=0,
+        inference_http_port=0,
+    ) as platform:  # fmt: skip
+        comp = platform.state.components["inference"]
+        assert component_health(comp)[0] == "SERVING"
+        with grpc.insecure_channel(comp.grpc) as ch:
+            stub = ipb_grpc.InferenceServiceStub(ch)
+            reply = stub.Generate(
+                ipb.GenerateRequest(
+                    messages=ipb.ChatMessages(messages=[cpb.ChatMessage(role="user", content="Say hello.")]),
+                    sampling=cpb.SamplingParams(max_tokens=8),
+                )
+            )
+            assert reply.text and reply.usage.completion_tokens >= 1
+            assert stub.ListModels(ipb.ListModelsRequest()).models[0].ready
+        proc = platform.procs["inference"]
+    assert proc.returncode == 0  # drained and stopped on SIGTERM

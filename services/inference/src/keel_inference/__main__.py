@@ -30,6 +30,7 @@ def start_ray(settings: InferenceSettings) -> None:
         kwargs["num_cpus"] = settings.ray_num_cpus
     # Local mode: this node hosts the gRPC front.
     ray.init(
+        address="local",  # a fresh instance, never one that happens to run on this machine
         include_dashboard=False,
         log_to_driver=settings.log_level == "DEBUG",
         resources={FRONT_RESOURCE: 1},

@@ -98,12 +98,36 @@ def _range(value: float | None, lo: float, hi: float, name: str, lo_open: bool =
         raise InvalidArgument(f"must be in {bound}, got {value}", field=f"sampling.{name}")
 
 
+class _LoopBridge:
+    """Hands engine events to asyncio queues with one loop wake-up per batch of events (a
+    decode step produces one event per running request) instead of one per event."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._pending: list[tuple[asyncio.Queue[Event], Event]] = []
+
+    def post(self, queue: asyncio.Queue[Event], event: Event) -> None:
+        with self._lock:
+            self._pending.append((queue, event))
+            if len(self._pending) > 1:
+                return  # a drain is already scheduled
+        self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._pending = self._pending, []
+        for queue, event in items:
+            queue.put_nowait(event)
+
+
 class InferenceCore:
     def __init__(self, settings: InferenceSettings, placement: Any = None) -> None:
         self.settings = settings
         # Ray sets OMP_NUM_THREADS=1 in actors with num_cpus=1, which halves decode speed on a
         # 2-core machine; the engine is the only compute in its process, so use what it may.
-        torch.set_num_threads(settings.torch_threads or len(os.sched_getaffinity(0)))
+        threads = settings.torch_threads or len(os.sched_getaffinity(0))
+        torch.set_num_threads(threads)
         self.device = pick_device(settings.device)
         self.dtype = pick_dtype(settings.dtype, self.device)
         self.store = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
@@ -143,9 +167,11 @@ class InferenceCore:
                 max_waiting=settings.max_waiting,
                 max_model_len=self.context_length,
                 eos_ids=self._eos_ids(),
+                torch_threads=threads,
             ),
         )
         self.engine.start()
+        self._bridges: dict[int, _LoopBridge] = {}
         self._adapters: OrderedDict[str, AdapterInfo] = OrderedDict()
         self._adapter_lock = threading.Lock()
         self.adapter_loads_total = 0
@@ -163,6 +189,13 @@ class InferenceCore:
             elif isinstance(v, list):
                 ids.update(v)
         return frozenset(ids)
+
+    def _bridge(self) -> _LoopBridge:
+        loop = asyncio.get_running_loop()
+        bridge = self._bridges.get(id(loop))
+        if bridge is None or bridge.loop is not loop:
+            bridge = self._bridges[id(loop)] = _LoopBridge(loop)
+        return bridge
 
     def close(self) -> None:
         self.engine.stop()
@@ -267,11 +300,11 @@ class InferenceCore:
         so a slow reader costs fewer messages, not a slower batch. Closing the iterator (a
         cancelled or disconnected client) cancels the request at once."""
         req = self.prepare(inp, adapter)
-        loop = asyncio.get_running_loop()
+        bridge = self._bridge()
         queue: asyncio.Queue[Event] = asyncio.Queue()
 
         def sink(event: Event) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            bridge.post(queue, event)
 
         self.engine.submit(req, sink)
         finished = False

@@ -76,6 +76,9 @@ class EngineConfig:
     max_waiting: int = 256
     max_model_len: int = 8192
     eos_ids: frozenset[int] = frozenset()
+    # Intra-op threads for the forward passes, set on the engine thread itself: OpenMP's
+    # thread count is per calling thread, and Ray starts actors with OMP_NUM_THREADS=1.
+    torch_threads: int = 0
 
 
 @dataclass
@@ -102,14 +105,20 @@ class _Detok:
         self.ids = list(prompt_ids[-4:])
         self.prefix = 0
         self.read = len(self.ids)
+        self.before = self._decode(self.prefix, self.read)
+
+    def _decode(self, start: int, end: int | None = None) -> str:
+        return str(self.tok.decode(self.ids[start:end], skip_special_tokens=True))
 
     def push(self, token: int) -> str:
         self.ids.append(token)
-        before = self.tok.decode(self.ids[self.prefix : self.read], skip_special_tokens=True)
-        after = self.tok.decode(self.ids[self.prefix :], skip_special_tokens=True)
-        if len(after) > len(before) and not after.endswith("\ufffd"):
+        after = self._decode(self.prefix)
+        if len(after) > len(self.before) and not after.endswith("\ufffd"):
+            new = after[len(self.before) :]
             self.prefix, self.read = self.read, len(self.ids)
-            return str(after[len(before) :])
+            # The next call's "before" text: one decode now instead of one per token.
+            self.before = self._decode(self.prefix, self.read)
+            return new
         return ""
 
 
@@ -245,6 +254,10 @@ class Engine:
 
     # --- the loop (engine thread) ----------------------------------------------------------
     def _loop(self) -> None:
+        if self.config.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.config.torch_threads)
         try:
             while True:
                 with self._cv:
