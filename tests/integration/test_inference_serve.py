@@ -164,8 +164,16 @@ def test_adapters_multiplexed_evicted_and_reloaded(
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("artifact_sha256:")
 
 
-def _running(served: dict[str, Any]) -> int:
-    return int(served["engine"].stats.remote().result()["running"])
+def _stat(served: dict[str, Any], key: str) -> int:
+    return int(served["engine"].stats.remote().result()[key])
+
+
+def _until(cond: Callable[[], bool], timeout: float = 30) -> bool:
+    """Poll the engine's own counters (they have no event to await from here)."""
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return cond()
 
 
 def test_full_queue_is_resource_exhausted_and_cancel_frees_the_slot(served: dict[str, Any]) -> None:
@@ -174,14 +182,12 @@ def test_full_queue_is_resource_exhausted_and_cancel_frees_the_slot(served: dict
     calls = [stub.GenerateStream(long) for _ in range(3)]  # 2 run, 1 waits (max_waiting=1)
     started = [next(c) for c in calls[:2]]
     assert all(m.HasField("delta") for m in started)
+    assert _until(lambda: _stat(served, "waiting") == 1)
     code, details = code_of(lambda: stub.Generate(chat("hi", max_tokens=2)))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "queue is full" in details
     for c in calls:
         c.cancel()
-    deadline = time.monotonic() + 30
-    while _running(served) and time.monotonic() < deadline:
-        time.sleep(0.1)  # polling the engine's own counter after the cancel
-    assert _running(served) == 0
+    assert _until(lambda: _stat(served, "running") == 0 and _stat(served, "waiting") == 0)
     # The slots are free: a new request runs at once.
     assert stub.Generate(chat("Say hi.", max_tokens=3)).usage.completion_tokens >= 1
 

@@ -422,9 +422,10 @@ class InferenceCore:
 
     def stats(self) -> dict[str, Any]:
         st = self.engine.stats
+        running, waiting = self.engine.counts()
         return {
-            "running": st.running,
-            "waiting": st.waiting,
+            "running": running,
+            "waiting": waiting,
             "batch_size": st.batch_size,
             "steps": st.steps,
             "kv_reserved_tokens": st.kv_reserved_tokens,

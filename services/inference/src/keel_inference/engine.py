@@ -214,6 +214,12 @@ class Engine:
             self._cancel.add(req_id)
             self._cv.notify_all()
 
+    def counts(self) -> tuple[int, int]:
+        """(running, waiting) right now."""
+        with self._cv:
+            running = sum(1 for s in self._running.values() if s.finished is None)
+            return running, len(self._waiting)
+
     def call(self, fn: Callable[[], Any]) -> Future[Any]:
         """Run ``fn`` on the engine thread between two steps (e.g. to load an adapter)."""
         fut: Future[Any] = Future()
