@@ -294,7 +294,6 @@ max_waiting: {{ int $v.maxWaiting }}
 max_adapters: {{ int $v.maxAdapters }}
 grpc_port: {{ int $v.grpcPort }}
 http_port: {{ int $v.httpPort }}
-preload_on_alias_events: {{ $v.preloadOnAliasEvents }}
 {{- /* Finish draining before the kubelet's SIGKILL. */}}
 shutdown_grace_s: {{ max 0 (sub (int $v.terminationGracePeriodSeconds) 10) }}
 {{- end -}}

@@ -49,8 +49,6 @@ class InferenceSettings(ServiceSettings):
 
     # Adapters
     max_adapters: int = Field(8, ge=1)
-    preload_on_alias_events: bool = True
-    alias_channel: str = "keel:registry:aliases"
 
     @model_validator(mode="after")
     def _check(self) -> InferenceSettings:
