@@ -179,9 +179,9 @@ def _until(cond: Callable[[], bool], timeout: float = 30) -> bool:
 def test_full_queue_is_resource_exhausted_and_cancel_frees_the_slot(served: dict[str, Any]) -> None:
     stub = served["stub"]
     long = chat("Write a long story.", max_tokens=200, ignore_eos=True)
-    calls = [stub.GenerateStream(long) for _ in range(3)]  # 2 run, 1 waits (max_waiting=1)
-    started = [next(c) for c in calls[:2]]
-    assert all(m.HasField("delta") for m in started)
+    calls = [stub.GenerateStream(long) for _ in range(2)]  # the batch (max_batch_size=2) ...
+    assert all(next(c).HasField("delta") for c in calls)
+    calls.append(stub.GenerateStream(long))  # ... and the queue (max_waiting=1) are full
     assert _until(lambda: _stat(served, "waiting") == 1)
     code, details = code_of(lambda: stub.Generate(chat("hi", max_tokens=2)))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "queue is full" in details
