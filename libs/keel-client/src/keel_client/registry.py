@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tempfile
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import grpc
 
 from keel.registry.v1 import registry_pb2 as pb
 from keel.registry.v1 import registry_pb2_grpc as pb_grpc
-from keel_common.artifacts import pack_dir
+from keel_common.artifacts import file_sha256, pack_dir
 from keel_common.grpc import channel
 
 CHUNK = 1024 * 1024
@@ -123,16 +122,11 @@ class RegistryClient:
     def upload_file(self, model: str, path: str | Path, filename: str = "") -> pb.ArtifactRef:
         """Stream a file into the registry's artifact store; its sha256 is checked end to end."""
         path = Path(path)
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
+        digest = file_sha256(path)
 
         def messages() -> Iterator[pb.UploadArtifactRequest]:
             yield pb.UploadArtifactRequest(
-                header=pb.UploadArtifactHeader(
-                    model=model, filename=filename or path.name, sha256=digest.hexdigest()
-                )
+                header=pb.UploadArtifactHeader(model=model, filename=filename or path.name, sha256=digest)
             )
             with path.open("rb") as f:
                 while chunk := f.read(CHUNK):

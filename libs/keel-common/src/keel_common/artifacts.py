@@ -44,6 +44,15 @@ def _dir_digest(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a local file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _valid_key(key: str) -> str:
     key = key.strip("/")
     parts = key.split("/")

@@ -8,7 +8,6 @@ keyed by the file's sha256, so later starts load in well under a second.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -19,7 +18,7 @@ from typing import Any
 
 import torch
 
-from keel_common.artifacts import ArtifactStore
+from keel_common.artifacts import ArtifactStore, file_sha256
 from keel_common.errors import FailedPrecondition, InvalidArgument
 from keel_common.models import shipped_gguf
 
@@ -32,14 +31,6 @@ _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torc
 class ResolvedModel:
     path: Path
     source: str
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _publish(tmp: Path, final: Path) -> Path:
@@ -57,7 +48,7 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
     """Dequantise a GGUF checkpoint into a safetensors directory under ``cache_dir`` (once)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    final = cache_dir / f"{gguf.stem}-{_sha256(gguf)[:16]}"
+    final = cache_dir / f"{gguf.stem}-{file_sha256(gguf)[:16]}"
     if (final / "config.json").exists():
         return final
     log.info("converting %s to safetensors in %s (once)", gguf.name, final)
