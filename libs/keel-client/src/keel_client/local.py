@@ -178,25 +178,7 @@ class LocalPlatform:
                 self.state.components["valkey"] = Component(
                     "valkey", url=self.redis_url, log=str(self.data_dir / "valkey" / "valkey.log")
                 )
-            grpc_port = port_or_free(self.registry_port)
-            http_port = port_or_free(self.registry_http_port)
-            env = {
-                "KEEL_DATA_DIR": str(self.data_dir),
-                "KEEL_REDIS_URL": self.redis_url,
-                "KEEL_REGISTRY_HOST": "127.0.0.1",
-                "KEEL_REGISTRY_GRPC_PORT": str(grpc_port),
-                "KEEL_REGISTRY_HTTP_PORT": str(http_port),
-            }
-            proc = self._spawn("registry", "keel_registry", env)
-            target = f"127.0.0.1:{grpc_port}"
-            self.state.components["registry"] = Component(
-                "registry",
-                grpc=target,
-                http=f"http://127.0.0.1:{http_port}",
-                pid=proc.pid,
-                log=str(self.data_dir / "logs" / "registry.log"),
-            )
-            self._wait("registry", target, proc)
+            self._start_service("registry", self.registry_port, self.registry_http_port)
             if self.inference:
                 self._start_inference()
             self.state.save()
@@ -205,31 +187,53 @@ class LocalPlatform:
             self.stop()
             raise
 
-    def _start_inference(self) -> None:
-        """Ray in local mode with the Serve app (N=1); the model cache is shared across data dirs
-        so only the first start converts the GGUF."""
-        grpc_port = port_or_free(self.inference_port)
-        http_port = port_or_free(self.inference_http_port)
-        env = {
-            "KEEL_DATA_DIR": str(self.data_dir),
-            "KEEL_REDIS_URL": self.redis_url or "",
-            "KEEL_INFERENCE_HOST": "127.0.0.1",
-            "KEEL_INFERENCE_GRPC_PORT": str(grpc_port),
-            "KEEL_INFERENCE_HTTP_PORT": str(http_port),
-            "KEEL_INFERENCE_MODEL_CACHE_DIR": os.environ.get(
-                "KEEL_INFERENCE_MODEL_CACHE_DIR", str(Path.home() / ".cache" / "keel" / "models")
-            ),
-        }
-        proc = self._spawn("inference", "keel_inference", env)
+    def _start_service(
+        self,
+        name: str,
+        port: int,
+        http_port: int,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Spawn ``keel_<name> serve`` on localhost with the platform's data dir and Redis, record
+        it as a component and wait until it is SERVING."""
+        grpc_port, http_port = port_or_free(port), port_or_free(http_port)
+        prefix = f"KEEL_{name.upper()}_"
+        proc = self._spawn(
+            name,
+            f"keel_{name}",
+            {
+                "KEEL_DATA_DIR": str(self.data_dir),
+                "KEEL_REDIS_URL": self.redis_url or "",
+                prefix + "HOST": "127.0.0.1",
+                prefix + "GRPC_PORT": str(grpc_port),
+                prefix + "HTTP_PORT": str(http_port),
+                **(env or {}),
+            },
+        )
         target = f"127.0.0.1:{grpc_port}"
-        self.state.components["inference"] = Component(
-            "inference",
+        self.state.components[name] = Component(
+            name,
             grpc=target,
             http=f"http://127.0.0.1:{http_port}",
             pid=proc.pid,
-            log=str(self.data_dir / "logs" / "inference.log"),
+            log=str(self.data_dir / "logs" / f"{name}.log"),
         )
-        self._wait("inference", target, proc, self.inference_startup_timeout)
+        self._wait(name, target, proc, timeout)
+
+    def _start_inference(self) -> None:
+        """Ray in local mode with the Serve app (N=1); the model cache is shared across data dirs
+        so only the first start converts the GGUF."""
+        cache = os.environ.get(
+            "KEEL_INFERENCE_MODEL_CACHE_DIR", str(Path.home() / ".cache" / "keel" / "models")
+        )
+        self._start_service(
+            "inference",
+            self.inference_port,
+            self.inference_http_port,
+            {"KEEL_INFERENCE_MODEL_CACHE_DIR": cache},
+            self.inference_startup_timeout,
+        )
 
     # Ray and Serve take longer than a plain gRPC server to drain and shut down.
     GRACE = {"inference": 60.0}
