@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keel_client.local import port_or_free
+
 REPO = Path(__file__).resolve().parents[2]
 TOPICS = [
     "the ocean", "volcanoes", "the history of bread", "black holes", "honey bees", "the printing press",
@@ -77,12 +79,6 @@ class Result:
             "output_tokens": self.tokens,
             "wall_s": round(self.wall_s, 2),
         }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the gRPC load generator ---------------------------------------------------------------------
@@ -228,7 +224,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_naive(model_dir: Path, dtype_name: str, texts: list[str], max_tokens: int) -> Result:
-    port = free_port()
+    port = port_or_free(0)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -255,7 +251,7 @@ def run_keel(
 ) -> Result:
     from keel_common.grpc import wait_healthy
 
-    port, http = free_port(), free_port()
+    port, http = port_or_free(0), port_or_free(0)
     env = dict(
         os.environ,
         KEEL_DATA_DIR=str(data_dir),
