@@ -42,6 +42,25 @@ class EngineClient(Protocol):
     def call(self, method: str, *args: Any, adapter_ref: str = "") -> Any: ...
 
 
+# Engine figures exported as gauges: (key in the engine's stats, metric name part, unit, help).
+_ENGINE_GAUGES = (
+    ("running", "running", "requests", "requests in the running batch"),
+    ("waiting", "waiting", "requests", "requests waiting for a batch slot"),
+    ("batch_size", "batch_size", "sequences", "rows in the last decode step"),
+    ("kv_reserved_tokens", "kv_reserved", "tokens", "KV tokens reserved by admitted requests"),
+    ("kv_budget_tokens", "kv_budget", "tokens", "KV token budget (max_batch_tokens)"),
+    ("kv_cached_tokens", "kv_cached", "tokens", "tokens held in the KV cache"),
+    ("adapters_loaded", "adapters_loaded", "adapters", "LoRA adapters loaded"),
+    ("adapter_loads_total", "adapter_loads", "total", "adapter loads so far (sampled replica)"),
+    (
+        "adapter_evictions_total",
+        "adapter_evictions",
+        "total",
+        "adapter LRU evictions so far (sampled replica)",
+    ),
+)
+
+
 class FrontMetrics:
     """Client-visible latencies and token counts, plus the engine's gauges as last polled."""
 
@@ -68,28 +87,12 @@ class FrontMetrics:
             SVC, "requests_finished", "requests by finish reason", ("reason",)
         )
         self.engine: dict[str, Gauge] = {
-            key: Gauge(metrics.metric_name(SVC, key, unit), doc)
-            for key, unit, doc in (
-                ("running", "requests", "requests in the running batch"),
-                ("waiting", "requests", "requests waiting for a batch slot"),
-                ("batch_size", "sequences", "rows in the last decode step"),
-                ("kv_reserved", "tokens", "KV tokens reserved by admitted requests"),
-                ("kv_budget", "tokens", "KV token budget (max_batch_tokens)"),
-                ("kv_cached", "tokens", "tokens held in the KV cache"),
-                ("adapters_loaded", "adapters", "LoRA adapters loaded"),
-                ("adapter_loads", "total", "adapter loads so far (sampled replica)"),
-                ("adapter_evictions", "total", "adapter LRU evictions so far (sampled replica)"),
-            )
+            stat: Gauge(metrics.metric_name(SVC, what, unit), doc) for stat, what, unit, doc in _ENGINE_GAUGES
         }
 
     def set_engine(self, stats: dict[str, Any]) -> None:
-        for key, src in (
-            ("running", "running"), ("waiting", "waiting"), ("batch_size", "batch_size"),
-            ("kv_reserved", "kv_reserved_tokens"), ("kv_budget", "kv_budget_tokens"),
-            ("kv_cached", "kv_cached_tokens"), ("adapters_loaded", "adapters_loaded"),
-            ("adapter_loads", "adapter_loads_total"), ("adapter_evictions", "adapter_evictions_total"),
-        ):  # fmt: skip
-            self.engine[key].set(stats.get(src, 0))
+        for stat, gauge in self.engine.items():
+            gauge.set(stats.get(stat, 0))
 
 
 _METRICS: FrontMetrics | None = None
