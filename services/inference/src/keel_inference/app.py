@@ -47,7 +47,7 @@ class _AdapterSlot:
         if self.released:
             return
         self.released = True
-        info = next((a for a in self.core.adapters() if a.ref == self.ref), None)
+        info = self.core.adapter(self.ref)
         if info is not None and not info.pinned:
             self.core.unload_adapter(self.ref, evicted=True)
 
@@ -92,10 +92,8 @@ class EngineDeployment:
         finally:
             self._pending.pop(adapter.ref, None)
         # A newer artifact for the same ref (e.g. a re-upload) replaces the loaded one.
-        if adapter.artifact_sha256:
-            info = next((a for a in self.core.adapters() if a.ref == adapter.ref), None)
-            if info is not None and info.sha256 != adapter.artifact_sha256:
-                await asyncio.to_thread(self.core.load_adapter, adapter)
+        if not self.core.is_current(adapter):
+            await asyncio.to_thread(self.core.load_adapter, adapter)
         return self.core.adapter_for(adapter.ref)
 
     async def generate(self, inp: GenerateInput) -> AsyncIterator[Event]:
@@ -114,13 +112,11 @@ class EngineDeployment:
     ) -> tuple[str, int]:
         self.core.check_model(model)
         text = self.core.render(messages, add_generation_prompt)
-        return text, len(self.core.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return text, len(self.core.token_ids(text))
 
     async def load_adapter(self, model: str, adapter: AdapterInput, pin: bool) -> tuple[AdapterInfo, bool]:
         self.core.check_model(model)
-        already = any(
-            a.ref == adapter.ref and a.sha256 == adapter.artifact_sha256 for a in self.core.adapters()
-        )
+        already = self.core.is_current(adapter)
         await self._adapter(adapter)
         info, _ = await asyncio.to_thread(self.core.load_adapter, adapter, pin)
         return info, already

@@ -8,13 +8,10 @@ the tokenizer and the context length here, and come back as an async stream of e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +27,7 @@ from keel_common.errors import FailedPrecondition, InvalidArgument, KeelError, N
 from keel_common.ids import new_id
 from keel_inference.config import InferenceSettings
 from keel_inference.engine import Delta, Done, Engine, EngineConfig, EngineRequest, Event, Failed
-from keel_inference.loader import load_model, pick_device, pick_dtype, resolve_source
+from keel_inference.loader import fetch_cached, load_model, pick_device, pick_dtype, resolve_source
 from keel_inference.runner import ModelRunner
 from keel_inference.sampling import SamplingConfig
 
@@ -248,6 +245,10 @@ class InferenceCore:
             text = prompt
         else:
             raise InvalidArgument("either messages or a non-empty prompt is required", field="messages")
+        return self.token_ids(text)
+
+    def token_ids(self, text: str) -> list[int]:
+        """Ids of already rendered text (the template added any special tokens)."""
         ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids
 
@@ -336,32 +337,26 @@ class InferenceCore:
         # peft keeps adapters in ModuleDicts, whose keys may not contain "."
         return "lora_" + hashlib.sha256(ref.encode()).hexdigest()[:16]
 
-    def _fetch(self, uri: str, sha256: str) -> Path:
-        """A verified local copy of an adapter artifact, cached by its sha256."""
+    def _fetch(self, uri: str, sha256: str) -> tuple[Path, str]:
+        """(local dir, sha256) of a verified adapter artifact, cached by its sha256."""
         try:
-            ref = self.store.verify(uri, sha256 or None)
+            final, digest = fetch_cached(
+                self.store,
+                uri,
+                self.cache_dir / "adapters",
+                sha256 or None,
+                marker="adapter_config.json",
+                missing="is not a PEFT adapter",
+                field="adapter.artifact_uri",
+            )
         except NotFound:
             raise NotFound(f"no adapter artifact at {uri}", field="adapter.artifact_uri") from None
-        final = self.cache_dir / "adapters" / ref.sha256[:32]
-        if not (final / "adapter_config.json").exists():
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=final.parent))
-            try:
-                self.store.materialize(uri, tmp / "a", ref.sha256)
-                if not (tmp / "a" / "adapter_config.json").exists():
-                    raise InvalidArgument(
-                        f"{uri} is not a PEFT adapter (no adapter_config.json)", field="adapter.artifact_uri"
-                    )
-                with contextlib.suppress(OSError):
-                    (tmp / "a").rename(final)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
         cfg = json.loads((final / "adapter_config.json").read_text())
         if str(cfg.get("peft_type", "LORA")).upper() != "LORA":
             raise InvalidArgument(
                 f"only LoRA adapters are served, got {cfg.get('peft_type')}", field="adapter"
             )
-        return final
+        return final, digest
 
     def load_adapter(self, adapter: AdapterInput, pin: bool = False) -> tuple[AdapterInfo, bool]:
         """Load (or find) an adapter; returns (info, already_loaded)."""
@@ -369,7 +364,7 @@ class InferenceCore:
             raise InvalidArgument("is required", field="adapter.ref")
         with self._adapter_lock:
             info = self._adapters.get(adapter.ref)
-            if info is not None and (not adapter.artifact_sha256 or adapter.artifact_sha256 == info.sha256):
+            if info is not None and self._current(info, adapter):
                 info.pinned = info.pinned or pin
                 info.last_used_at = time.time()
                 self._adapters.move_to_end(adapter.ref)
@@ -378,7 +373,7 @@ class InferenceCore:
             raise NotFound(
                 f"adapter {adapter.ref} is not loaded and no artifact_uri was given", field="adapter.ref"
             )
-        path = self._fetch(adapter.artifact_uri, adapter.artifact_sha256)
+        path, digest = self._fetch(adapter.artifact_uri, adapter.artifact_sha256)
         name = self.adapter_name(adapter.ref + "@" + path.name)
         try:
             self.engine.load_adapter(name, str(path)).result()
@@ -389,7 +384,7 @@ class InferenceCore:
                 f"adapter {adapter.ref} does not fit base model {self.settings.model}: {e}", field="adapter"
             ) from e
         now = time.time()
-        info = AdapterInfo(adapter.ref, name, adapter.artifact_sha256 or path.name, pin, now, now)
+        info = AdapterInfo(adapter.ref, name, digest, pin, now, now)
         with self._adapter_lock:
             old = self._adapters.pop(adapter.ref, None)
             self._adapters[adapter.ref] = info
@@ -416,6 +411,19 @@ class InferenceCore:
             info.last_used_at = time.time()
             return info.name
 
+    @staticmethod
+    def _current(info: AdapterInfo, adapter: AdapterInput) -> bool:
+        return not adapter.artifact_sha256 or adapter.artifact_sha256.lower() == info.sha256
+
+    def is_current(self, adapter: AdapterInput) -> bool:
+        """Whether this ref is loaded with the requested artifact (any, when no sha256 is given)."""
+        info = self.adapter(adapter.ref)
+        return info is not None and self._current(info, adapter)
+
+    def adapter(self, ref: str) -> AdapterInfo | None:
+        with self._adapter_lock:
+            return self._adapters.get(ref)
+
     def adapters(self) -> list[AdapterInfo]:
         with self._adapter_lock:
             return list(self._adapters.values())
@@ -423,6 +431,7 @@ class InferenceCore:
     def stats(self) -> dict[str, Any]:
         st = self.engine.stats
         running, waiting = self.engine.counts()
+        cached, padded = self.runner.cached_tokens()
         return {
             "running": running,
             "waiting": waiting,
@@ -430,8 +439,9 @@ class InferenceCore:
             "steps": st.steps,
             "kv_reserved_tokens": st.kv_reserved_tokens,
             "kv_budget_tokens": self.settings.max_batch_tokens,
-            "kv_cached_tokens": st.kv_cached_tokens,
-            "kv_padded_slots": st.kv_padded_slots,
+            # Read on demand, not every step: with tensor parallelism it is a call to rank 0.
+            "kv_cached_tokens": cached,
+            "kv_padded_slots": padded,
             "prompt_tokens_total": st.prompt_tokens_total,
             "completion_tokens_total": st.completion_tokens_total,
             "adapters_loaded": len(self._adapters),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -88,8 +87,6 @@ class EngineStats:
     steps: int = 0
     batch_size: int = 0
     kv_reserved_tokens: int = 0
-    kv_cached_tokens: int = 0
-    kv_padded_slots: int = 0
     prompt_tokens_total: int = 0
     completion_tokens_total: int = 0
     adapter_unloads_total: int = 0
@@ -133,7 +130,6 @@ class _Seq:
     sent: int = 0  # characters of ``text`` already emitted
     last: int | None = None
     finished: str | None = None
-    admitted_at: float = 0.0
 
 
 def _holdback(text: str, stops: tuple[str, ...]) -> int:
@@ -159,7 +155,6 @@ class Engine:
         self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._ids = itertools.count()
         self.stats = EngineStats()
         self.on_step: Callable[[EngineStats], None] | None = None
         self.adapters: set[str] = set()
@@ -336,9 +331,7 @@ class Engine:
             add=[NewSequence(s.req.req_id, s.req.prompt_ids, s.req.sampling, s.req.adapter) for s in add],
             feed=feed,
         )
-        now = time.monotonic()
         for s in add:
-            s.admitted_at = now
             self._running[s.req.req_id] = s
             self.stats.prompt_tokens_total += len(s.req.prompt_ids)
         tokens = self.runner.step(plan)
@@ -352,7 +345,6 @@ class Engine:
         with self._cv:
             st.running, st.waiting = len(self._running), len(self._waiting)
             st.kv_reserved_tokens = sum(s.reserved for s in self._running.values())
-        st.kv_cached_tokens, st.kv_padded_slots = self.runner.cached_tokens()
         if self.on_step is not None:
             self.on_step(st)
 

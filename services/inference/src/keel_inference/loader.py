@@ -44,6 +44,28 @@ def _publish(tmp: Path, final: Path) -> Path:
     return final
 
 
+def fetch_cached(
+    store: ArtifactStore, uri: str, root: Path, sha256: str | None, *, marker: str, missing: str, field: str
+) -> tuple[Path, str]:
+    """(local dir, sha256) of a stored directory (or ``.tar`` of one), copied once to
+    ``root/<sha256[:32]>`` and verified while copying. With a known sha256 a copy already there
+    is reused without reading the store; without one, the store's record is checked first.
+    ``marker`` is a file the directory must hold (``missing`` says what it is then not)."""
+    digest = sha256.lower() if sha256 else store.verify(uri).sha256
+    final = root / digest[:32]
+    if not (final / marker).exists():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
+        try:
+            store.materialize(uri, tmp / "a", digest)
+            if not (tmp / "a" / marker).exists():
+                raise InvalidArgument(f"{uri} {missing} (no {marker})", field=field)
+            _publish(tmp / "a", final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final, digest
+
+
 def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
     """Dequantise a GGUF checkpoint into a safetensors directory under ``cache_dir`` (once)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -85,18 +107,15 @@ def resolve_source(
         raise InvalidArgument(
             f"{source!r} is neither a local model nor an artifact URI", field="model_source"
         )
-    ref = store.verify(source, sha256)
-    final = cache_dir / "artifacts" / ref.sha256[:32]
-    if not (final / "config.json").exists():
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=final.parent))
-        try:
-            store.materialize(source, tmp / "m", ref.sha256)
-            _publish(tmp / "m", final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if not (final / "config.json").exists():
-        raise InvalidArgument(f"artifact {source} holds no config.json", field="model_source")
+    final, _ = fetch_cached(
+        store,
+        source,
+        cache_dir / "artifacts",
+        sha256,
+        marker="config.json",
+        missing="is not a Hugging Face model",
+        field="model_source",
+    )
     return ResolvedModel(final, source)
 
 

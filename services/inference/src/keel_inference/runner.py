@@ -51,11 +51,10 @@ class _Row:
 
 
 class ModelRunner:
-    def __init__(self, model: Any, *, samples: bool = True, allow_adapters: bool = True) -> None:
+    def __init__(self, model: Any, *, samples: bool = True) -> None:
         self.base = model
         self.peft: Any = None
         self.samples = samples
-        self.allow_adapters = allow_adapters
         self.device = next(model.parameters()).device
         self.pad_id = 0
         self.rows: list[_Row] = []
@@ -76,10 +75,6 @@ class ModelRunner:
 
     # --- adapters -------------------------------------------------------------------------
     def add_adapter(self, name: str, path: str | Path) -> None:
-        if not self.allow_adapters:
-            raise FailedPrecondition(
-                "LoRA adapters are not supported with tensor_parallel_size > 1", field="adapter"
-            )
         from peft import PeftModel
 
         if self.peft is None:

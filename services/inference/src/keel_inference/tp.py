@@ -72,7 +72,7 @@ class TPWorker:
             world_size=self.world_size,
         )
         model, _ = load_model(model_path, dev, getattr(torch, dtype), tp_plan="auto")
-        self.runner = ModelRunner(model, samples=self.rank == 0, allow_adapters=False)
+        self.runner = ModelRunner(model, samples=self.rank == 0)
         # Report the local shard so callers can see the weights really are split.
         q = model.model.layers[0].self_attn.q_proj.weight
         local = q.to_local() if hasattr(q, "to_local") else q
