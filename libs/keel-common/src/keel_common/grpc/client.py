@@ -8,15 +8,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from keel_common.errors import Unavailable
 
 
+_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.enable_retries", 1),
+]
+
+
 def channel(target: str) -> grpc.Channel:
-    return grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.enable_retries", 1),
-        ],
-    )
+    return grpc.insecure_channel(target, options=_OPTIONS)
+
+
+def aio_channel(target: str) -> grpc.aio.Channel:
+    """The asyncio flavour, same options (the gateway calls services from its event loop)."""
+    return grpc.aio.insecure_channel(target, options=_OPTIONS)
 
 
 def health_status(ch: grpc.Channel, service: str = "", timeout: float = 2.0) -> str:

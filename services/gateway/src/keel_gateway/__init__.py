@@ -1,0 +1,1 @@
+"""Keel gateway: the OpenAI-compatible edge of the platform."""

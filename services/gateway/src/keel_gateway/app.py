@@ -1,0 +1,370 @@
+"""The HTTP transport: FastAPI routes over ``core.Gateway``, OpenAI's JSON and SSE shapes,
+errors in OpenAI's envelope, /livez, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keel.inference.v1 import inference_pb2_grpc as igrpc
+from keel.registry.v1 import registry_pb2_grpc as rgrpc
+from keel_common.grpc.client import aio_channel
+from keel_gateway import metrics as m
+from keel_gateway.config import GatewaySettings
+from keel_gateway.core import Call, Gateway
+from keel_gateway.errors import ApiError
+from keel_gateway.guardrails.pipeline import Guard
+from keel_gateway.guardrails.policy import Policy
+from keel_gateway.guardrails.semantic import Embedder
+from keel_gateway.interactions import InteractionLog
+from keel_gateway.keys import KeyStore, check_scopes, check_tenant
+from keel_gateway.ratelimit import RateLimiter
+from keel_gateway.routing import Router
+from keel_gateway.schemas import ChatCompletionRequest, CompletionRequest, CreateKeyRequest
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._reject(send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise ApiError(413, f"The request body exceeds {self.max_bytes} bytes.", code="request_too_large")
+            return msg
+
+        await self.app(scope, limited, send)
+
+    async def _reject(self, send: Send) -> None:
+        err = ApiError(413, f"The request body exceeds {self.max_bytes} bytes.", code="request_too_large")
+        body = json.dumps(err.body()).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def error_response(err: ApiError, extra_headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(err.body(), status_code=err.status, headers={**err.headers, **(extra_headers or {})})
+
+
+def _sse(data: dict[str, Any] | str) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return f"data: {payload}\n\n"
+
+
+class Services:
+    """What the lifespan builds; tests may pass an embedder to share one across apps."""
+
+    gateway: Gateway
+    redis: aioredis.Redis
+    channels: list[grpc.aio.Channel]
+    tasks: list[asyncio.Task[None]]
+
+
+def create_app(settings: GatewaySettings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    policy = Policy.load(settings.policy_path)  # a bad policy fails here, before serving
+    pepper = settings.pepper_bytes()
+    svc = Services()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        emb = embedder
+        if emb is None and settings.semantic_rails:
+            emb = await asyncio.to_thread(Embedder, settings.embed_threads, settings.embed_max_batch)
+        redis_url = settings.redis_url or "redis://127.0.0.1:6379/0"
+        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        reg_ch, inf_ch = aio_channel(settings.registry_target), aio_channel(settings.inference_target)
+        inference = igrpc.InferenceServiceStub(inf_ch)
+        keys = KeyStore(client, pepper, settings.key_cache_ttl_s, settings.key_cache_stale_s)
+        router = Router(rgrpc.RegistryServiceStub(reg_ch), inference, settings.route_cache_ttl_s)
+        log_ = InteractionLog(
+            client, settings.interactions_stream, settings.interactions_maxlen, settings.interactions_buffer,
+            settings.interactions_batch, m.INTERACTIONS_DROPPED, m.INTERACTIONS_WRITTEN, m.INTERACTIONS_BUFFERED,
+        )
+        svc.gateway = Gateway(settings, client, keys, RateLimiter(client), router, Guard(policy, emb), inference, log_)
+        svc.redis = client
+        svc.channels = [reg_ch, inf_ch]
+        svc.tasks = [
+            asyncio.create_task(keys.listen(), name="keys-listen"),
+            asyncio.create_task(router.listen(client, settings.alias_channel), name="alias-listen"),
+            asyncio.create_task(log_.run(), name="interactions"),
+        ]
+        app.state.gateway = svc.gateway
+        try:
+            yield
+        finally:
+            await log_.drain()
+            for t in svc.tasks:
+                t.cancel()
+            await asyncio.gather(*svc.tasks, return_exceptions=True)
+            for ch in svc.channels:
+                await ch.close()
+            await client.aclose()
+            if embedder is None and emb is not None:
+                emb.close()
+
+    app = FastAPI(
+        title="Keel gateway",
+        version="0.1.0",
+        description="OpenAI-compatible API with API keys, tenants, rate limits and guardrails.",
+        lifespan=lifespan,
+    )
+
+    # --- errors ------------------------------------------------------------------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, err: ApiError) -> JSONResponse:
+        return error_response(err, {"x-request-id": getattr(request.state, "request_id", "")} if
+                              getattr(request.state, "request_id", "") else None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request", "type": ""}
+        if first.get("type") == "json_invalid":
+            return error_response(ApiError(400, "We could not parse the JSON body of your request.",
+                                           code="invalid_json"))
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        if not loc and first.get("loc", ())[:1] == ("body",):
+            return error_response(ApiError(400, "The request body must be a JSON object.", code="invalid_json"))
+        param = ".".join(loc) or None
+        msg = str(first.get("msg", "invalid value"))
+        if first.get("type") == "missing":
+            return error_response(ApiError(400, f"Missing required parameter: '{param}'.", param=param,
+                                           code="missing_required_parameter"))
+        return error_response(ApiError(400, f"Invalid value for '{param}': {msg}.", param=param,
+                                       code="invalid_value"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code)
+        return error_response(ApiError(err.status_code, str(err.detail), code=code))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(ApiError(500, "The server had an error while processing your request.",
+                                       code="internal_error"))
+
+    def gw() -> Gateway:
+        return svc.gateway
+
+    # --- OpenAI API --------------------------------------------------------------------------
+    async def _run(
+        call: Call, openers: Callable[[], Awaitable[None]], fmt: Callable[[Call, str, str | None], dict[str, Any]],
+        body: Callable[[Call], dict[str, Any]],
+    ) -> Response:
+        g = gw()
+        await openers()
+        if not call.stream:
+            await g.complete(call)
+            return JSONResponse(body(call), headers=call.headers())
+        pieces = await g.stream(call)
+
+        async def events() -> AsyncIterator[str]:
+            yield _sse(fmt(call, "", None) | ({"usage": None} if call.include_usage else {}))
+            try:
+                async for piece in pieces:
+                    yield _sse(fmt(call, piece, None) | ({"usage": None} if call.include_usage else {}))
+            except ApiError as err:
+                yield _sse(err.body())
+                return
+            yield _sse(fmt(call, "", call.finish) | ({"usage": None} if call.include_usage else {}))
+            if call.include_usage:
+                final = fmt(call, "", None)
+                final["choices"] = []
+                final["usage"] = _usage(call)
+                yield _sse(final)
+            yield _sse("[DONE]")
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={**call.headers(), "cache-control": "no-cache"})
+
+    @app.post("/v1/chat/completions", tags=["openai"])
+    async def chat_completions(
+        req: ChatCompletionRequest, request: Request, authorization: str | None = Header(None)
+    ) -> Response:
+        g = gw()
+        key = await g.authenticate(authorization, "inference")
+        call = g.open_chat(key, req)
+        request.state.request_id = call.request_id
+        created = int(time.time())
+
+        def chunk(c: Call, text: str, finish: str | None) -> dict[str, Any]:
+            delta: dict[str, Any] = {"content": text} if text or finish is None else {}
+            if not text and finish is None:
+                delta = {"role": "assistant", "content": ""}
+            return {"id": c.request_id, "object": "chat.completion.chunk", "created": created, "model": c.requested_model,
+                    "system_fingerprint": None,
+                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+        def whole(c: Call) -> dict[str, Any]:
+            return {"id": c.request_id, "object": "chat.completion", "created": created, "model": c.requested_model,
+                    "system_fingerprint": None,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": c.completion, "refusal": None},
+                                 "logprobs": None, "finish_reason": c.finish}],
+                    "usage": _usage(c), "keel": c.keel_field()}
+
+        return await _run(call, lambda: g.admit(call), chunk, whole)
+
+    @app.post("/v1/completions", tags=["openai"])
+    async def completions(
+        req: CompletionRequest, request: Request, authorization: str | None = Header(None)
+    ) -> Response:
+        g = gw()
+        key = await g.authenticate(authorization, "inference")
+        call = g.open_completion(key, req)
+        request.state.request_id = call.request_id
+        created = int(time.time())
+
+        def chunk(c: Call, text: str, finish: str | None) -> dict[str, Any]:
+            return {"id": c.request_id, "object": "text_completion", "created": created, "model": c.requested_model,
+                    "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]}
+
+        def whole(c: Call) -> dict[str, Any]:
+            return {"id": c.request_id, "object": "text_completion", "created": created, "model": c.requested_model,
+                    "choices": [{"index": 0, "text": c.completion, "logprobs": None, "finish_reason": c.finish}],
+                    "usage": _usage(c), "keel": c.keel_field()}
+
+        return await _run(call, lambda: g.admit(call), chunk, whole)
+
+    @app.get("/v1/models", tags=["openai"])
+    async def list_models(authorization: str | None = Header(None)) -> dict[str, Any]:
+        g = gw()
+        key = await g.authenticate(authorization, "inference")
+        data = [{"id": b, "object": "model", "created": 0, "owned_by": "keel"} for b in await g.router.base_models()]
+        for model in await g.router.tenant_models(key.tenant):
+            created = int(model.created_at.seconds)
+            data.append({"id": model.name, "object": "model", "created": created, "owned_by": key.tenant})
+            for alias in sorted(model.aliases):
+                data.append({"id": f"{model.name}@{alias}", "object": "model", "created": created,
+                             "owned_by": key.tenant})
+        return {"object": "list", "data": data}
+
+    @app.get("/v1/models/{model_id:path}", tags=["openai"])
+    async def get_model(model_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        g = gw()
+        key = await g.authenticate(authorization, "inference")
+        route = await g.router.resolve(model_id, key.tenant)
+        return {"id": model_id, "object": "model", "created": route.created,
+                "owned_by": route.tenant or "keel",
+                "keel": {"base_model": route.base_model, "version": route.version, "adapter": route.adapter_ref}}
+
+    # --- admin: API keys ---------------------------------------------------------------------
+    async def _admin(authorization: str | None, tenant: str | None) -> str:
+        """The tenant an admin acts on: its own, or any for the operator tenant's admins."""
+        key = await gw().authenticate(authorization, "admin")
+        target = tenant or key.tenant
+        if target != key.tenant and key.tenant != gw().settings.operator_tenant:
+            raise ApiError(403, f"This key administers tenant '{key.tenant}' only.", param="tenant",
+                           code="insufficient_scope")
+        return target
+
+    @app.post("/v1/admin/keys", tags=["admin"], status_code=201)
+    async def create_key(req: CreateKeyRequest, authorization: str | None = Header(None)) -> JSONResponse:
+        tenant = check_tenant(await _admin(authorization, req.tenant))
+        check_scopes(req.scopes)
+        key, token = await gw().keys.create(tenant, req.scopes, req.name, req.rpm, req.tpm, req.concurrency)
+        return JSONResponse({**key.public(), "key": token}, status_code=201)
+
+    @app.get("/v1/admin/keys", tags=["admin"])
+    async def list_keys(tenant: str | None = None, authorization: str | None = Header(None)) -> dict[str, Any]:
+        target = await _admin(authorization, tenant)
+        return {"object": "list", "data": [k.public() for k in await gw().keys.list(target)]}
+
+    async def _own_key(key_id: str, authorization: str | None) -> None:
+        found = await gw().keys.get(key_id)
+        caller_tenant = await _admin(authorization, None)
+        if found is None or (found.tenant != caller_tenant and caller_tenant != gw().settings.operator_tenant):
+            raise ApiError(404, f"No API key with id '{key_id}'.", param="key_id", code="not_found")
+
+    @app.get("/v1/admin/keys/{key_id}", tags=["admin"])
+    async def get_key(key_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        await _own_key(key_id, authorization)
+        found = await gw().keys.get(key_id)
+        assert found is not None
+        return found.public()
+
+    @app.delete("/v1/admin/keys/{key_id}", tags=["admin"])
+    async def revoke_key(key_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        await _own_key(key_id, authorization)
+        revoked = await gw().keys.revoke(key_id)
+        assert revoked is not None
+        return revoked.public()
+
+    # --- operations --------------------------------------------------------------------------
+    @app.get("/livez", include_in_schema=False)
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(svc.redis.ping(), 2)
+            checks["redis"] = "ok"
+        except Exception as exc:  # any failure means not ready; say which
+            checks["redis"] = f"unreachable: {type(exc).__name__}"
+        try:
+            resp = await health_pb2_grpc.HealthStub(svc.channels[1]).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+            checks["inference"] = "ok" if resp.status == health_pb2.HealthCheckResponse.SERVING else "not serving"
+        except grpc.RpcError as err:
+            checks["inference"] = f"unreachable: {err.code().name}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return BodyLimit(app, settings.max_body_bytes)  # type: ignore[return-value]
+
+
+def _usage(call: Call) -> dict[str, int]:
+    u = call.usage
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens or u.prompt_tokens + u.completion_tokens}
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory (one per worker process)."""
+    return create_app()

@@ -1,0 +1,1 @@
+"""Guardrails outside the model: input rails before inference, output rails on the answer."""
