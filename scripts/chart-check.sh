@@ -5,6 +5,9 @@
 #      kubernetes-validate --strict against pinned Kubernetes versions, and every
 #      workload checked against the chart's pod-security defaults
 #   3. the kustomize dev overlay (helmCharts generator) and k8s/bootstrap, same checks
+#      and the references between objects (Service/PDB/NetworkPolicy/HPA/Ingress/ServiceMonitor
+#      selectors and targets, Secret and ConfigMap references, the gateway's env, probes,
+#      policy mount and NetworkPolicy)
 #   4. negative cases: values that must be refused (schema or template checks)
 #   5. skaffold.yaml wiring (images -> chart values by name; releases render)
 # Kinds served by CRDs (ServiceMonitor, RayService, ...) have no core schema: they are
@@ -28,6 +31,9 @@ K8S_VERSIONS=${K8S_VERSIONS:-"1.27.0 1.33.0"}
 CHART=charts/keel
 RELEASE=keel
 NAMESPACE=keel
+# The chart refuses to render the gateway without an API-key pepper (and never generates
+# one): the default scenario, NOTES.txt and the negative cases get this one.
+CI_PEPPER=chart-check-pepper-0123456789abcdef
 # Kinds that come from CRDs (prometheus-operator, KubeRay): no core schema to check against.
 export CRD_KINDS="ServiceMonitor PodMonitor PrometheusRule RayService RayCluster RayJob"
 
@@ -270,6 +276,272 @@ for i, obj in enumerate(docs):
     with open(os.path.join(outdir, f"{written:03d}-{kind.lower()}-{name}.yaml"), "w") as out:
         yaml.safe_dump(obj, out, sort_keys=False)
 
+# ---- references between rendered objects: selectors, scale targets, Secrets and ConfigMaps
+def pod_templates():
+    """(ref, labels, pod spec) of every pod template rendered, RayService groups included."""
+    out = []
+    for obj in docs:
+        if not isinstance(obj, dict):
+            continue
+        kind, name = obj.get("kind"), obj.get("metadata", {}).get("name", "?")
+        if kind in WORKLOADS or kind == "CronJob":
+            spec = obj.get("spec", {})
+            if kind == "CronJob":
+                spec = spec.get("jobTemplate", {}).get("spec", {})
+            tmpl = spec.get("template", {})
+            out.append((f"{kind}/{name}", tmpl.get("metadata", {}).get("labels", {}) or {}, tmpl.get("spec", {})))
+        elif kind == "RayService":
+            rc = obj.get("spec", {}).get("rayClusterConfig", {}) or {}
+            groups = [rc.get("headGroupSpec") or {}] + list(rc.get("workerGroupSpecs") or [])
+            for g in groups:
+                tmpl = g.get("template", {})
+                out.append((f"RayService/{name}", tmpl.get("metadata", {}).get("labels", {}) or {}, tmpl.get("spec", {})))
+    return out
+
+def selects(selector, labels):
+    """matchLabels plus the In/NotIn/Exists/DoesNotExist expressions of a LabelSelector."""
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in selector.get("matchExpressions") or []:
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        if (op == "In" and labels.get(k) not in vals) or (op == "NotIn" and labels.get(k) in vals) \
+                or (op == "Exists" and k not in labels) or (op == "DoesNotExist" and k in labels):
+            return False
+    return True
+
+def string_leaves(node):
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from string_leaves(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from string_leaves(v)
+    elif isinstance(node, str):
+        yield node
+
+pods = pod_templates()
+by_kind = {}
+for obj in docs:
+    if isinstance(obj, dict) and "kind" in obj:
+        by_kind.setdefault(obj["kind"], {})[obj.get("metadata", {}).get("name")] = obj
+# Secrets the scenario says exist already (existingSecret and friends): any string in its values.
+external_names = set(string_leaves(values))
+
+def data_keys(obj):
+    return set((obj.get("data") or {}).keys()) | set((obj.get("stringData") or {}).keys())
+
+def check_ref(ref, kind, name, key=None):
+    obj = by_kind.get(kind, {}).get(name)
+    if obj is None:
+        if name not in external_names:
+            problems.append(f"{ref}: {kind} {name!r} is neither rendered nor named in the scenario values")
+    elif key is not None and key not in data_keys(obj):
+        problems.append(f"{ref}: {kind}/{name} has no key {key!r}")
+
+for pref, labels, ps in pods:
+    for c in ps.get("initContainers", []) + ps.get("containers", []):
+        cref = f"{pref} container {c.get('name')}"
+        for e in c.get("env", []):
+            src = e.get("valueFrom") or {}
+            if "secretKeyRef" in src and not src["secretKeyRef"].get("optional"):
+                check_ref(f"{cref} env {e['name']}", "Secret", src["secretKeyRef"]["name"], src["secretKeyRef"].get("key"))
+            if "configMapKeyRef" in src and not src["configMapKeyRef"].get("optional"):
+                check_ref(f"{cref} env {e['name']}", "ConfigMap", src["configMapKeyRef"]["name"], src["configMapKeyRef"].get("key"))
+        for ef in c.get("envFrom", []):
+            for kind, field in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
+                if field in ef and not ef[field].get("optional"):
+                    check_ref(f"{cref} envFrom", kind, ef[field]["name"])
+    for vol in ps.get("volumes", []):
+        if "configMap" in vol and not vol["configMap"].get("optional"):
+            check_ref(f"{pref} volume {vol['name']}", "ConfigMap", vol["configMap"]["name"])
+        if "secret" in vol and not vol["secret"].get("optional"):
+            check_ref(f"{pref} volume {vol['name']}", "Secret", vol["secret"]["secretName"])
+
+def selected_pods(selector):
+    return [(r, l, ps) for r, l, ps in pods if selects(selector, l)]
+
+def container_port_names(matched):
+    return {p.get("name") for _, _, ps in matched for c in ps.get("containers", []) for p in c.get("ports", [])}
+
+for name, svc in by_kind.get("Service", {}).items():
+    sel = svc.get("spec", {}).get("selector") or {}
+    if not sel:
+        continue
+    matched = selected_pods({"matchLabels": sel})
+    if not matched:
+        problems.append(f"Service/{name}: selector {sel} matches no rendered pod template")
+        continue
+    names = container_port_names(matched)
+    for port in svc["spec"].get("ports", []):
+        tp = port.get("targetPort")
+        if isinstance(tp, str) and tp not in names:
+            problems.append(f"Service/{name} port {port.get('name')}: targetPort {tp!r} is not a container port of its pods")
+
+def replica_floor(target_ref):
+    """The fewest pods a workload runs: its HPA's minReplicas, else spec.replicas (None: unknown)."""
+    for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
+        t = hpa["spec"]["scaleTargetRef"]
+        if f"{t['kind']}/{t['name']}" == target_ref:
+            return int(hpa["spec"].get("minReplicas", 1))
+    kind, name = target_ref.split("/", 1)
+    obj = by_kind.get(kind, {}).get(name)
+    if obj is not None and "replicas" in obj.get("spec", {}):
+        return int(obj["spec"]["replicas"])
+    return None
+
+for name, pdb in by_kind.get("PodDisruptionBudget", {}).items():
+    matched = selected_pods(pdb["spec"].get("selector") or {})
+    if not matched:
+        problems.append(f"PodDisruptionBudget/{name}: selector matches no rendered pod template")
+        continue
+    spec = pdb["spec"]
+    if ("minAvailable" in spec) == ("maxUnavailable" in spec):
+        problems.append(f"PodDisruptionBudget/{name}: set exactly one of minAvailable and maxUnavailable")
+    floor = replica_floor(matched[0][0])
+    if isinstance(spec.get("minAvailable"), int) and floor is not None and spec["minAvailable"] >= floor:
+        problems.append(f"PodDisruptionBudget/{name}: minAvailable {spec['minAvailable']} with only {floor} pod(s) blocks every eviction")
+
+for name, hpa in by_kind.get("HorizontalPodAutoscaler", {}).items():
+    spec, ref = hpa["spec"], f"HorizontalPodAutoscaler/{name}"
+    t = spec["scaleTargetRef"]
+    target = by_kind.get(t["kind"], {}).get(t["name"])
+    if target is None:
+        problems.append(f"{ref}: scaleTargetRef {t['kind']}/{t['name']} is not rendered")
+        continue
+    if "replicas" in target.get("spec", {}):
+        problems.append(f"{ref}: {t['kind']}/{t['name']} sets spec.replicas (every upgrade would reset the HPA's count)")
+    if not 1 <= int(spec.get("minReplicas", 1)) <= int(spec["maxReplicas"]):
+        problems.append(f"{ref}: need 1 <= minReplicas <= maxReplicas")
+    for m in spec.get("metrics", []):
+        res = (m.get("resource") or {}).get("name")
+        if m.get("type") == "Resource" and (m["resource"].get("target") or {}).get("type") == "Utilization":
+            for c in pod_spec(target).get("containers", []):
+                if res not in (c.get("resources", {}).get("requests") or {}):
+                    problems.append(f"{ref}: {res} utilisation target but container {c['name']} requests no {res}")
+
+scaled = {f"{h['spec']['scaleTargetRef']['kind']}/{h['spec']['scaleTargetRef']['name']}" for h in by_kind.get("HorizontalPodAutoscaler", {}).values()}
+for name, dep in by_kind.get("Deployment", {}).items():
+    if "replicas" not in dep.get("spec", {}) and f"Deployment/{name}" not in scaled:
+        problems.append(f"Deployment/{name}: no spec.replicas and no HPA (it would run one pod)")
+
+for name, np_ in by_kind.get("NetworkPolicy", {}).items():
+    spec, ref = np_["spec"], f"NetworkPolicy/{name}"
+    sel = spec.get("podSelector") or {}
+    if sel and not selected_pods(sel):
+        problems.append(f"{ref}: podSelector matches no rendered pod template")
+    for rule in spec.get("egress", []):
+        for peer in rule.get("to", []):
+            if "podSelector" in peer and "namespaceSelector" not in peer and not selected_pods(peer["podSelector"]):
+                problems.append(f"{ref}: egress peer {peer['podSelector']} matches no rendered pod template")
+
+for name, ing in by_kind.get("Ingress", {}).items():
+    for rule in ing["spec"].get("rules", []):
+        for path in (rule.get("http") or {}).get("paths", []):
+            svc_ref = (path.get("backend") or {}).get("service") or {}
+            svc = by_kind.get("Service", {}).get(svc_ref.get("name"))
+            if svc is None:
+                problems.append(f"Ingress/{name}: backend Service {svc_ref.get('name')!r} is not rendered")
+                continue
+            port = svc_ref.get("port") or {}
+            ports = svc["spec"].get("ports", [])
+            if not any(p.get("name") == port.get("name") if "name" in port else p.get("port") == port.get("number") for p in ports):
+                problems.append(f"Ingress/{name}: Service/{svc_ref['name']} has no port {port}")
+
+for name, sm in by_kind.get("ServiceMonitor", {}).items():
+    sel = sm.get("spec", {}).get("selector") or {}
+    svcs = [s for s in by_kind.get("Service", {}).values() if selects(sel, s["metadata"].get("labels", {}))]
+    if not svcs:
+        problems.append(f"ServiceMonitor/{name}: selector matches no rendered Service")
+    for ep in sm.get("spec", {}).get("endpoints", []):
+        if svcs and not any(p.get("name") == ep.get("port") for s in svcs for p in s["spec"].get("ports", [])):
+            problems.append(f"ServiceMonitor/{name}: no selected Service has a port named {ep.get('port')!r}")
+
+# ---- the gateway
+gateway_values = values.get("gateway") or {}
+GATEWAY_ENV = ("KEEL_GATEWAY_HOST", "KEEL_GATEWAY_HTTP_PORT", "KEEL_GATEWAY_WORKERS",
+               "KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_REDIS_URL",
+               "KEEL_GATEWAY_KEY_PEPPER", "KEEL_GATEWAY_DEFAULT_RPM", "KEEL_GATEWAY_DEFAULT_TPM",
+               "KEEL_GATEWAY_DEFAULT_CONCURRENCY", "KEEL_GATEWAY_INTERACTIONS_MAXLEN",
+               "KEEL_LOG_JSON", "HF_HUB_OFFLINE")
+
+def tcp_ports(rule):
+    return {p.get("port") for p in rule.get("ports", []) if p.get("protocol", "TCP") == "TCP"}
+
+def check_gateway(dep):
+    ref = f"Deployment/{dep['metadata']['name']}"
+    ps = pod_spec(dep)
+    c = ps["containers"][0]
+    env = {e["name"]: e for e in c.get("env", [])}
+    for n in GATEWAY_ENV:
+        if n not in env:
+            problems.append(f"{ref}: env {n} missing")
+    if "value" in env.get("KEEL_GATEWAY_KEY_PEPPER", {}):
+        problems.append(f"{ref}: KEEL_GATEWAY_KEY_PEPPER must come from a Secret, not a literal")
+    port = int(env_of(c).get("KEEL_GATEWAY_HTTP_PORT") or 0)
+    if {"name": "http", "containerPort": port, "protocol": "TCP"} not in c.get("ports", []):
+        problems.append(f"{ref}: no TCP container port {port} named http")
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/livez")):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if (get.get("path"), get.get("port")) != (path, "http"):
+            problems.append(f"{ref}: {probe} must GET {path} on port http")
+    # gRPC targets that name one of the chart's Services must hit one of its ports.
+    for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET"):
+        target = env_of(c).get(var) or ""
+        host, _, tport = target.rpartition(":")
+        if not host or not tport.isdigit():
+            problems.append(f"{ref}: {var}={target!r} is not host:port")
+            continue
+        svc = by_kind.get("Service", {}).get(host.split(".")[0])
+        if host.endswith(".svc") and svc is None:
+            problems.append(f"{ref}: {var}={target} names a Service that is not rendered")
+        elif svc is not None and int(tport) not in {p.get("port") for p in svc["spec"].get("ports", [])}:
+            problems.append(f"{ref}: {var}={target}: Service/{svc['metadata']['name']} has no port {tport}")
+    # The policy: mounted from a rendered ConfigMap whose policy.yaml is a YAML map.
+    path = env_of(c).get("KEEL_GATEWAY_POLICY_PATH")
+    if values_file and bool(gateway_values.get("policy")) != bool(path):
+        problems.append(f"{ref}: gateway.policy {'set' if gateway_values.get('policy') else 'unset'} but KEEL_GATEWAY_POLICY_PATH {path!r}")
+    if path:
+        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+        vols = {v["name"]: v for v in ps.get("volumes", [])}
+        vol = vols.get(mounts.get(os.path.dirname(path), ""), {})
+        cm = by_kind.get("ConfigMap", {}).get((vol.get("configMap") or {}).get("name"))
+        if cm is None:
+            problems.append(f"{ref}: KEEL_GATEWAY_POLICY_PATH={path} is not a rendered ConfigMap's mount")
+        else:
+            try:
+                doc = yaml.safe_load((cm.get("data") or {}).get(os.path.basename(path), ""))
+            except yaml.YAMLError as exc:
+                doc = f"does not parse: {exc}"
+            if not isinstance(doc, dict):
+                problems.append(f"{ref}: ConfigMap/{cm['metadata']['name']} {os.path.basename(path)} is not a YAML map")
+        if "checksum/policy" not in dep["spec"]["template"]["metadata"].get("annotations", {}):
+            problems.append(f"{ref}: no checksum/policy pod annotation (a policy change would not roll the pods)")
+    # Its NetworkPolicy: the http port in, DNS and every upstream out.
+    nps = [n for n in by_kind.get("NetworkPolicy", {}).values()
+           if selects(n["spec"].get("podSelector") or {}, dep["spec"]["template"]["metadata"].get("labels", {}))]
+    if gateway_values.get("networkPolicy", {}).get("enabled", True) and not nps:
+        problems.append(f"{ref}: no NetworkPolicy selects the gateway pods")
+    for n in nps:
+        nref = f"NetworkPolicy/{n['metadata']['name']}"
+        if not any(port in tcp_ports(r) for r in n["spec"].get("ingress", [])):
+            problems.append(f"{nref}: ingress does not allow the http port {port}")
+        egress = n["spec"].get("egress", [])
+        for proto in ("UDP", "TCP"):
+            if not any(p.get("port") == 53 and p.get("protocol") == proto for r in egress for p in r.get("ports", [])):
+                problems.append(f"{nref}: egress does not allow DNS over {proto}")
+        for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_REDIS_URL"):
+            target = env_of(c).get(var)
+            m = re.search(r":(\d+)(/[^/]*)?$", target or "")
+            if target is None:  # from a Secret: the URL is not known here
+                continue
+            if m and not any(int(m.group(1)) in tcp_ports(r) for r in egress):
+                problems.append(f"{nref}: egress does not allow {var} port {m.group(1)}")
+
+for name, dep in by_kind.get("Deployment", {}).items():
+    if dep["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "gateway":
+        check_gateway(dep)
+
 if values_file and inference_values.get("enabled", True):
     want = "RayService" if expect_mode == "rayService" else "inference Deployment"
     if not seen[want]:
@@ -320,7 +592,7 @@ done
 for entry in "${scenarios[@]}"; do
   name=${entry%%:*}
   file=${entry#*:}
-  args=()
+  args=(--set-string "gateway.pepper.value=$CI_PEPPER")
   [[ -n "$file" ]] && args=(-f "$file")
   echo "== chart scenario: $name ${file:+($file)}"
   if ! "$HELM" lint --strict --quiet "$CHART" "${args[@]}" >"$work/lint.log" 2>&1; then
@@ -341,12 +613,15 @@ done
 
 # NOTES.txt renders (helm template skips it); client-side dry run needs no cluster.
 echo "== chart NOTES.txt"
-if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client >"$work/notes.log" 2>&1 \
+if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client \
+      --set-string "gateway.pepper.value=$CI_PEPPER" >"$work/notes.log" 2>&1 \
     && grep -q "grpc.health.v1.Health/Check" "$work/notes.log" \
+    && grep -q "exec deploy/$RELEASE-gateway -- keel-gateway keys create --tenant admin" "$work/notes.log" \
+    && grep -q "port-forward svc/$RELEASE-gateway 8080:8080" "$work/notes.log" \
     && grep -q "WARNING: the registry uses SQLite" "$work/notes.log" \
     && grep -q "^Inference (gRPC :50052" "$work/notes.log" \
     && grep -q "scheduled on the" "$work/notes.log"; then
-  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference section")
+  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference and gateway sections")
 else
   sed 's/^/  /' "$work/notes.log" | tail -n 20
   summary+=("FAIL  chart/NOTES.txt")
@@ -356,6 +631,7 @@ fi
 # ---------------------------------------------------------------- negative cases
 # Each must be refused by values.schema.json or a template check, with the expected
 # reason (an extended regex); a render, or a refusal for another reason, is a failure.
+# Each is rendered with the CI pepper first, so that only its own values are wrong.
 negatives=(
   "unknown registry key|additional properties 'replica' not allowed|--set registry.replica=2"
   "unknown top-level key|additional properties 'registy' not allowed|--set registy.enabled=true"
@@ -385,13 +661,38 @@ negatives=(
   "rayService worker replicas above maxReplicas|minReplicas \\(1\\) <= replicas \\(3\\) <= maxReplicas \\(1\\)|--set inference.mode=rayService --set artifacts.root=s3://bucket --set inference.rayService.worker.replicas=3"
   "rayService head without keel_grpc_front|must keep keel_grpc_front|--set inference.mode=rayService --set artifacts.root=s3://bucket --set-string inference.rayService.head.rayStartParams.resources=custom"
   "rayService string worker replicas|/inference/rayService/worker/replicas|--set inference.mode=rayService --set-string inference.rayService.worker.replicas=two"
+  "no gateway pepper (the chart defaults)|gateway.pepper: set gateway.pepper.existingSecret .* or gateway.pepper.value|--set-string gateway.pepper.value="
+  "gateway pepper value and existingSecret|gateway.pepper: set existingSecret or value, not both|--set gateway.pepper.existingSecret=keel-pepper"
+  "short gateway pepper|/gateway/pepper/value|--set-string gateway.pepper.value=short"
+  "placeholder gateway pepper|gateway.pepper.value still contains a placeholder|--set-string gateway.pepper.value=changeme-changeme-changeme"
+  "unknown gateway key|additional properties 'replica' not allowed|--set gateway.replica=2"
+  "string gateway workers|/gateway/workers|--set-string gateway.workers=two"
+  "gateway workers 0|/gateway/workers|--set gateway.workers=0"
+  "negative gateway rpm|/gateway/rateLimits/rpm|--set gateway.rateLimits.rpm=-1"
+  "string gateway tpm|/gateway/rateLimits/tpm|--set-string gateway.rateLimits.tpm=lots"
+  "interactions maxlen 0|/gateway/interactions/maxlen|--set gateway.interactions.maxlen=0"
+  "autoscaling minReplicas 0|/gateway/autoscaling/minReplicas|--set gateway.autoscaling.minReplicas=0"
+  "string autoscaling maxReplicas|/gateway/autoscaling/maxReplicas|--set-string gateway.autoscaling.maxReplicas=ten"
+  "autoscaling min above max|minReplicas \\(5\\) is above maxReplicas \\(3\\)|--set gateway.autoscaling.minReplicas=5 --set gateway.autoscaling.maxReplicas=3"
+  "autoscaling without a CPU request|gateway.autoscaling.enabled needs gateway.resources.requests.cpu|--set gateway.resources.requests.cpu=null"
+  "pdb with neither bound|set gateway.pdb.minAvailable or gateway.pdb.maxUnavailable|--set-string gateway.pdb.minAvailable="
+  "pdb bad percentage|/gateway/pdb/maxUnavailable|--set-string gateway.pdb.maxUnavailable=half"
+  "policy not a map (number)|/gateway/policy|--set gateway.policy=3"
+  "policy string not a YAML map|gateway.policy is not a YAML map|--set-string gateway.policy=[unclosed"
+  "registry target without a port|/gateway/registryTarget|--set gateway.registryTarget=registry.example.com"
+  "gateway without inference or inferenceTarget|gateway needs inference: enable inference or set gateway.inferenceTarget|--set inference.enabled=false"
+  "gateway without registry or registryTarget|gateway needs the registry: enable registry or set gateway.registryTarget|--set registry.enabled=false"
+  "ingress bad pathType|/gateway/ingress/pathType|--set gateway.ingress.enabled=true --set gateway.ingress.pathType=Regex"
+  "ingress tls without secretName|/gateway/ingress/tls/0|--set gateway.ingress.enabled=true --set gateway.ingress.tls[0].hosts[0]=a.example.com"
+  "networkPolicy from not a list|/gateway/networkPolicy/from|--set gateway.networkPolicy.from=anywhere"
 )
 echo "== negative cases (each must be refused)"
 neg_failed=0
 for entry in "${negatives[@]}"; do
   IFS='|' read -r label expect set_args <<<"$entry"
   read -r -a neg_args <<<"$set_args"
-  if "$HELM" template "$RELEASE" "$CHART" -n "$NAMESPACE" "${neg_args[@]}" >/dev/null 2>"$work/neg.log"; then
+  if "$HELM" template "$RELEASE" "$CHART" -n "$NAMESPACE" --set-string "gateway.pepper.value=$CI_PEPPER" \
+      "${neg_args[@]}" >/dev/null 2>"$work/neg.log"; then
     echo "  NOT REFUSED: $label ($set_args)"
     neg_failed=$((neg_failed + 1))
   elif reason=$(grep -m1 -E -- "$expect" "$work/neg.log"); then

@@ -475,6 +475,107 @@ is ReadWriteOnce (one node mounts it) and the registry runs here.
 {{- end -}}
 {{- end -}}
 
+{{/* ===================== Gateway ===================== */}}
+
+{{/* host:port of the registry's gRPC API: gateway.registryTarget, else the chart's Service. */}}
+{{- define "keel.gateway.registryTarget" -}}
+{{- if .Values.gateway.registryTarget -}}
+{{- .Values.gateway.registryTarget -}}
+{{- else -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "registry")) .Release.Namespace (int .Values.registry.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* host:port of inference's gRPC API: gateway.inferenceTarget, else the chart's Service. */}}
+{{- define "keel.gateway.inferenceTarget" -}}
+{{- if .Values.gateway.inferenceTarget -}}
+{{- .Values.gateway.inferenceTarget -}}
+{{- else -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "inference")) .Release.Namespace (int .Values.inference.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the API-key pepper. */}}
+{{- define "keel.gateway.pepperSecretName" -}}
+{{- default (printf "%s-pepper" (include "keel.componentName" (dict "ctx" . "component" "gateway"))) .Values.gateway.pepper.existingSecret -}}
+{{- end -}}
+
+{{/* The guardrail policy as YAML text ("" = none given: the gateway's built-in default). */}}
+{{- define "keel.gateway.policy" -}}
+{{- $p := .Values.gateway.policy -}}
+{{- if kindIs "string" $p -}}
+{{- trim $p -}}
+{{- else if $p -}}
+{{- toYaml $p -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The fewest gateway pods the release keeps: the HPA's minReplicas, else replicas. */}}
+{{- define "keel.gateway.minReplicas" -}}
+{{- $v := .Values.gateway -}}
+{{- if $v.autoscaling.enabled -}}{{ int $v.autoscaling.minReplicas }}{{- else -}}{{ int $v.replicas }}{{- end -}}
+{{- end -}}
+
+{{/*
+Egress rule to a gRPC target: (dict "ctx" $ "component" "registry" "external" <target or "">
+"port" <in-cluster port>). In-cluster: the component's pods on its port; external: any
+destination on the target's port.
+*/}}
+{{- define "keel.gateway.egressRule" -}}
+{{- if .external }}
+- ports:
+    - protocol: TCP
+      port: {{ regexFind "[0-9]+$" .external | int }}
+{{- else }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "keel.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 10 }}
+  ports:
+    - protocol: TCP
+      port: {{ int .port }}
+{{- end }}
+{{- end -}}
+
+{{/* Port of the external Redis: from externalRedis.url, else 6379 (URL in a Secret). */}}
+{{- define "keel.gateway.externalRedisPort" -}}
+{{- $hostPort := regexReplaceAll "^[a-z]+://([^/@]*@)?([^/?]*).*$" .Values.externalRedis.url "${2}" -}}
+{{- default "6379" (regexFind "[0-9]+$" (regexFind ":[0-9]+$" $hostPort)) -}}
+{{- end -}}
+
+{{/* Cross-field checks of the gateway values (called from keel.validate). */}}
+{{- define "keel.gateway.validate" -}}
+{{- $v := .Values.gateway -}}
+{{- if and $v.pepper.existingSecret $v.pepper.value -}}
+{{- fail "gateway.pepper: set existingSecret or value, not both" -}}
+{{- end -}}
+{{- if not (or $v.pepper.existingSecret $v.pepper.value) -}}
+{{- fail "gateway.pepper: set gateway.pepper.existingSecret (a Secret with the pepper under gateway.pepper.existingSecretKey) or gateway.pepper.value (e.g. $(openssl rand -hex 32)). The chart does not generate one: API keys are hashed with it, and a new value on upgrade would invalidate every key" -}}
+{{- end -}}
+{{- if and (not .Values.registry.enabled) (not $v.registryTarget) -}}
+{{- fail "gateway needs the registry: enable registry or set gateway.registryTarget (host:port of a registry elsewhere)" -}}
+{{- end -}}
+{{- if and (not .Values.inference.enabled) (not $v.inferenceTarget) -}}
+{{- fail "gateway needs inference: enable inference or set gateway.inferenceTarget (host:port of an inference service elsewhere)" -}}
+{{- end -}}
+{{- if $v.autoscaling.enabled -}}
+{{- if gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas) -}}
+{{- fail (printf "gateway.autoscaling: minReplicas (%d) is above maxReplicas (%d)" (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
+{{- end -}}
+{{- if not (and $v.resources.requests $v.resources.requests.cpu) -}}
+{{- fail "gateway.autoscaling.enabled needs gateway.resources.requests.cpu (the HPA's CPU target is a share of it)" -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.pdb.enabled (eq (toString $v.pdb.minAvailable) "") (eq (toString $v.pdb.maxUnavailable) "") -}}
+{{- fail "gateway.pdb.enabled: set gateway.pdb.minAvailable or gateway.pdb.maxUnavailable" -}}
+{{- end -}}
+{{- with include "keel.gateway.policy" . -}}
+{{- if hasKey (fromYaml .) "Error" -}}
+{{- fail (printf "gateway.policy is not a YAML map: %s" (get (fromYaml .) "Error")) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Cross-field checks that a JSON schema cannot express well. */}}
 {{- define "keel.validate" -}}
 {{- if and .Values.registry.database.url .Values.registry.database.existingSecret -}}
@@ -493,13 +594,16 @@ is ReadWriteOnce (one node mounts it) and the registry runs here.
 {{- fail "redis.auth.enabled: set redis.auth.password or redis.auth.existingSecret" -}}
 {{- end -}}
 {{- /* Same placeholder list as keel_common.settings.reject_placeholder: fail at install, not in a crash loop. */ -}}
-{{- range $what, $secret := dict "registry.database.url" .Values.registry.database.url "externalRedis.url" .Values.externalRedis.url "redis.auth.password" .Values.redis.auth.password -}}
+{{- range $what, $secret := dict "registry.database.url" .Values.registry.database.url "externalRedis.url" .Values.externalRedis.url "redis.auth.password" .Values.redis.auth.password "gateway.pepper.value" .Values.gateway.pepper.value -}}
 {{- if regexMatch "(?i)(changeme|change-me|replace-me|<password>|placeholder)" $secret -}}
 {{- fail (printf "%s still contains a placeholder secret; set a real value" $what) -}}
 {{- end -}}
 {{- end -}}
 {{- if .Values.inference.enabled -}}
 {{- include "keel.inference.validate" . -}}
+{{- end -}}
+{{- if .Values.gateway.enabled -}}
+{{- include "keel.gateway.validate" . -}}
 {{- end -}}
 {{- if and .Values.registry.enabled (gt (int (include "keel.registry.replicas" .)) 1) (not (include "keel.artifacts.shared" .)) -}}
 {{- fail "registry.replicas > 1 needs a shared artifact store: artifacts.root=s3://..., artifacts.persistence.accessModes=[ReadWriteMany] or an existingClaim" -}}
