@@ -10,8 +10,8 @@ import unicodedata
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # Cyrillic and Greek letters that look like Latin ones ("Іgnоrе" → "ignore").
 _CONFUSABLES = str.maketrans(
-    "аеорсухіјѕԁɡһӏոѵᴡαеіοκντуΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТХ",
-    "aeopcyxijsdghlnvwaeioknTyABEZHIKMNOPTYXABEKMHOPCTX",
+    "аеорсухіјѕԁɡһӏոѵᴡαеіοκντуΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТХІЈЅ",
+    "aeopcyxijsdghlnvwaeioknTyABEZHIKMNOPTYXABEKMHOPCTXIJS",
 )
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _SPACED = re.compile(r"\b(?:\w[ .\-_*]){3,}\w\b")

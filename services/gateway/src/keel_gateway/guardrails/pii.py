@@ -61,9 +61,16 @@ def _iban(m: re.Match[str]) -> bool:
     return iban_ok(m.group())
 
 
+_DATE = re.compile(r"\d{4}([-./])\d{1,2}\1\d{1,2}|\d{1,2}([-./])\d{1,2}\2\d{4}")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 def _phone(m: re.Match[str]) -> bool:
-    d = _digits(m.group())
-    return 8 <= len(d) <= 15
+    text = m.group()
+    if not 8 <= len(_digits(text)) <= 15:
+        return False
+    # Dates ("2024-05-17", "17.05.2024") and runs of years ("1999 2000 2001") have a phone's shape.
+    return not (_DATE.fullmatch(text) or all(_YEAR.fullmatch(g) for g in re.split(r"[ .-]", text)))
 
 
 def _ssn(m: re.Match[str]) -> bool:
@@ -102,10 +109,19 @@ DETECTORS: dict[str, list[tuple[re.Pattern[str], _Check | None]]] = {
     "ip_address": [
         (re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"), _ip),
         (re.compile(r"(?i)\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"), _ip),
+        # The usual compressed form ("2001:db8::1"); one digit at least, so "cafe::bad" is no address.
+        (
+            re.compile(r"(?i)(?<![\w:])(?=[^\s]*\d)(?:[0-9a-f]{1,4}:){1,6}(?::[0-9a-f]{1,4}){1,6}(?![\w:])"),
+            _ip,
+        ),
     ],
     "phone": [
         (
-            re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}(?!\w)"),
+            # With an area code in brackets two groups follow ("(555) 123-4567"), else three or more.
+            re.compile(
+                r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?"
+                r"(?:\(\d{1,4}\)[ .-]?\d{2,4}(?:[ .-]\d{2,4}){1,4}|\d{2,4}(?:[ .-]\d{2,4}){2,4})(?!\w)"
+            ),
             _phone,
         ),
         (re.compile(r"(?<![\w+])\+\d{8,15}(?!\w)"), _phone),

@@ -182,6 +182,8 @@ class OutputFilter:
         banned = self.rails.banned
         if banned is not None:
             m = banned.search(raw, max(0, self.sent - self.rails.longest_phrase))
+            if m is not None and m.end() == len(raw) and not final:
+                m = None  # the next delta may continue the word ("only" + "ness"): not a match yet
             if m is not None:
                 action = self.rails.set.output.banned_phrases.action
                 v = Verdict("banned_phrase", "output", action, "phrase", 1.0, _ms(start))
@@ -192,8 +194,11 @@ class OutputFilter:
                 else:
                     self._note(v)
         if stop_at is not None:
-            end = min(end, stop_at) if not final else stop_at
-            end = max(end, self.sent)
+            # Nothing follows a block, so everything before the phrase goes out now (PII in it
+            # redacted as at the end of an answer), not only what lies outside the holdback window;
+            # otherwise the text held back just before the phrase would never be delivered.
+            end = max(stop_at, self.sent)
+            final = True
         spans: list[pii.Span] = []
         if self.pii is not None:
             for sp in pii.find(raw[self.sent :], self.pii.types):
