@@ -81,6 +81,14 @@ up: $(STAMP) ## run the local platform until Ctrl-C
 bench-inference: $(STAMP) ## Keel inference vs a one-at-a-time server vs a static batch (32 streams x 64 tokens)
 	$(PY) bench/inference/run.py
 
+.PHONY: bench-gateway
+bench-gateway: $(STAMP) ## latency the gateway adds at 50 concurrent clients vs calling inference directly
+	$(PY) bench/gateway/run.py
+
+.PHONY: bench-guardrails
+bench-guardrails: $(STAMP) ## injection/jailbreak detection and false-positive rates on bench/guardrails/data
+	$(PY) bench/guardrails/run.py
+
 .PHONY: clean
 clean: ## remove the venv, tools and caches
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

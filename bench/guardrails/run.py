@@ -66,7 +66,9 @@ async def main() -> None:
         "combined": rates(full, rows),
     }
     n_inj = sum(r["label"] == "injection" for r in rows)
-    print(f"{len(rows)} prompts: {n_inj} injection, {len(rows) - n_inj} benign; {per_prompt_ms:.1f} ms/prompt")
+    print(
+        f"{len(rows)} prompts: {n_inj} injection, {len(rows) - n_inj} benign; {per_prompt_ms:.1f} ms/prompt"
+    )
     print(f"{'rail':<12} {'detection':>10} {'false pos':>10}")
     for name, (det, fp) in table.items():
         print(f"{name:<12} {det:>10.1%} {fp:>10.1%}")
@@ -87,16 +89,25 @@ async def main() -> None:
         d, f = rates([full[i] for i in idx], [rows[i] for i in idx])
         by_split[name] = {"detection_rate": round(d, 4), "false_positive_rate": round(f, 4)}
         print(f"combined on {name:<9} detection {d:6.1%}  false positives {f:5.1%}  ({len(idx)} prompts)")
-    print(json.dumps({
-        "prompts": len(rows), "injection": n_inj, "benign": len(rows) - n_inj,
-        "detection_rate": round(det, 4), "false_positive_rate": round(fp, 4),
-        "heuristics_detection_rate": round(table["heuristics"][0], 4),
-        "heuristics_false_positive_rate": round(table["heuristics"][1], 4),
-        "semantic_detection_rate": round(table["semantic"][0], 4),
-        "semantic_false_positive_rate": round(table["semantic"][1], 4),
-        "semantic_threshold": inj_cfg.threshold, "ms_per_prompt": round(per_prompt_ms, 2),
-        "dev": by_split["dev"], "held_out": by_split["held_out"],
-    }))
+    print(
+        json.dumps(
+            {
+                "prompts": len(rows),
+                "injection": n_inj,
+                "benign": len(rows) - n_inj,
+                "detection_rate": round(det, 4),
+                "false_positive_rate": round(fp, 4),
+                "heuristics_detection_rate": round(table["heuristics"][0], 4),
+                "heuristics_false_positive_rate": round(table["heuristics"][1], 4),
+                "semantic_detection_rate": round(table["semantic"][0], 4),
+                "semantic_false_positive_rate": round(table["semantic"][1], 4),
+                "semantic_threshold": inj_cfg.threshold,
+                "ms_per_prompt": round(per_prompt_ms, 2),
+                "dev": by_split["dev"],
+                "held_out": by_split["held_out"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -22,13 +22,19 @@ async def _keys(settings: GatewaySettings, args: argparse.Namespace) -> int:
     try:
         if args.action == "create":
             key, token = await store.create(
-                args.tenant, [s.strip() for s in args.scopes.split(",") if s.strip()], args.name,
-                args.rpm, args.tpm, args.concurrency,
+                args.tenant,
+                [s.strip() for s in args.scopes.split(",") if s.strip()],
+                args.name,
+                args.rpm,
+                args.tpm,
+                args.concurrency,
             )
             print(json.dumps({**key.public(), "key": token}) if args.json else token)
             if not args.json:
-                print(f"key id {key.id} for tenant {key.tenant}; this is the only time the key is shown",
-                      file=sys.stderr)
+                print(
+                    f"key id {key.id} for tenant {key.tenant}; this is the only time the key is shown",
+                    file=sys.stderr,
+                )
         elif args.action == "list":
             for k in await store.list(args.tenant or None):
                 print(json.dumps(k.public()))

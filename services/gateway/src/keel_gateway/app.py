@@ -68,7 +68,9 @@ class BodyLimit:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
-                    raise ApiError(413, f"The request body exceeds {self.max_bytes} bytes.", code="request_too_large")
+                    raise ApiError(
+                        413, f"The request body exceeds {self.max_bytes} bytes.", code="request_too_large"
+                    )
             return msg
 
         await self.app(scope, limited, send)
@@ -76,8 +78,16 @@ class BodyLimit:
     async def _reject(self, send: Send) -> None:
         err = ApiError(413, f"The request body exceeds {self.max_bytes} bytes.", code="request_too_large")
         body = json.dumps(err.body()).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -113,14 +123,23 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         redis_url = settings.redis_url or "redis://127.0.0.1:6379/0"
         client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         reg_ch, inf_ch = aio_channel(settings.registry_target), aio_channel(settings.inference_target)
-        inference = igrpc.InferenceServiceStub(inf_ch)
+        inference = igrpc.InferenceServiceStub(inf_ch)  # type: ignore[no-untyped-call]
         keys = KeyStore(client, pepper, settings.key_cache_ttl_s, settings.key_cache_stale_s)
-        router = Router(rgrpc.RegistryServiceStub(reg_ch), inference, settings.route_cache_ttl_s)
+        registry = rgrpc.RegistryServiceStub(reg_ch)  # type: ignore[no-untyped-call]
+        router = Router(registry, inference, settings.route_cache_ttl_s)
         log_ = InteractionLog(
-            client, settings.interactions_stream, settings.interactions_maxlen, settings.interactions_buffer,
-            settings.interactions_batch, m.INTERACTIONS_DROPPED, m.INTERACTIONS_WRITTEN, m.INTERACTIONS_BUFFERED,
+            client,
+            settings.interactions_stream,
+            settings.interactions_maxlen,
+            settings.interactions_buffer,
+            settings.interactions_batch,
+            m.INTERACTIONS_DROPPED,
+            m.INTERACTIONS_WRITTEN,
+            m.INTERACTIONS_BUFFERED,
         )
-        svc.gateway = Gateway(settings, client, keys, RateLimiter(client), router, Guard(policy, emb), inference, log_)
+        svc.gateway = Gateway(
+            settings, client, keys, RateLimiter(client), router, Guard(policy, emb), inference, log_
+        )
         svc.redis = client
         svc.channels = [reg_ch, inf_ch]
         svc.tasks = [
@@ -137,7 +156,7 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
                 t.cancel()
             await asyncio.gather(*svc.tasks, return_exceptions=True)
             for ch in svc.channels:
-                await ch.close()
+                await ch.close(grace=None)
             await client.aclose()
             if embedder is None and emb is not None:
                 emb.close()
@@ -152,25 +171,39 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
     # --- errors ------------------------------------------------------------------------------
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError) -> JSONResponse:
-        return error_response(err, {"x-request-id": getattr(request.state, "request_id", "")} if
-                              getattr(request.state, "request_id", "") else None)
+        return error_response(
+            err,
+            {"x-request-id": getattr(request.state, "request_id", "")}
+            if getattr(request.state, "request_id", "")
+            else None,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
         first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request", "type": ""}
         if first.get("type") == "json_invalid":
-            return error_response(ApiError(400, "We could not parse the JSON body of your request.",
-                                           code="invalid_json"))
+            return error_response(
+                ApiError(400, "We could not parse the JSON body of your request.", code="invalid_json")
+            )
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         if not loc and first.get("loc", ())[:1] == ("body",):
-            return error_response(ApiError(400, "The request body must be a JSON object.", code="invalid_json"))
+            return error_response(
+                ApiError(400, "The request body must be a JSON object.", code="invalid_json")
+            )
         param = ".".join(loc) or None
         msg = str(first.get("msg", "invalid value"))
         if first.get("type") == "missing":
-            return error_response(ApiError(400, f"Missing required parameter: '{param}'.", param=param,
-                                           code="missing_required_parameter"))
-        return error_response(ApiError(400, f"Invalid value for '{param}': {msg}.", param=param,
-                                       code="invalid_value"))
+            return error_response(
+                ApiError(
+                    400,
+                    f"Missing required parameter: '{param}'.",
+                    param=param,
+                    code="missing_required_parameter",
+                )
+            )
+        return error_response(
+            ApiError(400, f"Invalid value for '{param}': {msg}.", param=param, code="invalid_value")
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
@@ -180,15 +213,18 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, err: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return error_response(ApiError(500, "The server had an error while processing your request.",
-                                       code="internal_error"))
+        return error_response(
+            ApiError(500, "The server had an error while processing your request.", code="internal_error")
+        )
 
     def gw() -> Gateway:
         return svc.gateway
 
     # --- OpenAI API --------------------------------------------------------------------------
     async def _run(
-        call: Call, openers: Callable[[], Awaitable[None]], fmt: Callable[[Call, str, str | None], dict[str, Any]],
+        call: Call,
+        openers: Callable[[], Awaitable[None]],
+        fmt: Callable[[Call, str, str | None], dict[str, Any]],
         body: Callable[[Call], dict[str, Any]],
     ) -> Response:
         g = gw()
@@ -214,8 +250,9 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
                 yield _sse(final)
             yield _sse("[DONE]")
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={**call.headers(), "cache-control": "no-cache"})
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={**call.headers(), "cache-control": "no-cache"}
+        )
 
     @app.post("/v1/chat/completions", tags=["openai"])
     async def chat_completions(
@@ -231,16 +268,33 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
             delta: dict[str, Any] = {"content": text} if text or finish is None else {}
             if not text and finish is None:
                 delta = {"role": "assistant", "content": ""}
-            return {"id": c.request_id, "object": "chat.completion.chunk", "created": created, "model": c.requested_model,
-                    "system_fingerprint": None,
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+            return {
+                "id": c.request_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": c.requested_model,
+                "system_fingerprint": None,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
 
         def whole(c: Call) -> dict[str, Any]:
-            return {"id": c.request_id, "object": "chat.completion", "created": created, "model": c.requested_model,
-                    "system_fingerprint": None,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": c.completion, "refusal": None},
-                                 "logprobs": None, "finish_reason": c.finish}],
-                    "usage": _usage(c), "keel": c.keel_field()}
+            return {
+                "id": c.request_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": c.requested_model,
+                "system_fingerprint": None,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": c.completion, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": c.finish,
+                    }
+                ],
+                "usage": _usage(c),
+                "keel": c.keel_field(),
+            }
 
         return await _run(call, lambda: g.admit(call), chunk, whole)
 
@@ -255,13 +309,24 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         created = int(time.time())
 
         def chunk(c: Call, text: str, finish: str | None) -> dict[str, Any]:
-            return {"id": c.request_id, "object": "text_completion", "created": created, "model": c.requested_model,
-                    "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]}
+            return {
+                "id": c.request_id,
+                "object": "text_completion",
+                "created": created,
+                "model": c.requested_model,
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            }
 
         def whole(c: Call) -> dict[str, Any]:
-            return {"id": c.request_id, "object": "text_completion", "created": created, "model": c.requested_model,
-                    "choices": [{"index": 0, "text": c.completion, "logprobs": None, "finish_reason": c.finish}],
-                    "usage": _usage(c), "keel": c.keel_field()}
+            return {
+                "id": c.request_id,
+                "object": "text_completion",
+                "created": created,
+                "model": c.requested_model,
+                "choices": [{"index": 0, "text": c.completion, "logprobs": None, "finish_reason": c.finish}],
+                "usage": _usage(c),
+                "keel": c.keel_field(),
+            }
 
         return await _run(call, lambda: g.admit(call), chunk, whole)
 
@@ -269,13 +334,22 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
     async def list_models(authorization: str | None = Header(None)) -> dict[str, Any]:
         g = gw()
         key = await g.authenticate(authorization, "inference")
-        data = [{"id": b, "object": "model", "created": 0, "owned_by": "keel"} for b in await g.router.base_models()]
+        data = [
+            {"id": b, "object": "model", "created": 0, "owned_by": "keel"}
+            for b in await g.router.base_models()
+        ]
         for model in await g.router.tenant_models(key.tenant):
             created = int(model.created_at.seconds)
             data.append({"id": model.name, "object": "model", "created": created, "owned_by": key.tenant})
             for alias in sorted(model.aliases):
-                data.append({"id": f"{model.name}@{alias}", "object": "model", "created": created,
-                             "owned_by": key.tenant})
+                data.append(
+                    {
+                        "id": f"{model.name}@{alias}",
+                        "object": "model",
+                        "created": created,
+                        "owned_by": key.tenant,
+                    }
+                )
         return {"object": "list", "data": data}
 
     @app.get("/v1/models/{model_id:path}", tags=["openai"])
@@ -283,9 +357,13 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         g = gw()
         key = await g.authenticate(authorization, "inference")
         route = await g.router.resolve(model_id, key.tenant)
-        return {"id": model_id, "object": "model", "created": route.created,
-                "owned_by": route.tenant or "keel",
-                "keel": {"base_model": route.base_model, "version": route.version, "adapter": route.adapter_ref}}
+        return {
+            "id": model_id,
+            "object": "model",
+            "created": route.created,
+            "owned_by": route.tenant or "keel",
+            "keel": {"base_model": route.base_model, "version": route.version, "adapter": route.adapter_ref},
+        }
 
     # --- admin: API keys ---------------------------------------------------------------------
     async def _admin(authorization: str | None, tenant: str | None) -> str:
@@ -293,8 +371,12 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         key = await gw().authenticate(authorization, "admin")
         target = tenant or key.tenant
         if target != key.tenant and key.tenant != gw().settings.operator_tenant:
-            raise ApiError(403, f"This key administers tenant '{key.tenant}' only.", param="tenant",
-                           code="insufficient_scope")
+            raise ApiError(
+                403,
+                f"This key administers tenant '{key.tenant}' only.",
+                param="tenant",
+                code="insufficient_scope",
+            )
         return target
 
     @app.post("/v1/admin/keys", tags=["admin"], status_code=201)
@@ -305,14 +387,18 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         return JSONResponse({**key.public(), "key": token}, status_code=201)
 
     @app.get("/v1/admin/keys", tags=["admin"])
-    async def list_keys(tenant: str | None = None, authorization: str | None = Header(None)) -> dict[str, Any]:
+    async def list_keys(
+        tenant: str | None = None, authorization: str | None = Header(None)
+    ) -> dict[str, Any]:
         target = await _admin(authorization, tenant)
         return {"object": "list", "data": [k.public() for k in await gw().keys.list(target)]}
 
     async def _own_key(key_id: str, authorization: str | None) -> None:
         found = await gw().keys.get(key_id)
         caller_tenant = await _admin(authorization, None)
-        if found is None or (found.tenant != caller_tenant and caller_tenant != gw().settings.operator_tenant):
+        if found is None or (
+            found.tenant != caller_tenant and caller_tenant != gw().settings.operator_tenant
+        ):
             raise ApiError(404, f"No API key with id '{key_id}'.", param="key_id", code="not_found")
 
     @app.get("/v1/admin/keys/{key_id}", tags=["admin"])
@@ -346,11 +432,15 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
             resp = await health_pb2_grpc.HealthStub(svc.channels[1]).Check(
                 health_pb2.HealthCheckRequest(), timeout=2
             )
-            checks["inference"] = "ok" if resp.status == health_pb2.HealthCheckResponse.SERVING else "not serving"
+            checks["inference"] = (
+                "ok" if resp.status == health_pb2.HealthCheckResponse.SERVING else "not serving"
+            )
         except grpc.RpcError as err:
             checks["inference"] = f"unreachable: {err.code().name}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_() -> Response:
@@ -361,8 +451,11 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
 
 def _usage(call: Call) -> dict[str, int]:
     u = call.usage
-    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-            "total_tokens": u.total_tokens or u.prompt_tokens + u.completion_tokens}
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total_tokens or u.prompt_tokens + u.completion_tokens,
+    }
 
 
 def app_from_env() -> FastAPI:

@@ -44,7 +44,10 @@ _ACTION_PB = {
     "redact": gpb.GuardrailAction.GUARDRAIL_ACTION_REDACT,
     "block": gpb.GuardrailAction.GUARDRAIL_ACTION_BLOCK,
 }
-_STAGE_PB = {"input": gpb.GuardrailStage.GUARDRAIL_STAGE_INPUT, "output": gpb.GuardrailStage.GUARDRAIL_STAGE_OUTPUT}
+_STAGE_PB = {
+    "input": gpb.GuardrailStage.GUARDRAIL_STAGE_INPUT,
+    "output": gpb.GuardrailStage.GUARDRAIL_STAGE_OUTPUT,
+}
 # Chat template tokens around each message; only used to decide whether an exact count is needed.
 _TEMPLATE_SLACK = 16
 
@@ -80,6 +83,7 @@ class Call:
     status: int = 200
     error_type: str = ""
     released: bool = False
+    elapsed_s: float = 0.0
     streamed_tokens: int = 0
 
     @property
@@ -92,6 +96,9 @@ class Call:
             h["x-keel-model"] = (
                 f"{self.route.model}/{self.route.version}" if self.route.model else self.route.base_model
             )
+        if self.elapsed_s:
+            gateway_ms = max(self.elapsed_s - self.upstream_s, 0.0) * 1000
+            h["server-timing"] = f"gateway;dur={gateway_ms:.2f}, inference;dur={self.upstream_s * 1000:.2f}"
         if self.verdicts:
             h["x-keel-guardrails"] = ",".join(v.header() for v in self.verdicts)
         a = self.admission
@@ -154,7 +161,11 @@ class Gateway:
         def pick(own: int, default: int) -> int:
             return 0 if own < 0 else own or default
 
-        return Limits(pick(key.rpm, s.default_rpm), pick(key.tpm, s.default_tpm), pick(key.concurrency, s.default_concurrency))
+        return Limits(
+            pick(key.rpm, s.default_rpm),
+            pick(key.tpm, s.default_tpm),
+            pick(key.concurrency, s.default_concurrency),
+        )
 
     # --- preparation ----------------------------------------------------------------------------
     def open_chat(self, key: ApiKey, req: ChatCompletionRequest) -> Call:
@@ -182,7 +193,9 @@ class Gateway:
             raise ApiError(400, problem[1], param=problem[0], code="unsupported_parameter")
 
     @staticmethod
-    def _sampling(req: ChatCompletionRequest | CompletionRequest, max_tokens: int | None) -> cpb.SamplingParams:
+    def _sampling(
+        req: ChatCompletionRequest | CompletionRequest, max_tokens: int | None
+    ) -> cpb.SamplingParams:
         s = cpb.SamplingParams(max_tokens=max_tokens or 0, stop=req.stops())
         # OpenAI samples at temperature 1 unless told otherwise.
         s.temperature = 1.0 if req.temperature is None else req.temperature
@@ -236,7 +249,11 @@ class Gateway:
         assert call.rails is not None and call.route is not None
         limit = call.rails.set.input.max_prompt_tokens
         # A byte-level BPE token covers at least one byte, so short prompts need no exact count.
-        if not limit or not call.rails.set.enabled or prompt_bytes + _TEMPLATE_SLACK * len(call.contents) <= limit:
+        if (
+            not limit
+            or not call.rails.set.enabled
+            or prompt_bytes + _TEMPLATE_SLACK * len(call.contents) <= limit
+        ):
             return None
         start = time.perf_counter()
         req = ipb.CountTokensRequest(model=call.route.base_model)
@@ -252,7 +269,14 @@ class Gateway:
         call.upstream_s += time.perf_counter() - start
         if count <= limit:
             return None
-        v = Verdict("prompt_length", "input", "block", f"{count}>{limit}_tokens", 1.0, (time.perf_counter() - start) * 1000)
+        v = Verdict(
+            "prompt_length",
+            "input",
+            "block",
+            f"{count}>{limit}_tokens",
+            1.0,
+            (time.perf_counter() - start) * 1000,
+        )
         self._verdicts(call, [v])
         return v
 
@@ -271,7 +295,9 @@ class Gateway:
 
     def _request(self, call: Call) -> ipb.GenerateRequest:
         assert call.route is not None
-        req = ipb.GenerateRequest(request_id=call.request_id, model=call.route.base_model, sampling=call.sampling)
+        req = ipb.GenerateRequest(
+            request_id=call.request_id, model=call.route.base_model, sampling=call.sampling
+        )
         if call.route.adapter is not None:
             req.adapter.CopyFrom(call.route.adapter)
         if call.route_name == "chat.completions":
@@ -287,7 +313,8 @@ class Gateway:
         start = time.perf_counter()
         try:
             resp = await self.inference.Generate(
-                self._request(call), timeout=self.settings.upstream_timeout_s,
+                self._request(call),
+                timeout=self.settings.upstream_timeout_s,
                 metadata=(("x-request-id", call.request_id),),
             )
         except grpc.RpcError as err:
@@ -308,7 +335,8 @@ class Gateway:
         assert call.rails is not None
         start = time.perf_counter()
         upstream = self.inference.GenerateStream(
-            self._request(call), timeout=self.settings.upstream_timeout_s,
+            self._request(call),
+            timeout=self.settings.upstream_timeout_s,
             metadata=(("x-request-id", call.request_id),),
         )
         it = upstream.__aiter__()
@@ -324,7 +352,10 @@ class Gateway:
         return self._pieces(call, upstream, it, first)
 
     async def _pieces(
-        self, call: Call, upstream: object, it: AsyncIterator[ipb.GenerateStreamResponse],
+        self,
+        call: Call,
+        upstream: object,
+        it: AsyncIterator[ipb.GenerateStreamResponse],
         first: ipb.GenerateStreamResponse | None,
     ) -> AsyncIterator[str]:
         assert call.rails is not None
@@ -356,10 +387,15 @@ class Gateway:
                 call.usage = done.usage
             else:
                 # Stopped early by a rail: no final usage came; bill what was generated.
-                call.usage = cpb.Usage(completion_tokens=call.streamed_tokens, total_tokens=call.streamed_tokens)
+                call.usage = cpb.Usage(
+                    completion_tokens=call.streamed_tokens, total_tokens=call.streamed_tokens
+                )
             call.finish = (
-                "content_filter" if filt.blocked is not None
-                else FINISH.get(done.finish_reason, "stop") if done is not None else "stop"
+                "content_filter"
+                if filt.blocked is not None
+                else FINISH.get(done.finish_reason, "stop")
+                if done is not None
+                else "stop"
             )
             self._verdicts(call, filt.verdicts)
         except grpc.RpcError as err:
@@ -388,6 +424,7 @@ class Gateway:
     # --- accounting -----------------------------------------------------------------------------
     async def finish(self, call: Call) -> None:
         elapsed = time.perf_counter() - call.started
+        call.elapsed_s = elapsed
         await self._release(call)
         model = call.model_label
         m.REQUESTS.labels(call.route_name, model, str(call.status)).inc()
@@ -441,8 +478,12 @@ class Gateway:
             rec.prompt = call.contents[0]
         for v in call.verdicts:
             rec.guardrail_verdicts.add(
-                rail=v.rail, stage=_STAGE_PB[v.stage], action=_ACTION_PB[v.action], reason=v.reason,
-                score=v.score, latency_ms=v.latency_ms,
+                rail=v.rail,
+                stage=_STAGE_PB[v.stage],
+                action=_ACTION_PB[v.action],
+                reason=v.reason,
+                score=v.score,
+                latency_ms=v.latency_ms,
             )
         ts = Timestamp()
         ts.GetCurrentTime()

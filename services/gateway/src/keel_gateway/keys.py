@@ -15,7 +15,9 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -79,8 +81,8 @@ def check_scopes(scopes: list[str] | tuple[str, ...] | frozenset[str]) -> frozen
     return frozenset(scopes)
 
 
-def _decode(key_id: str, raw: dict[bytes, bytes]) -> tuple[ApiKey, bytes]:
-    d = {k.decode(): v.decode() for k, v in raw.items()}
+def _decode(key_id: str, raw: Mapping[Any, Any]) -> tuple[ApiKey, bytes]:
+    d = {_s(k): _s(v) for k, v in raw.items()}
     key = ApiKey(
         id=key_id,
         tenant=d["tenant"],
@@ -93,6 +95,10 @@ def _decode(key_id: str, raw: dict[bytes, bytes]) -> tuple[ApiKey, bytes]:
         concurrency=int(d.get("concurrency", 0)),
     )
     return key, bytes.fromhex(d["hash"])
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 @dataclass
@@ -130,7 +136,7 @@ class KeyStore:
         key_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
         token = f"{PREFIX}{key_id}.{secrets.token_urlsafe(32)}"
         key = ApiKey(key_id, tenant, scope_set, name[:200], time.time(), 0.0, rpm, tpm, concurrency)
-        mapping = {
+        mapping: dict[Any, Any] = {
             "tenant": tenant,
             "scopes": ",".join(sorted(scope_set)),
             "name": key.name,
@@ -152,7 +158,7 @@ class KeyStore:
         return _decode(key_id, raw)[0] if raw else None
 
     async def list(self, tenant: str | None = None) -> list[ApiKey]:
-        ids = sorted(m.decode() for m in await self.client.smembers(_INDEX))
+        ids = sorted(_s(m) for m in await self.client.smembers(_INDEX))
         pipe = self.client.pipeline(transaction=False)
         for key_id in ids:
             pipe.hgetall(_REC + key_id)
@@ -192,7 +198,9 @@ class KeyStore:
             if hit is not None and now - hit.verified_at < self.stale_s:
                 log.warning("redis unreachable; using a cached key verification", extra={"key_id": key_id})
                 return self._check(hit.key, hit.digest, digest)
-            raise ApiError(503, "the key store is unreachable; try again", code="key_store_unavailable") from None
+            raise ApiError(
+                503, "the key store is unreachable; try again", code="key_store_unavailable"
+            ) from None
         if not raw:
             raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
         key, stored = _decode(key_id, raw)
@@ -218,10 +226,9 @@ class KeyStore:
                 self._cache.clear()
                 async for msg in pubsub.listen():
                     if msg.get("type") == "message":
-                        self._cache.pop(msg["data"].decode(), None)
+                        self._cache.pop(_s(msg["data"]), None)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError):
                 log.warning("key revocation listener lost redis; retrying")
                 await asyncio.sleep(1.0)
-

@@ -134,7 +134,14 @@ class RateLimiter:
             minute = await self._minute()
             res = await self._admit(
                 keys=self._keys(key_id, minute),
-                args=[limits.rpm, limits.tpm, limits.concurrency, max(est_tokens, 0), request_id, self.lease_s],
+                args=[
+                    limits.rpm,
+                    limits.tpm,
+                    limits.concurrency,
+                    max(est_tokens, 0),
+                    request_id,
+                    self.lease_s,
+                ],
             )
         except (RedisError, OSError):
             # Fail open: an unreachable Redis must not take the API down (counted by the caller).

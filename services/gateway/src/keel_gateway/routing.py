@@ -92,7 +92,9 @@ class Router:
     # --- resolution ---------------------------------------------------------------------------
     async def resolve(self, model: str, tenant: str) -> Route:
         if not model:
-            raise ApiError(400, "you must provide a model parameter", param="model", code="missing_required_parameter")
+            raise ApiError(
+                400, "you must provide a model parameter", param="model", code="missing_required_parameter"
+            )
         bases = await self.base_models()
         if model in bases:
             return Route(requested=model, base_model=model)
@@ -107,7 +109,8 @@ class Router:
         if route.base_model not in bases:
             raise ApiError(
                 404,
-                f"The model `{model}` is built on `{route.base_model}`, which this deployment does not serve.",
+                f"The model `{model}` is built on `{route.base_model}`, "
+                "which this deployment does not serve.",
                 param="model",
                 code="model_not_found",
             )
@@ -116,7 +119,9 @@ class Router:
     async def _lookup(self, model: str) -> Route | None:
         try:
             if model.startswith("ft:"):
-                resp = await self.registry.ListVersions(rpb.ListVersionsRequest(tag=model, page_size=2), timeout=5)
+                resp = await self.registry.ListVersions(
+                    rpb.ListVersionsRequest(tag=model, page_size=2), timeout=5
+                )
                 if not resp.versions:
                     return None
                 version = resp.versions[0]
@@ -149,9 +154,11 @@ class Router:
 
     def invalidate(self, model: str) -> None:
         """Drop every cached name of ``model`` (name, name@alias, name/N, ft: ids)."""
-        for key in [k for k, e in self._cache.items() if k.split("@")[0].split("/")[0] == model or (
-            e.route is not None and e.route.model == model
-        )]:
+        for key in [
+            k
+            for k, e in self._cache.items()
+            if k.split("@")[0].split("/")[0] == model or (e.route is not None and e.route.model == model)
+        ]:
             del self._cache[key]
         self.invalidations += 1
 

@@ -22,7 +22,9 @@ class ThreadedGateway:
         sock.bind((settings.host, settings.http_port))
         self.port = sock.getsockname()[1]
         self._sock = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", loop="asyncio")
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", loop="asyncio"
+        )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 

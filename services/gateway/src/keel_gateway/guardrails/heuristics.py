@@ -8,7 +8,7 @@ import re
 import unicodedata
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-# Cyrillic and Greek letters that look like Latin ones ("Іgnоrе" → "ignore").
+# Cyrillic and Greek letters that look like Latin ones (a Cyrillic "o" inside "ignore").
 _CONFUSABLES = str.maketrans(
     "аеорсухіјѕԁɡһӏոѵᴡαеіοκντуΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТХІЈЅ",
     "aeopcyxijsdghlnvwaeioknTyABEZHIKMNOPTYXABEKMHOPCTXIJS",
@@ -72,8 +72,11 @@ _PATTERNS: list[tuple[str, float, str]] = [
         0.85,
         "prompt_extraction",
     ),
-    (r"\bwhat (?:is|was|were) your (?:system prompt|initial instructions|original instructions)", 0.85,
-     "prompt_extraction"),
+    (
+        r"\bwhat (?:is|was|were) your (?:system prompt|initial instructions|original instructions)",
+        0.85,
+        "prompt_extraction",
+    ),
     # Persona / mode jailbreaks
     (r"\b(?:dan|stan|dude|aim|evil ?bot|jailbroken?|jailbreak)\b (?:mode|prompt|persona)?", 0.6, "persona"),
     (r"\bdo anything now\b", 0.95, "persona"),
@@ -105,36 +108,48 @@ _PATTERNS: list[tuple[str, float, str]] = [
         0.7,
         "refusal_suppression",
     ),
-    (r"\b(?:start|begin) (?:your )?(?:answer|response|reply) with ['\"]?(?:sure|absolutely|of course)", 0.8,
-     "prefix_injection"),
+    (
+        r"\b(?:start|begin) (?:your )?(?:answer|response|reply) with ['\"]?(?:sure|absolutely|of course)",
+        0.8,
+        "prefix_injection",
+    ),
     # Authority spoofing
     (
         r"(?:^|\W)(?:\[|<|#+ ?|\{)?(?:system|admin|developer|root|openai|anthropic)(?: message| override| "
-        r"notice| note)?(?:\]|>|\}|:)\s*(?:\w+ ){0,6}(?:ignore|disregard|override|new instructions|you (?:must|"
+        r"notice| note)?(?:\]|>|\}|:)\s*(?:\w+ ){0,6}(?:ignore|disregard|override|new in"
+        r"structions|you (?:must|"
         r"will|are now))",
         0.9,
         "authority_spoofing",
     ),
     (r"<\|?(?:im_start|im_end|system|endoftext)\|?>", 0.9, "token_smuggling"),
-    (r"\b(?:this is|i am|i'm) (?:your|the|an?) (?:developer|creator|admin(?:istrator)?|openai|"
-     r"system operator)\b(?:\w+ ){0,6}(?:override|disable|ignore|unlock|authori[sz]e)", 0.85,
-     "authority_spoofing"),
+    (
+        r"\b(?:this is|i am|i'm) (?:your|the|an?) (?:developer|creator|admin(?:istrator)?|openai|"
+        r"system operator)\b(?:\w+ ){0,6}(?:override|disable|ignore|unlock|authori[sz]e)",
+        0.85,
+        "authority_spoofing",
+    ),
     (
         r"\b(?:ignore|disregard|forget|set aside|drop|discard|cancel|bypass|abandon|throw out) "
         r"(?:all |any |the |your |of your |whatever )?(?:\w+ ){0,2}(?:instructions|guidelines|rules|"
-        r"programming|content polic(?:y|ies)|safety (?:rules|training|guidelines)|configuration|directives)\b",
+        r"programming|content polic(?:y|ies)|safety (?:rules|training|guidelines)|config"
+        r"uration|directives)\b",
         0.75,
         "instruction_override",
     ),
     (
         r"\b(?:rules|guidelines|instructions|polic(?:y|ies)|restrictions|system (?:prompt|message))\b "
-        r"(?:\w+ ){0,6}(?:no longer apply|don't apply|do not apply|(?:is|are|have been) (?:revoked|deprecated|"
+        r"(?:\w+ ){0,6}(?:no longer apply|don't apply|do not apply|(?:is|are|have been) "
+        r"(?:revoked|deprecated|"
         r"suspended|lifted|void|disabled|overridden|reversed))",
         0.85,
         "instruction_override",
     ),
-    (r"\b(?:takes|has) priority over (?:\w+ ){0,3}(?:system|instructions|rules|guidelines)", 0.85,
-     "instruction_override"),
+    (
+        r"\b(?:takes|has) priority over (?:\w+ ){0,3}(?:system|instructions|rules|guidelines)",
+        0.85,
+        "instruction_override",
+    ),
     (
         r"\b(?:system prompt|initial instructions|hidden instructions|original instructions|"
         r"developer (?:message|notes)|system message)\b",
@@ -149,7 +164,8 @@ _PATTERNS: list[tuple[str, float, str]] = [
         "prompt_extraction",
     ),
     (
-        r"\b(?:no|without|zero|free of|abolished|ignore(?:s)?) (?:\w+ ){0,2}(?:content (?:rules|polic(?:y|ies)|"
+        r"\b(?:no|without|zero|free of|abolished|ignore(?:s)?) (?:\w+ ){0,2}(?:content ("
+        r"?:rules|polic(?:y|ies)|"
         r"filters?|restrictions)|laws|rules|restrictions|filters|censorship|limits|safety (?:training|tuning|"
         r"rules))\b",
         0.6,
@@ -168,38 +184,82 @@ _PATTERNS: list[tuple[str, float, str]] = [
         0.85,
         "indirect_injection",
     ),
-    (r"\b(?:note|message|instruction|attention) (?:to|for) (?:the |any )?(?:ai|assistant|model|llm|"
-     r"language model|coding assistant)s?\b", 0.85, "indirect_injection"),
-    (r"\b(?:assistant|the ai|the model) must (?:now )?(?:\w+ ){0,2}(?:tell|call|send|delete|say|ignore|"
-     r"reply|forward|install)", 0.8, "indirect_injection"),
-    (r"\b(?:override|disable|turn off|switch off|remove|suspend) (?:\w+ ){0,2}(?:content polic(?:y|ies)|"
-     r"safety (?:filters?|rules|caveats|guidelines|features)|guardrails|restrictions|filters)", 0.85,
-     "authority_spoofing"),
-    (r"\b(?:priority override|policy_override|system override|admin override|developer override)\b", 0.9,
-     "authority_spoofing"),
-    (r"(?:^|\n|\s)(?:#{2,} ?|\[\[ ?)?(?:system|assistant)(?: message)?(?: ?\]\])? ?: ", 0.7,
-     "token_smuggling"),
+    (
+        r"\b(?:note|message|instruction|attention) (?:to|for) (?:the |any )?(?:ai|assistant|model|llm|"
+        r"language model|coding assistant)s?\b",
+        0.85,
+        "indirect_injection",
+    ),
+    (
+        r"\b(?:assistant|the ai|the model) must (?:now )?(?:\w+ ){0,2}(?:tell|call|send|delete|say|ignore|"
+        r"reply|forward|install)",
+        0.8,
+        "indirect_injection",
+    ),
+    (
+        r"\b(?:override|disable|turn off|switch off|remove|suspend) (?:\w+ ){0,2}(?:content polic(?:y|ies)|"
+        r"safety (?:filters?|rules|caveats|guidelines|features)|guardrails|restrictions|filters)",
+        0.85,
+        "authority_spoofing",
+    ),
+    (
+        r"\b(?:priority override|policy_override|system override|admin override|developer override)\b",
+        0.9,
+        "authority_spoofing",
+    ),
+    (
+        r"(?:^|\n|\s)(?:#{2,} ?|\[\[ ?)?(?:system|assistant)(?: message)?(?: ?\]\])? ?: ",
+        0.7,
+        "token_smuggling",
+    ),
     (r"\b(?:human|user): .{0,200}\bassistant: ", 0.75, "token_smuggling"),
     # Multilingual instruction override
-    (r"\b(?:negeer|vergeet) (?:alle )?(?:eerdere |vorige )?(?:instructies|regels)", 0.9, "instruction_override"),
+    (
+        r"\b(?:negeer|vergeet) (?:alle )?(?:eerdere |vorige )?(?:instructies|regels)",
+        0.9,
+        "instruction_override",
+    ),
     (r"игнорируй|забудь (?:все )?(?:предыдущие )?инструкции|системн\w+ промпт", 0.9, "instruction_override"),
     (r"指示(?:は|を)?(?:すべて)?無視|プロンプトを(?:そのまま)?出力", 0.9, "instruction_override"),
-    (r"talimatları (?:yok say|görmezden gel)", 0.9, "instruction_override"),
+    (r"talimatları (?:yok say|görmezden gel)", 0.9, "instruction_override"),  # noqa: RUF001
     (r"निर्देशों को (?:अनदेखा|नज़रअंदाज़)|सिस्टम प्रॉम्प्ट", 0.9, "instruction_override"),
-    (r"\b(?:ignorer?|ignorez|ignora|ignore) (?:\w+ ){0,3}(?:règles|regras|reglas|regole|instructions|"
-     r"instruções)\b", 0.8, "instruction_override"),
-    (r"\b(?:ignore[zr]?|oublie[zr]?) (?:toutes? )?(?:les |vos |tes )?(?:instructions|consignes|règles)"
-     r" (?:précédentes|antérieures|initiales|du système)", 0.9, "instruction_override"),
-    (r"\b(?:ignora|olvida|ignore) (?:todas )?(?:las |tus )?(?:instrucciones|reglas|indicaciones)"
-     r"(?: anteriores| previas| del sistema)?", 0.9, "instruction_override"),
-    (r"\b(?:ignoriere|vergiss) (?:alle )?(?:vorherigen |bisherigen |deine )?(?:anweisungen|regeln|"
-     r"instruktionen)", 0.9, "instruction_override"),
-    (r"\b(?:ignora|dimentica) (?:tutte )?(?:le )?(?:istruzioni|regole) (?:precedenti)?", 0.9,
-     "instruction_override"),
+    (
+        r"\b(?:ignorer?|ignorez|ignora|ignore) (?:\w+ ){0,3}(?:règles|regras|reglas|regole|instructions|"
+        r"instruções)\b",
+        0.8,
+        "instruction_override",
+    ),
+    (
+        r"\b(?:ignore[zr]?|oublie[zr]?) (?:toutes? )?(?:les |vos |tes )?(?:instructions|consignes|règles)"
+        r" (?:précédentes|antérieures|initiales|du système)",
+        0.9,
+        "instruction_override",
+    ),
+    (
+        r"\b(?:ignora|olvida|ignore) (?:todas )?(?:las |tus )?(?:instrucciones|reglas|indicaciones)"
+        r"(?: anteriores| previas| del sistema)?",
+        0.9,
+        "instruction_override",
+    ),
+    (
+        r"\b(?:ignoriere|vergiss) (?:alle )?(?:vorherigen |bisherigen |deine )?(?:anweisungen|regeln|"
+        r"instruktionen)",
+        0.9,
+        "instruction_override",
+    ),
+    (
+        r"\b(?:ignora|dimentica) (?:tutte )?(?:le )?(?:istruzioni|regole) (?:precedenti)?",
+        0.9,
+        "instruction_override",
+    ),
     (r"忽略(?:之前|以上|所有)|无视(?:之前|以上)的?(?:指令|说明)", 0.9, "instruction_override"),
     # Encoded payloads handed to the model to execute
-    (r"\b(?:decode|base64|rot13|hex)\b (?:\w+ ){0,6}(?:and (?:then )?(?:follow|execute|do|obey|run)|"
-     r"then (?:follow|execute|obey))", 0.8, "encoded_payload"),
+    (
+        r"\b(?:decode|base64|rot13|hex)\b (?:\w+ ){0,6}(?:and (?:then )?(?:follow|execute|do|obey|run)|"
+        r"then (?:follow|execute|obey))",
+        0.8,
+        "encoded_payload",
+    ),
 ]
 
 _COMPILED = [(re.compile(p), score, reason) for p, score, reason in _PATTERNS]

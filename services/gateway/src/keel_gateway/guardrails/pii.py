@@ -88,7 +88,10 @@ DETECTORS: dict[str, list[tuple[re.Pattern[str], _Check | None]]] = {
         (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), None),  # GitHub tokens
         (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), None),  # Slack tokens
         (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), None),  # Google API keys
-        (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"), None),
+        (
+            re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
+            None,
+        ),
         (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), None),  # JWT
         (
             re.compile(

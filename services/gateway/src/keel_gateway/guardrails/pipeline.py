@@ -62,7 +62,9 @@ class Rails:
         self.injection: Matcher | None = None
         if embedder is not None and inj.enabled and inj.semantic:
             self.injection = (
-                default_injection if inj.exemplars is None else Matcher(embedder, inj.exemplars, exemplars.BENIGN)
+                default_injection
+                if inj.exemplars is None
+                else Matcher(embedder, inj.exemplars, exemplars.BENIGN)
             )
         self.topics: list[tuple[str, Matcher]] = []
         if embedder is not None and rails.input.denied_topics.enabled:
@@ -85,7 +87,7 @@ class Rails:
         rails = self.set.input
         if rails.pii.enabled:
             start = time.perf_counter()
-            found: dict[str, str] = {}
+            found: dict[str, str] = {}  # kind -> strongest action seen
             for i, text in enumerate(out.contents):
                 spans = pii.find(text, rails.pii.types)
                 if not spans:
@@ -97,8 +99,8 @@ class Rails:
                         found[s.kind] = act
                 if redact:
                     out.contents[i] = pii.redact(text, redact)
-            for kind, act in found.items():
-                out.verdicts.append(Verdict("pii", "input", act, kind, 1.0, _ms(start)))
+            for kind, action in found.items():
+                out.verdicts.append(Verdict("pii", "input", action, kind, 1.0, _ms(start)))
         user = [c for r, c in zip(roles, out.contents, strict=True) if r == "user"]
         if not user:
             return out
@@ -111,8 +113,12 @@ class Rails:
                 if score > h_score:
                     h_score, h_reason = score, reason
             if h_score >= inj.heuristic_threshold:
-                out.verdicts.append(Verdict("prompt_injection", "input", inj.action, h_reason, h_score, _ms(start)))
-                return out if inj.action == "block" else await self._semantic(user[-1], out, skip_injection=True)
+                out.verdicts.append(
+                    Verdict("prompt_injection", "input", inj.action, h_reason, h_score, _ms(start))
+                )
+                return (
+                    out if inj.action == "block" else await self._semantic(user[-1], out, skip_injection=True)
+                )
         return await self._semantic(user[-1], out, skip_injection=False)
 
     async def _semantic(self, text: str, out: InputOutcome, skip_injection: bool) -> InputOutcome:
@@ -125,7 +131,9 @@ class Rails:
             score, _ = self.injection.best(vecs)
             if score >= rails.injection.threshold:
                 out.verdicts.append(
-                    Verdict("prompt_injection", "input", rails.injection.action, "semantic", score, _ms(start))
+                    Verdict(
+                        "prompt_injection", "input", rails.injection.action, "semantic", score, _ms(start)
+                    )
                 )
         for name, matcher in self.topics:
             score, _ = matcher.best(vecs)

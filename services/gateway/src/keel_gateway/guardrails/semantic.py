@@ -141,7 +141,9 @@ class Matcher:
     def __init__(self, embedder: Embedder, exemplars: list[str], counter: list[str] | None = None) -> None:
         self.embedder = embedder
         self.exemplars = exemplars
-        self.matrix: Vectors = embedder.encode_sync(exemplars) if exemplars else np.zeros((0, 384), np.float32)
+        self.matrix: Vectors = (
+            embedder.encode_sync(exemplars) if exemplars else np.zeros((0, 384), np.float32)
+        )
         self.counter: Vectors | None = embedder.encode_sync(counter) if counter else None
 
     def best(self, vecs: Vectors) -> tuple[float, int]:
