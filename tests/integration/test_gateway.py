@@ -526,6 +526,45 @@ def test_output_rail_blocks_a_banned_phrase_before_it_is_streamed(stack: dict[st
     assert "zebra crossing" in text.lower() or finish[-1] != "content_filter"
 
 
+def test_fuzzing_the_openapi_document_finds_no_server_errors(stack: dict[str, Any], tmp_path: Path) -> None:
+    """schemathesis generates requests from the gateway's own OpenAPI document (valid and
+    invalid bodies, odd headers); none may produce a 5xx. A policy caps max_tokens at 2 so
+    the valid ones stay fast."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    policy = tmp_path / "fuzz-policy.yaml"
+    policy.write_text("default: {output: {max_tokens: 2}}\n")
+    gw = stack["gateway"](policy_path=policy)
+    admin = stack["admin"]["key"]
+    schema = schemathesis.openapi.from_url(f"{gw.url}/openapi.json")
+    failures: list[str] = []
+    seen: dict[int, int] = {}
+    for op in schema.get_all_operations():
+        operation = op.ok()
+
+        strategy = operation.as_strategy()
+
+        @settings(
+            max_examples=25,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+        @given(case=strategy)
+        def run(case: Any) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {admin}"}
+            resp = case.call(base_url=gw.url, timeout=60)
+            seen[resp.status_code] = seen.get(resp.status_code, 0) + 1
+            if resp.status_code >= 500:
+                failures.append(f"{case.method} {case.path} -> {resp.status_code}: {resp.text[:200]}")
+
+        run()
+    assert not failures, failures
+    assert any(200 <= code < 300 for code in seen) and any(400 <= code < 500 for code in seen), seen
+
+
 def test_interaction_log_survives_a_redis_outage(stack: dict[str, Any], tmp_path: Path) -> None:
     from keel_common.redis import EmbeddedValkey
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -121,7 +123,11 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         if emb is None and settings.semantic_rails:
             emb = await asyncio.to_thread(Embedder, settings.embed_threads, settings.embed_max_batch)
         redis_url = settings.redis_url or "redis://127.0.0.1:6379/0"
-        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        # One quick attempt: with Redis down, the paths that go on without it (cached keys, rate
+        # limits failing open, the buffered log) must not wait through redis-py's retry backoff.
+        client = aioredis.Redis.from_url(
+            redis_url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
         reg_ch, inf_ch = aio_channel(settings.registry_target), aio_channel(settings.inference_target)
         inference = igrpc.InferenceServiceStub(inf_ch)  # type: ignore[no-untyped-call]
         keys = KeyStore(client, pepper, settings.key_cache_ttl_s, settings.key_cache_stale_s)

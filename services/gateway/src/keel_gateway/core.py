@@ -178,6 +178,7 @@ class Gateway:
         return call
 
     def open_completion(self, key: ApiKey, req: CompletionRequest) -> Call:
+        self._supported(req.unsupported())  # before text(): a prompt list must hold exactly one
         call = Call("completions", new_request_id("cmpl"), key, bool(req.stream), req.model)
         call.roles = ["user"]
         call.contents = [req.text()]
@@ -214,6 +215,9 @@ class Gateway:
         try:
             call.route = await self.router.resolve(call.requested_model, call.key.tenant)
             call.rails = self.guard.rails(call.key.tenant, call.route.policy_model)
+            cap = call.rails.set.output.max_tokens
+            if cap and (not call.sampling.max_tokens or call.sampling.max_tokens > cap):
+                call.sampling.max_tokens = cap
             prompt_bytes = sum(len(c.encode()) for c in call.contents)
             call.reserved = estimate_tokens(prompt_bytes)
             adm = await self.limiter.admit(call.key.id, self.limits(call.key), call.request_id, call.reserved)

@@ -98,6 +98,7 @@ class OutputRails(_Strict):
     pii: PiiRail = PiiRail()
     banned_phrases: BannedPhrases = BannedPhrases()
     max_output_chars: int = Field(0, ge=0, description="0 = no limit")
+    max_tokens: int = Field(0, ge=0, description="caps the max_tokens a client may ask for; 0 = no cap")
     # Streaming keeps this many characters unsent so a match can be seen whole before any of it
     # reaches the client; it must be longer than the longest phrase or secret it should catch.
     holdback_chars: int = Field(64, ge=0, le=4096)
