@@ -1,22 +1,42 @@
-"""`keel up` / `keel status` / `keel models ...` against real processes on this machine."""
+"""`keel up` / `keel status` / `keel models ...` / `keel keys ...` / `keel chat` against real
+processes on this machine."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from keel_client.adapters import BaseShape, write_lora_adapter
 from keel_client.cli import component_health, main
-from keel_client.local import STATE_FILE, LocalPlatform, PlatformState
+from keel_client.local import STATE_FILE, LocalPlatform, PlatformState, admin_key_path
 
 KEEL = str(Path(sys.executable).with_name("keel"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's MiniLM rails take ~15 s to load; only the test with inference keeps them."""
+    monkeypatch.setenv("KEEL_GATEWAY_SEMANTIC_RAILS", "false")
+    for name in ("KEEL_API_KEY", "KEEL_GATEWAY_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def pid_alive(pid: int) -> bool:
@@ -36,7 +56,7 @@ def keel_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[st
     env = {**os.environ, "KEEL_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     env.pop("KEEL_REDIS_URL", None)
     proc = subprocess.Popen(
-        [KEEL, "up", "--registry-port", "0", *extra],
+        [KEEL, "up", "--registry-port", "0", "--gateway-port", "0", *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -60,11 +80,43 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         assert "registry" in out and "valkey" in out and "SERVING" in out
         state = PlatformState.load(tmp_path)
         assert state is not None
-        registry_pid = state.components["registry"].pid
-        assert pid_alive(registry_pid)
+        registry_pid, gateway_pid = state.components["registry"].pid, state.components["gateway"].pid
+        assert pid_alive(registry_pid) and pid_alive(gateway_pid)
+
+        # `keel up` prints the gateway's URL, the admin key and how to use them.
+        url_match = re.search(r"^gateway\s+(http://127\.0\.0\.1:\d+/v1)", out, re.M)
+        key_match = re.search(r"^admin key (sk-keel-\S+)", out, re.M)
+        assert url_match and key_match, out
+        v1, admin = url_match.group(1), key_match.group(1)
+        assert f"export OPENAI_BASE_URL={v1} OPENAI_API_KEY={admin}" in out
+        assert v1 == state.components["gateway"].http + "/v1"
+        assert admin_key_path(tmp_path).read_text().strip() == admin
+        assert mode(admin_key_path(tmp_path)) == 0o600 and mode(tmp_path / "gateway" / "pepper") == 0o600
+        base = v1.removesuffix("/v1")
+        assert httpx.get(f"{base}/livez").status_code == 200
+        ready = httpx.get(f"{base}/readyz")  # --no-inference: live, and says why it is not ready
+        assert ready.status_code == 503 and ready.json()["checks"]["inference"].startswith("unreachable")
+
+        # The admin key works on the admin API: a key for another tenant, listed, then revoked.
+        created = httpx.post(
+            f"{v1}/admin/keys", headers=bearer(admin), json={"tenant": "acme", "scopes": ["inference"]}
+        )
+        assert created.status_code == 201, created.text
+        acme = created.json()
+        assert acme["tenant"] == "acme" and acme["key"].startswith("sk-keel-")
+        listed = httpx.get(f"{v1}/admin/keys", params={"tenant": "acme"}, headers=bearer(admin))
+        assert [k["id"] for k in listed.json()["data"]] == [acme["id"]]
+        assert httpx.get(f"{v1}/models", headers=bearer(acme["key"])).status_code == 503  # no inference
+        revoked = httpx.delete(f"{v1}/admin/keys/{acme['id']}", headers=bearer(admin))
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+        refused = httpx.get(f"{v1}/models", headers=bearer(acme["key"]))
+        assert refused.status_code == 401 and "revoked" in refused.json()["error"]["message"]
+
         status = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
-        assert status.stdout.count("SERVING") == 2
+        assert status.stdout.count("SERVING") == 2  # valkey, registry
+        gateway_row = next(line for line in status.stdout.splitlines() if "│ gateway" in line)
+        assert "LIVE" in gateway_row and v1 in gateway_row and "inference" in status.stdout
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
         rest = proc.stdout.read()
@@ -72,7 +124,7 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert not pid_alive(registry_pid)
+    assert not pid_alive(registry_pid) and not pid_alive(gateway_pid)
     assert not (tmp_path / STATE_FILE).exists()
     after = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert after.returncode == 1 and "no local platform" in after.stderr
@@ -88,11 +140,18 @@ def test_platform_reports_a_component_that_cannot_start(
     with pytest.raises(RuntimeError, match="registry exited with code"):
         platform.start()
     assert platform.procs == {} and platform.valkey is None
+    # the gateway is waited on through /livez: a gateway that dies is reported just the same
+    monkeypatch.delenv("KEEL_REGISTRY_DATABASE_URL")
+    monkeypatch.setenv("KEEL_GATEWAY_POLICY_PATH", str(tmp_path / "no-such-policy.yaml"))
+    platform = LocalPlatform(tmp_path, registry_port=0, registry_http_port=0, gateway_port=0)
+    with pytest.raises(RuntimeError, match=r"(?s)gateway exited with code .*no-such-policy"):
+        platform.start()
+    assert platform.procs == {} and platform.valkey is None
 
 
 @pytest.fixture
 def platform(tmp_path: Path):
-    with LocalPlatform(tmp_path / "keel", registry_port=0, registry_http_port=0) as p:
+    with LocalPlatform(tmp_path / "keel", registry_port=0, registry_http_port=0, gateway_port=0) as p:
         yield p
 
 
@@ -158,6 +217,7 @@ def test_second_platform_on_the_same_data_dir_is_refused(platform: LocalPlatform
 
 
 def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path) -> None:
+    admin_keys = []
     for how in ("sigterm", "crash"):
         proc, _ = keel_up(tmp_path)
         assert proc.stdout is not None
@@ -166,7 +226,8 @@ def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path
                 break
         state = PlatformState.load(tmp_path)
         assert state is not None
-        registry_pid = state.components["registry"].pid
+        registry_pid, gateway_pid = state.components["registry"].pid, state.components["gateway"].pid
+        admin_keys.append(admin_key_path(tmp_path).read_text())
         if how == "sigterm":
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(60) == 0
@@ -174,8 +235,99 @@ def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path
             os.kill(registry_pid, signal.SIGKILL)
             assert proc.wait(60) == 1
             assert "registry exited unexpectedly" in proc.stdout.read()
-        assert not pid_alive(registry_pid)
+        assert not pid_alive(registry_pid) and not pid_alive(gateway_pid)
         assert not (tmp_path / STATE_FILE).exists()
+    # the same data dir keeps its pepper and Valkey data, so the admin key still verifies
+    assert admin_keys[0] == admin_keys[1]
+
+
+def test_keys_cli_through_the_gateway_and_admin_key_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`keel keys` and `keel chat` find the local gateway and its admin key without flags; errors
+    from the API are one line; a revoked admin key is replaced on the next start."""
+    data_dir = tmp_path / "keel"
+    monkeypatch.setenv("KEEL_DATA_DIR", str(data_dir))
+    runner = CliRunner()
+
+    def keel(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    with LocalPlatform(data_dir, registry_port=0, registry_http_port=0, gateway_port=0) as platform:
+        admin = platform.admin_key
+        out = keel("keys", "create", "--tenant", "acme", "--scopes", "inference,training", "--name", "app",
+                   "--rpm", "5")  # fmt: skip
+        assert "for tenant acme (scopes inference, training)" in out
+        app_key = re.search(r"sk-keel-\S+", out)
+        assert app_key is not None
+        made = keel("keys", "create", "--tenant", "acme", "--scopes", "admin,inference", "--json")
+        admin_acme = json.loads(made)
+        listing = keel("keys", "list", "--tenant", "acme")
+        assert "app" in listing and "inference,training" in listing and "5" in listing
+        assert admin_acme["id"] in listing and "keel-up-admin" not in listing
+        assert "keel-up-admin" in keel("keys", "list")  # the operator's own tenant by default
+        app_id = app_key.group(0)[len("sk-keel-") :].split(".")[0]
+        assert f"revoked {app_id} (tenant acme)" in keel("keys", "revoke", app_id)
+
+        # API errors: `error: <message>` and exit code 1
+        out = keel("keys", "list", "--api-key", app_key.group(0), code=1)
+        assert "error: This API key has been revoked." in out
+        out = keel("keys", "list", "--api-key", admin_acme["key"], "--tenant", "globex", code=1)
+        assert "error: This key administers tenant 'acme' only." in out
+        assert "error: No API key with id 'nope'." in keel("keys", "revoke", "nope", code=1)
+        assert "is not a valid tenant" in keel("keys", "create", "--tenant", "Not Valid", code=1)
+        assert "unknown scope" in keel("keys", "create", "--scopes", "inference,root", code=1)
+        # a refused chat: without inference the gateway answers 503 and says why
+        out = keel("chat", "-m", "hi", "--model", "smollm2-135m-instruct", code=1)
+        assert out.startswith("error: inference is unavailable")
+        repl = runner.invoke(main, ["chat", "--model", "smollm2-135m-instruct"], input="hello\n/exit\n")
+        assert repl.exit_code == 0 and "error: inference is unavailable" in repl.output
+        # no gateway there, or no key to send to a gateway on another machine
+        out = keel("keys", "list", "--gateway-url", f"http://127.0.0.1:{port_of_nothing()}", code=1)
+        assert "error: cannot reach the gateway at" in out
+        out = keel("keys", "list", "--gateway-url", "http://gateway.example:8080", code=2)
+        assert "no API key" in out
+
+        # the operator revokes the admin key `keel up` made: it stops working at once
+        admin_id = admin[len("sk-keel-") :].split(".")[0]
+        keel("keys", "revoke", admin_id)
+        assert "error: This API key has been revoked." in keel("keys", "list", code=1)
+
+    with LocalPlatform(data_dir, registry_port=0, registry_http_port=0, gateway_port=0) as platform:
+        assert platform.admin_key != admin  # replaced, since the saved one no longer verifies
+        assert admin_key_path(data_dir).read_text().strip() == platform.admin_key
+        assert mode(admin_key_path(data_dir)) == 0o600
+        assert "keel-up-admin" in keel("keys", "list")
+        # keys made before the restart still verify: the pepper was kept
+        r = httpx.get(f"{platform.gateway_url}/v1/admin/keys", headers=bearer(admin_acme["key"]))
+        assert r.status_code == 200 and {k["tenant"] for k in r.json()["data"]} == {"acme"}
+
+
+def port_of_nothing() -> int:
+    from keel_client.local import port_or_free
+
+    return port_or_free(0)
+
+
+def test_keel_up_without_the_gateway(tmp_path: Path) -> None:
+    proc, _ = keel_up(tmp_path, "--no-inference", "--no-gateway")
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "press Ctrl-C" in line:
+                break
+        state = PlatformState.load(tmp_path)
+        assert state is not None and set(state.components) == {"valkey", "registry"}
+        assert "admin key" not in "".join(seen) and not (tmp_path / "gateway").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Path) -> None:
@@ -216,7 +368,8 @@ def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Pa
 def test_local_platform_serves_inference(
     tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`keel up`'s platform with inference: its own Ray (local mode, N=1), the shipped model, gRPC."""
+    """`keel up`'s platform with inference: its own Ray (local mode, N=1), the shipped model, gRPC,
+    and the gateway in front of it as `keel up` runs it (semantic rails on), used by `keel chat`."""
     import grpc
 
     from keel.common.v1 import common_pb2 as cpb
@@ -224,9 +377,11 @@ def test_local_platform_serves_inference(
     from keel.inference.v1 import inference_pb2_grpc as ipb_grpc
 
     monkeypatch.setenv("KEEL_INFERENCE_MODEL_CACHE_DIR", str(model_cache))
+    monkeypatch.delenv("KEEL_GATEWAY_SEMANTIC_RAILS")
+    monkeypatch.setenv("KEEL_DATA_DIR", str(tmp_path / "keel"))
     with LocalPlatform(
         tmp_path / "keel", registry_port=0, registry_http_port=0, inference=True, inference_port=0,
-        inference_http_port=0,
+        inference_http_port=0, gateway_port=0,
     ) as platform:  # fmt: skip
         comp = platform.state.components["inference"]
         assert component_health(comp)[0] == "SERVING"
@@ -240,5 +395,18 @@ def test_local_platform_serves_inference(
             )
             assert reply.text and reply.usage.completion_tokens >= 1
             assert stub.ListModels(ipb.ListModelsRequest()).models[0].ready
-        proc = platform.procs["inference"]
-    assert proc.returncode == 0  # drained and stopped on SIGTERM
+        assert component_health(platform.state.components["gateway"]) == ("SERVING", "ready")
+        # `keel chat` finds the gateway and the admin key of this platform, streams the answer
+        # and ends with a dim line: request id, model, tokens, finish reason
+        chat = CliRunner().invoke(main, ["chat", "-m", "Say hi", "--max-tokens", "8"], catch_exceptions=False)
+        assert chat.exit_code == 0, chat.output
+        answer, summary = chat.output.rstrip("\n").rsplit("\n", 1)
+        assert answer.strip()
+        line = r"chatcmpl-[0-9a-f]+ · \S+ · \d+\+[1-8] tokens · finish (stop|length)$"
+        assert re.match(line, summary), summary
+        procs = dict(platform.procs)
+    assert procs["inference"].returncode == 0  # drained and stopped on SIGTERM
+    # uvicorn drains, then re-raises SIGTERM to exit (so -15, not 0)
+    assert procs["gateway"].returncode in (0, -signal.SIGTERM)
+    gateway_log = (tmp_path / "keel" / "logs" / "gateway.log").read_text()
+    assert "Application shutdown complete" in gateway_log

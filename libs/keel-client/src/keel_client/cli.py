@@ -1,4 +1,5 @@
-"""The ``keel`` command line: run the local platform and work with the registry."""
+"""The ``keel`` command line: run the local platform, work with the registry, manage API keys
+and chat through the gateway."""
 
 from __future__ import annotations
 
@@ -9,18 +10,29 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 import grpc
+import httpx
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from keel.registry.v1 import registry_pb2 as pb
-from keel_client.local import LocalPlatform, PlatformState, default_data_dir
+from keel_client.gateway import DEFAULT_URL, ChatResult, GatewayClient, GatewayError
+from keel_client.local import (
+    LocalPlatform,
+    PlatformState,
+    admin_key_path,
+    default_data_dir,
+    read_secret,
+)
 from keel_client.registry import (
     DEFAULT_TARGET,
     KeelApiError,
@@ -64,10 +76,73 @@ def handles_errors(fn: F) -> F:
         except KeelApiError as exc:
             err.print(f"[red]error[/red] {exc.code.name}: {exc.message}")
             sys.exit(1)
+        except GatewayError as exc:
+            gateway_error(exc)
+            sys.exit(1)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper  # type: ignore[return-value]
+
+
+# --- the gateway ------------------------------------------------------------------------
+def gateway_url(explicit: str | None) -> str:
+    """--gateway-url, else $KEEL_GATEWAY_URL, else the running `keel up`, else the default port."""
+    if explicit:  # the option, which also reads $KEEL_GATEWAY_URL
+        return explicit
+    state = PlatformState.load(default_data_dir())
+    if state and "gateway" in state.components:
+        return state.components["gateway"].http
+    return DEFAULT_URL
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def api_key(explicit: str | None, url: str) -> str:
+    """--api-key, else $KEEL_API_KEY, else the admin key `keel up` saved, which is only ever sent
+    to a gateway on this machine."""
+    if explicit:
+        return explicit
+    path = admin_key_path(default_data_dir())
+    saved = read_secret(path)
+    if saved and _loopback(url):
+        return saved
+    hint = f" (`keel up` saves an admin key in {path} for a gateway on this machine)"
+    raise click.UsageError("no API key: pass --api-key or set KEEL_API_KEY" + hint)
+
+
+def gateway_options(fn: F) -> F:
+    fn = click.option(
+        "--api-key",
+        envvar="KEEL_API_KEY",
+        default=None,
+        help="gateway API key [env KEEL_API_KEY; default: the admin key of the local `keel up`]",
+    )(fn)
+    return click.option(
+        "--gateway-url",
+        envvar="KEEL_GATEWAY_URL",
+        default=None,
+        help=f"gateway root URL [env KEEL_GATEWAY_URL; default: the local `keel up`'s, else {DEFAULT_URL}]",
+    )(fn)
+
+
+def gateway_client(url: str | None, key: str | None) -> GatewayClient:
+    resolved = gateway_url(url)
+    return GatewayClient(resolved, api_key(key, resolved))
+
+
+def gateway_error(exc: GatewayError) -> None:
+    err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
+    if exc.status == 429 and exc.retry_after:
+        err.print(f"[dim]retry after {escape(exc.retry_after)} s[/dim]")
 
 
 @click.group()
@@ -86,13 +161,27 @@ def main(ctx: click.Context, registry: str | None) -> None:
 )
 @click.option("--registry-port", default=50051, show_default=True)
 @click.option("--inference-port", default=50052, show_default=True)
+@click.option("--gateway-port", default=8080, show_default=True, help="the gateway's HTTP port")
 @click.option(
     "--inference/--no-inference",
     default=True,
     show_default=True,
     help="serve SmolLM2 with Ray Serve (local mode, tensor_parallel_size=1)",
 )
-def up(data_dir: Path | None, registry_port: int, inference_port: int, inference: bool) -> None:
+@click.option(
+    "--gateway/--no-gateway",
+    default=True,
+    show_default=True,
+    help="run the OpenAI-compatible gateway (API keys, rate limits, guardrails)",
+)
+def up(
+    data_dir: Path | None,
+    registry_port: int,
+    inference_port: int,
+    gateway_port: int,
+    inference: bool,
+    gateway: bool,
+) -> None:
     """Run the whole platform locally until Ctrl-C (or SIGTERM)."""
 
     def _terminate(signum: int, _frame: object) -> None:
@@ -100,12 +189,17 @@ def up(data_dir: Path | None, registry_port: int, inference_port: int, inference
 
     signal.signal(signal.SIGTERM, _terminate)
     platform = LocalPlatform(
-        data_dir, registry_port=registry_port, inference=inference, inference_port=inference_port
+        data_dir,
+        registry_port=registry_port,
+        inference=inference,
+        inference_port=inference_port,
+        gateway=gateway,
+        gateway_port=gateway_port,
     )
     died = None
-    parts = "embedded Valkey, registry" + (
-        ", inference (Ray Serve; the first start converts the model)" if inference else ""
-    )
+    parts = "embedded Valkey, registry"
+    parts += ", inference (Ray Serve; the first start converts the model)" if inference else ""
+    parts += ", gateway" if gateway else ""
     try:
         with console.status(f"starting Keel ({parts}) ..."):
             try:
@@ -114,6 +208,8 @@ def up(data_dir: Path | None, registry_port: int, inference_port: int, inference
                 err.print(f"[red]failed to start:[/red] {exc}")
                 sys.exit(1)
         show_components(state, check=True)
+        if gateway:
+            show_gateway_usage(platform, inference)
         console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
         died = platform.wait()
         err.print(f"[red]{died} exited unexpectedly[/red]; see the logs in {state.data_dir}/logs")
@@ -125,21 +221,58 @@ def up(data_dir: Path | None, registry_port: int, inference_port: int, inference
     sys.exit(1 if died else 0)
 
 
+def show_gateway_usage(platform: LocalPlatform, inference: bool) -> None:
+    url = f"{platform.gateway_url}/v1"
+    key = platform.admin_key
+    note = "" if inference else " [yellow](no inference: chat requests fail until it runs)[/yellow]"
+    lines = [
+        f"gateway   [bold]{url}[/bold]  (OpenAI-compatible){note}",
+        f"admin key [bold]{key}[/bold]",
+        "          tenant keel, scopes admin,inference,training; "
+        f"kept in {admin_key_path(platform.data_dir)}",
+        "use it:",
+        f"  export OPENAI_BASE_URL={url} OPENAI_API_KEY={key}",
+        '  keel chat -m "Hello!"                                  # or any OpenAI client',
+        "  keel keys create --tenant acme --scopes inference --name my-app",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+def _readiness(http: str) -> str:
+    """``ready``, or why not, from a service's /readyz (keel_common's and the gateway's shapes)."""
+    try:
+        with urllib.request.urlopen(f"{http}/readyz", timeout=2):
+            return "ready"
+    except urllib.error.HTTPError as exc:
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            return f"not ready (HTTP {exc.code})"
+        if "reasons" in body:
+            return str(body["reasons"])
+        failing = {k: v for k, v in (body.get("checks") or {}).items() if v != "ok"}
+        return "not ready: " + ", ".join(f"{k} {v}" for k, v in failing.items())
+    except OSError as exc:
+        return f"unreachable: {exc}"
+
+
 def component_health(comp: Any) -> tuple[str, str]:
-    """(status, detail) for one component of a running platform."""
+    """(status, detail) for one component of a running platform. An HTTP-only service (the
+    gateway) is SERVING when /readyz passes, LIVE when only /livez does."""
+    if comp.http and not comp.grpc:
+        try:
+            live = httpx.get(f"{comp.http}/livez", timeout=2, trust_env=False)
+        except httpx.HTTPError as exc:
+            return "UNREACHABLE", f"{type(exc).__name__}: {exc}"
+        if live.status_code != 200:
+            return "UNREACHABLE", f"/livez answered {live.status_code}"
+        detail = _readiness(comp.http)
+        return ("SERVING" if detail == "ready" else "LIVE"), detail
     if comp.grpc:
         with channel(comp.grpc) as ch:
             status = health_status(ch)
-        detail = ""
-        if comp.http:
-            try:
-                with urllib.request.urlopen(f"{comp.http}/readyz", timeout=2):
-                    detail = "ready"
-            except urllib.error.HTTPError as exc:
-                detail = str(json.loads(exc.read() or b"{}").get("reasons", {}))
-            except OSError as exc:
-                detail = f"unreachable: {exc}"
-        return status, detail
+        return status, _readiness(comp.http) if comp.http else ""
     if comp.url:
         import redis
 
@@ -158,12 +291,14 @@ def show_components(state: PlatformState, check: bool) -> bool:
     healthy = True
     for comp in state.components.values():
         status, detail = component_health(comp) if check else ("-", "")
-        healthy &= status == "SERVING"
-        colour = "green" if status == "SERVING" else "red"
+        # LIVE: the process serves but a dependency is missing; that dependency has its own row
+        # (or was left out on purpose, as with --no-inference).
+        healthy &= status in ("SERVING", "LIVE")
+        colour = {"SERVING": "green", "LIVE": "yellow"}.get(status, "red")
         table.add_row(
             comp.name,
-            f"[{colour}]{status}[/{colour}] {detail}",
-            comp.grpc or comp.url,
+            f"[{colour}]{status}[/{colour}] {escape(detail)}",
+            f"{comp.http}/v1" if comp.name == "gateway" else comp.grpc or comp.url,
             f"{comp.http}/metrics" if comp.http else "",
             comp.log,
         )
@@ -179,7 +314,15 @@ def status(data_dir: Path | None) -> None:
     if state is None:
         err.print("no local platform is running (start one with `keel up`)")
         sys.exit(1)
-    sys.exit(0 if show_components(state, check=True) else 1)
+    healthy = show_components(state, check=True)
+    if "gateway" in state.components:
+        console.print(
+            f"gateway admin key in {admin_key_path(Path(state.data_dir))}; "
+            "`keel chat` and `keel keys` use it",
+            soft_wrap=True,
+            highlight=False,
+        )
+    sys.exit(0 if healthy else 1)
 
 
 # --- models -----------------------------------------------------------------------------
@@ -454,6 +597,197 @@ def models_resolve(ctx: click.Context, ref: str) -> None:
     console.print(
         f"{ref} → [bold]{v.model}/{v.version}[/bold] (via {describe_resolution(res)}) {v.artifact_uri}"
     )
+
+
+# --- API keys (through the gateway's admin API) ---------------------------------------------
+@main.group()
+def keys() -> None:
+    """Create, list and revoke gateway API keys (needs a key with the admin scope)."""
+
+
+def _ts(value: Any) -> str:
+    return datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _limit(value: int) -> str:
+    return "default" if value == 0 else "unlimited" if value < 0 else str(value)
+
+
+@keys.command("create")
+@click.option("--tenant", default=None, help="default: the tenant of the key used")
+@click.option(
+    "--scopes", default="inference", show_default=True, help="comma-separated: inference,training,admin"
+)
+@click.option("--name", default="", help="a label for people")
+@click.option(
+    "--rpm", type=click.IntRange(min=-1), default=0, help="requests/minute (0 = default, -1 = unlimited)"
+)
+@click.option(
+    "--tpm", type=click.IntRange(min=-1), default=0, help="tokens/minute (0 = default, -1 = unlimited)"
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=-1),
+    default=0,
+    help="in-flight requests (0 = default, -1 = unlimited)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the whole record, key included, as JSON")
+@gateway_options
+@handles_errors
+def keys_create(
+    tenant: str | None,
+    scopes: str,
+    name: str,
+    rpm: int,
+    tpm: int,
+    concurrency: int,
+    as_json: bool,
+    gateway_url: str | None,
+    api_key: str | None,
+) -> None:
+    """Create an API key; the secret is shown this once only."""
+    scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
+    with gateway_client(gateway_url, api_key) as gw:
+        rec = gw.create_key(tenant, scope_list, name, rpm, tpm, concurrency)
+    if as_json:
+        click.echo(json.dumps(rec))
+        return
+    console.print(
+        f"created key [bold]{rec['id']}[/bold] for tenant [bold]{rec['tenant']}[/bold] "
+        f"(scopes {', '.join(rec['scopes'])}); this is the only time it is shown:",
+        highlight=False,
+    )
+    click.echo(rec["key"])
+
+
+@keys.command("list")
+@click.option("--tenant", default=None, help="default: the tenant of the key used (the operator: any)")
+@gateway_options
+@handles_errors
+def keys_list(tenant: str | None, gateway_url: str | None, api_key: str | None) -> None:
+    """List API keys (never their secrets), revoked ones included."""
+    with gateway_client(gateway_url, api_key) as gw:
+        found = gw.list_keys(tenant)
+    table = Table(title="API keys")
+    for col in ("id", "tenant", "name", "scopes", "rpm", "tpm", "concurrency", "created", "revoked"):
+        table.add_column(col)
+    for k in found:
+        limits = k.get("limits") or {}
+        table.add_row(
+            k["id"],
+            k["tenant"],
+            k.get("name", ""),
+            ",".join(k.get("scopes", ())),
+            *(_limit(int(limits.get(n, 0))) for n in ("rpm", "tpm", "concurrency")),
+            _ts(k.get("created_at")),
+            f"[red]{_ts(k['revoked_at'])}[/red]" if k.get("revoked_at") else "",
+        )
+    console.print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@gateway_options
+@handles_errors
+def keys_revoke(key_id: str, gateway_url: str | None, api_key: str | None) -> None:
+    """Revoke KEY_ID; every gateway replica refuses it within a second."""
+    with gateway_client(gateway_url, api_key) as gw:
+        rec = gw.revoke_key(key_id)
+    console.print(f"revoked {rec['id']} (tenant {rec['tenant']})", highlight=False)
+
+
+# --- chat -------------------------------------------------------------------------------------
+def _summary(result: ChatResult) -> str:
+    usage = result.usage
+    tokens = (
+        f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens" if usage else "tokens ?"
+    )
+    finish = result.finish_reason or "?"
+    if finish == "content_filter":
+        finish += " (cut by a guardrail)"
+    parts = (escape(result.request_id), escape(result.model), tokens, f"finish {escape(finish)}")
+    return f"[dim]{' · '.join(parts)}[/dim]"
+
+
+@main.command()
+@click.option("--model", default=None, help="default: the first base model the gateway lists")
+@click.option("--system", "system_prompt", default=None, help="a system message to start with")
+@click.option("-m", "--message", default=None, help="ask this once and exit (default: interactive)")
+@click.option("--stream/--no-stream", default=True, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None)
+@click.option("--temperature", type=click.FloatRange(0, 2), default=None)
+@gateway_options
+@handles_errors
+def chat(
+    model: str | None,
+    system_prompt: str | None,
+    message: str | None,
+    stream: bool,
+    max_tokens: int | None,
+    temperature: float | None,
+    gateway_url: str | None,
+    api_key: str | None,
+) -> None:
+    """Chat through the gateway: one question with -m, else a conversation (Ctrl-D or /exit ends it)."""
+    history: list[dict[str, str]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    with gateway_client(gateway_url, api_key) as gw:
+        if not model:
+            listed = gw.models()
+            if not listed:
+                raise GatewayError("the gateway lists no models for this key; pass --model")
+            model = str(listed[0]["id"])
+
+        def turn(text: str) -> ChatResult:
+            history.append({"role": "user", "content": text})
+            shown: list[str] = []
+
+            def show(piece: str) -> None:
+                shown.append(piece)
+                click.echo(piece, nl=False)
+                sys.stdout.flush()
+
+            try:
+                result = gw.chat(
+                    model,
+                    history,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stream=stream,
+                    on_text=show,
+                )
+            except BaseException:
+                history.pop()  # a refused or interrupted turn is not part of the conversation
+                raise
+            finally:
+                if shown:
+                    click.echo()
+            history.append({"role": "assistant", "content": result.text})
+            console.print(_summary(result), highlight=False)
+            return result
+
+        if message is not None:
+            turn(message)
+            return
+        console.print(
+            f"[dim]chatting with {escape(model)} at {escape(gw.base_url)}; /exit or Ctrl-D ends[/dim]"
+        )
+        while True:
+            try:
+                line = input("> ")
+            except (EOFError, KeyboardInterrupt):
+                click.echo()
+                return
+            text = line.strip()
+            if text in ("/exit", "/quit"):
+                return
+            if not text:
+                continue
+            try:
+                turn(text)
+            except GatewayError as exc:
+                gateway_error(exc)
+            except KeyboardInterrupt:
+                err.print("[dim]interrupted[/dim]")
 
 
 @main.command()

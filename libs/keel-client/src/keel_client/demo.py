@@ -41,7 +41,10 @@ def run_demo(console: Console, data_dir: Path | None = None) -> int:
 
     try:
         say("start the local platform (embedded Valkey + registry)")
-        with LocalPlatform(root / "platform", registry_port=0, registry_http_port=0) as platform:
+        # The registry story needs neither the gateway nor inference.
+        with LocalPlatform(
+            root / "platform", registry_port=0, registry_http_port=0, gateway=False
+        ) as platform:
             for comp in platform.state.components.values():
                 console.print(f"  {comp.name:9} {comp.grpc or comp.url}  {comp.http}")
             gguf, gguf_sha = base_model_file()

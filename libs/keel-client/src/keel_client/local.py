@@ -2,27 +2,35 @@
 process on this machine, started in order, health-checked, and stopped cleanly.
 
 State (URLs, ports, pids) goes to ``<data_dir>/platform.json`` so ``keel status`` and the
-other commands find a running platform without flags.
+other commands find a running platform without flags. The gateway's key pepper and the
+operator's admin key live in ``<data_dir>/gateway/`` (mode 0600), so keys survive restarts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
+import httpx
+
+from keel_client.gateway import OPERATOR_TENANT, GatewayClient, GatewayError
 from keel_common.errors import Unavailable
 from keel_common.grpc import wait_healthy
 from keel_common.redis import EmbeddedValkey
 
 STATE_FILE = "platform.json"
+ADMIN_KEY_NAME = "keel-up-admin"
+ADMIN_SCOPES = "admin,inference,training"
 
 
 def _alive(pid: int) -> bool:
@@ -37,6 +45,50 @@ def _alive(pid: int) -> bool:
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("KEEL_DATA_DIR") or Path.home() / ".keel")
+
+
+def gateway_dir(data_dir: Path) -> Path:
+    return data_dir / "gateway"
+
+
+def admin_key_path(data_dir: Path) -> Path:
+    """Where ``keel up`` keeps the operator's admin key (tenant ``keel``)."""
+    return gateway_dir(data_dir) / "admin-key"
+
+
+def write_secret(path: Path, value: str) -> None:
+    """Replace ``path`` atomically with ``value``, readable by this user only (0600)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # a stale .tmp may have been created with other bits
+        f.write(value + "\n")
+    tmp.replace(path)
+
+
+def read_secret(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_http_live(url: str, timeout: float) -> None:
+    """Poll ``url`` (a ``/livez``) until it answers 200; raise Unavailable after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            resp = httpx.get(url, timeout=max(0.2, min(2.0, deadline - time.monotonic())), trust_env=False)
+            if resp.status_code == 200:
+                return
+            last = f"HTTP {resp.status_code}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            raise Unavailable(f"{url} not live after {timeout:.0f}s ({last})")
+        time.sleep(0.1)
 
 
 def port_or_free(preferred: int, host: str = "127.0.0.1") -> int:
@@ -100,6 +152,9 @@ class LocalPlatform:
         inference_port: int = 50052,
         inference_http_port: int = 8082,
         inference_startup_timeout: float = 600.0,
+        gateway: bool = True,
+        gateway_port: int = 8080,
+        gateway_startup_timeout: float = 180.0,
     ) -> None:
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.registry_port = registry_port
@@ -110,6 +165,11 @@ class LocalPlatform:
         self.inference_port = inference_port
         self.inference_http_port = inference_http_port
         self.inference_startup_timeout = inference_startup_timeout
+        self.gateway = gateway
+        self.gateway_port = gateway_port
+        self.gateway_startup_timeout = gateway_startup_timeout
+        # The admin key of the operator tenant, once the gateway is up (never in platform.json).
+        self.admin_key = ""
         self.valkey: EmbeddedValkey | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
@@ -125,6 +185,11 @@ class LocalPlatform:
     @property
     def registry_target(self) -> str:
         return self.state.components["registry"].grpc
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway's root URL (the OpenAI API is under ``/v1``)."""
+        return self.state.components["gateway"].http
 
     def _spawn(self, name: str, module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         log_path = self.data_dir / "logs" / f"{name}.log"
@@ -142,13 +207,18 @@ class LocalPlatform:
         return proc
 
     def _wait(
-        self, name: str, target: str, proc: subprocess.Popen[bytes], timeout: float | None = None
+        self,
+        name: str,
+        probe: Callable[[float], None],
+        proc: subprocess.Popen[bytes],
+        timeout: float | None = None,
     ) -> None:
-        """Wait for SERVING, in short slices so a child that dies is reported at once."""
+        """Wait until ``probe`` (gRPC SERVING or HTTP /livez) passes, in short slices so a child
+        that dies is reported at once."""
         deadline = time.monotonic() + (timeout or self.startup_timeout)
         while True:
             try:
-                wait_healthy(target, timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+                probe(min(1.0, max(0.1, deadline - time.monotonic())))
                 return
             except Unavailable as exc:
                 code = proc.poll()
@@ -181,6 +251,8 @@ class LocalPlatform:
             self._start_service("registry", self.registry_port, self.registry_http_port)
             if self.inference:
                 self._start_inference()
+            if self.gateway:
+                self._start_gateway()
             self.state.save()
             return self.state
         except BaseException:
@@ -190,15 +262,20 @@ class LocalPlatform:
     def _start_service(
         self,
         name: str,
-        port: int,
+        port: int | None,
         http_port: int,
         env: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> None:
         """Spawn ``keel_<name> serve`` on localhost with the platform's data dir and Redis, record
-        it as a component and wait until it is SERVING."""
-        grpc_port, http_port = port_or_free(port), port_or_free(http_port)
+        it as a component and wait until it is SERVING (gRPC health), or, for an HTTP-only
+        service (``port=None``), until its ``/livez`` answers."""
+        grpc_port = None if port is None else port_or_free(port)
+        http_port = port_or_free(http_port)
         prefix = f"KEEL_{name.upper()}_"
+        ports = {prefix + "HTTP_PORT": str(http_port)}
+        if grpc_port is not None:
+            ports[prefix + "GRPC_PORT"] = str(grpc_port)
         proc = self._spawn(
             name,
             f"keel_{name}",
@@ -206,20 +283,27 @@ class LocalPlatform:
                 "KEEL_DATA_DIR": str(self.data_dir),
                 "KEEL_REDIS_URL": self.redis_url or "",
                 prefix + "HOST": "127.0.0.1",
-                prefix + "GRPC_PORT": str(grpc_port),
-                prefix + "HTTP_PORT": str(http_port),
+                **ports,
                 **(env or {}),
             },
         )
-        target = f"127.0.0.1:{grpc_port}"
+        target = "" if grpc_port is None else f"127.0.0.1:{grpc_port}"
+        http = f"http://127.0.0.1:{http_port}"
         self.state.components[name] = Component(
             name,
             grpc=target,
-            http=f"http://127.0.0.1:{http_port}",
+            http=http,
             pid=proc.pid,
             log=str(self.data_dir / "logs" / f"{name}.log"),
         )
-        self._wait(name, target, proc, timeout)
+
+        def probe(t: float) -> None:
+            if target:
+                wait_healthy(target, timeout=t)
+            else:
+                wait_http_live(f"{http}/livez", timeout=t)
+
+        self._wait(name, probe, proc, timeout)
 
     def _start_inference(self) -> None:
         """Ray in local mode with the Serve app (N=1); the model cache is shared across data dirs
@@ -235,8 +319,62 @@ class LocalPlatform:
             self.inference_startup_timeout,
         )
 
-    # Ray and Serve take longer than a plain gRPC server to drain and shut down.
-    GRACE = {"inference": 60.0}
+    def _start_gateway(self) -> None:
+        """The OpenAI-compatible gateway (HTTP only) in front of the local registry and inference
+        (without inference it starts, and its /readyz says inference is unreachable); then the
+        operator's admin key, created once and reused while it still verifies."""
+        pepper_file = gateway_dir(self.data_dir) / "pepper"
+        pepper = read_secret(pepper_file)
+        if not pepper:  # one secret per data dir: the stored key hashes depend on it
+            pepper = secrets.token_urlsafe(32)
+            write_secret(pepper_file, pepper)
+        inference = self.state.components.get("inference")
+        env = {
+            "KEEL_GATEWAY_REGISTRY_TARGET": self.registry_target,
+            "KEEL_GATEWAY_INFERENCE_TARGET": inference.grpc
+            if inference
+            else f"127.0.0.1:{self.inference_port}",
+            "KEEL_GATEWAY_KEY_PEPPER": pepper,
+            # The MiniLM rails take ~15 s to load; an explicit setting in the environment wins.
+            "KEEL_GATEWAY_SEMANTIC_RAILS": os.environ.get("KEEL_GATEWAY_SEMANTIC_RAILS", "true"),
+        }
+        self._start_service("gateway", None, self.gateway_port, env, self.gateway_startup_timeout)
+        self.admin_key = self._admin_key(pepper)
+
+    def _admin_key(self, pepper: str) -> str:
+        path = admin_key_path(self.data_dir)
+        saved = read_secret(path)
+        if saved:
+            with GatewayClient(self.gateway_url, saved, timeout=10) as gw:
+                try:
+                    gw.list_keys(OPERATOR_TENANT)
+                    return saved
+                except GatewayError as exc:
+                    if exc.status not in (401, 403):  # revoked or unknown: make a new one below
+                        raise RuntimeError(f"could not check the saved admin key {path}: {exc}") from None
+        # The bootstrap path: the first admin key cannot come from the API it unlocks.
+        cmd = [sys.executable, "-m", "keel_gateway", "keys", "create", "--tenant", OPERATOR_TENANT]
+        cmd += ["--scopes", ADMIN_SCOPES, "--name", ADMIN_KEY_NAME, "--json"]
+        env = {**os.environ, "KEEL_REDIS_URL": self.redis_url or "", "KEEL_GATEWAY_KEY_PEPPER": pepper}
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        token = ""
+        for line in reversed(done.stdout.splitlines()):  # JSON logs may share stdout
+            try:
+                token = str(json.loads(line).get("key") or "")
+            except (ValueError, AttributeError):
+                continue
+            if token:
+                break
+        if done.returncode != 0 or not token:
+            raise RuntimeError(
+                f"could not create the admin key (exit {done.returncode}): {done.stderr.strip()[-2000:]}"
+            )
+        write_secret(path, token)
+        return token
+
+    # Ray and Serve take longer than a plain gRPC server to drain and shut down; uvicorn gives
+    # open streams 10 s.
+    GRACE = {"inference": 60.0, "gateway": 20.0}
 
     def stop(self, grace: float = 10.0) -> None:
         for name, proc in reversed(list(self.procs.items())):
