@@ -616,7 +616,7 @@ echo "== chart NOTES.txt"
 if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client \
       --set-string "gateway.pepper.value=$CI_PEPPER" >"$work/notes.log" 2>&1 \
     && grep -q "grpc.health.v1.Health/Check" "$work/notes.log" \
-    && grep -q "exec deploy/$RELEASE-gateway -- keel-gateway keys create --tenant admin" "$work/notes.log" \
+    && grep -q "exec deploy/$RELEASE-gateway -- keel-gateway keys create --tenant keel" "$work/notes.log" \
     && grep -q "port-forward svc/$RELEASE-gateway 8080:8080" "$work/notes.log" \
     && grep -q "WARNING: the registry uses SQLite" "$work/notes.log" \
     && grep -q "^Inference (gRPC :50052" "$work/notes.log" \
