@@ -7,8 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -144,7 +143,7 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
             m.INTERACTIONS_BUFFERED,
         )
         svc.gateway = Gateway(
-            settings, client, keys, RateLimiter(client), router, Guard(policy, emb), inference, log_
+            settings, keys, RateLimiter(client), router, Guard(policy, emb), inference, log_
         )
         svc.redis = client
         svc.channels = [reg_ch, inf_ch]
@@ -153,7 +152,6 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
             asyncio.create_task(router.listen(client, settings.alias_channel), name="alias-listen"),
             asyncio.create_task(log_.run(), name="interactions"),
         ]
-        app.state.gateway = svc.gateway
         try:
             yield
         finally:
@@ -227,33 +225,30 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         return svc.gateway
 
     # --- OpenAI API --------------------------------------------------------------------------
-    async def _run(
-        call: Call,
-        openers: Callable[[], Awaitable[None]],
-        fmt: Callable[[Call, str, str | None], dict[str, Any]],
-        body: Callable[[Call], dict[str, Any]],
-    ) -> Response:
+    async def _run(request: Request, call: Call, chunk: ChunkFormat, body: BodyFormat) -> Response:
+        request.state.request_id = call.request_id
         g = gw()
-        await openers()
+        await g.admit(call)
         if not call.stream:
             await g.complete(call)
             return JSONResponse(body(call), headers=call.headers())
         pieces = await g.stream(call)
 
+        def event(text: str, finish: str | None) -> str:
+            # With include_usage, every chunk but the last carries "usage": null (as OpenAI's do).
+            return _sse(chunk(call, text, finish) | ({"usage": None} if call.include_usage else {}))
+
         async def events() -> AsyncIterator[str]:
-            yield _sse(fmt(call, "", None) | ({"usage": None} if call.include_usage else {}))
+            yield event("", None)
             try:
                 async for piece in pieces:
-                    yield _sse(fmt(call, piece, None) | ({"usage": None} if call.include_usage else {}))
+                    yield event(piece, None)
             except ApiError as err:
                 yield _sse(err.body())
                 return
-            yield _sse(fmt(call, "", call.finish) | ({"usage": None} if call.include_usage else {}))
+            yield event("", call.finish)
             if call.include_usage:
-                final = fmt(call, "", None)
-                final["choices"] = []
-                final["usage"] = _usage(call)
-                yield _sse(final)
+                yield _sse(chunk(call, "", None) | {"choices": [], "usage": _usage(call)})
             yield _sse("[DONE]")
 
         return StreamingResponse(
@@ -264,77 +259,15 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
     async def chat_completions(
         req: ChatCompletionRequest, request: Request, authorization: str | None = Header(None)
     ) -> Response:
-        g = gw()
-        key = await g.authenticate(authorization, "inference")
-        call = g.open_chat(key, req)
-        request.state.request_id = call.request_id
-        created = int(time.time())
-
-        def chunk(c: Call, text: str, finish: str | None) -> dict[str, Any]:
-            delta: dict[str, Any] = {"content": text} if text or finish is None else {}
-            if not text and finish is None:
-                delta = {"role": "assistant", "content": ""}
-            return {
-                "id": c.request_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": c.requested_model,
-                "system_fingerprint": None,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-            }
-
-        def whole(c: Call) -> dict[str, Any]:
-            return {
-                "id": c.request_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": c.requested_model,
-                "system_fingerprint": None,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": c.completion, "refusal": None},
-                        "logprobs": None,
-                        "finish_reason": c.finish,
-                    }
-                ],
-                "usage": _usage(c),
-                "keel": c.keel_field(),
-            }
-
-        return await _run(call, lambda: g.admit(call), chunk, whole)
+        key = await gw().authenticate(authorization, "inference")
+        return await _run(request, gw().open_chat(key, req), _chat_chunk, _chat_body)
 
     @app.post("/v1/completions", tags=["openai"])
     async def completions(
         req: CompletionRequest, request: Request, authorization: str | None = Header(None)
     ) -> Response:
-        g = gw()
-        key = await g.authenticate(authorization, "inference")
-        call = g.open_completion(key, req)
-        request.state.request_id = call.request_id
-        created = int(time.time())
-
-        def chunk(c: Call, text: str, finish: str | None) -> dict[str, Any]:
-            return {
-                "id": c.request_id,
-                "object": "text_completion",
-                "created": created,
-                "model": c.requested_model,
-                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
-            }
-
-        def whole(c: Call) -> dict[str, Any]:
-            return {
-                "id": c.request_id,
-                "object": "text_completion",
-                "created": created,
-                "model": c.requested_model,
-                "choices": [{"index": 0, "text": c.completion, "logprobs": None, "finish_reason": c.finish}],
-                "usage": _usage(c),
-                "keel": c.keel_field(),
-            }
-
-        return await _run(call, lambda: g.admit(call), chunk, whole)
+        key = await gw().authenticate(authorization, "inference")
+        return await _run(request, gw().open_completion(key, req), _completion_chunk, _completion_body)
 
     @app.get("/v1/models", tags=["openai"])
     async def list_models(authorization: str | None = Header(None)) -> dict[str, Any]:
@@ -453,6 +386,60 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return BodyLimit(app, settings.max_body_bytes)  # type: ignore[return-value]
+
+
+ChunkFormat = Callable[[Call, str, "str | None"], dict[str, Any]]
+BodyFormat = Callable[[Call], dict[str, Any]]
+
+
+def _chat_chunk(c: Call, text: str, finish: str | None) -> dict[str, Any]:
+    # The first chunk announces the role; the last carries only the finish reason.
+    if finish is not None:
+        delta: dict[str, Any] = {"content": text} if text else {}
+    else:
+        delta = {"content": text} if text else {"role": "assistant", "content": ""}
+    return {
+        "id": c.request_id,
+        "object": "chat.completion.chunk",
+        "created": c.created,
+        "model": c.requested_model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
+
+
+def _chat_body(c: Call) -> dict[str, Any]:
+    return {
+        "id": c.request_id,
+        "object": "chat.completion",
+        "created": c.created,
+        "model": c.requested_model,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": c.completion, "refusal": None},
+                "logprobs": None,
+                "finish_reason": c.finish,
+            }
+        ],
+        "usage": _usage(c),
+        "keel": c.keel_field(),
+    }
+
+
+def _completion_chunk(c: Call, text: str, finish: str | None) -> dict[str, Any]:
+    return {
+        "id": c.request_id,
+        "object": "text_completion",
+        "created": c.created,
+        "model": c.requested_model,
+        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+    }
+
+
+def _completion_body(c: Call) -> dict[str, Any]:
+    return _completion_chunk(c, c.completion, c.finish) | {"usage": _usage(c), "keel": c.keel_field()}
 
 
 def _usage(call: Call) -> dict[str, int]:

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
-import redis.asyncio as aioredis
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keel.common.v1 import common_pb2 as cpb
@@ -66,6 +65,7 @@ class Call:
     stream: bool
     requested_model: str
     started: float = field(default_factory=time.perf_counter)
+    created: int = field(default_factory=lambda: int(time.time()))  # OpenAI's "created"
     route: Route | None = None
     rails: Rails | None = None
     roles: list[str] = field(default_factory=list)
@@ -93,9 +93,7 @@ class Call:
     def headers(self) -> dict[str, str]:
         h = {"x-request-id": self.request_id}
         if self.route is not None:
-            h["x-keel-model"] = (
-                f"{self.route.model}/{self.route.version}" if self.route.model else self.route.base_model
-            )
+            h["x-keel-model"] = self.route.served
         if self.elapsed_s:
             gateway_ms = max(self.elapsed_s - self.upstream_s, 0.0) * 1000
             h["server-timing"] = f"gateway;dur={gateway_ms:.2f}, inference;dur={self.upstream_s * 1000:.2f}"
@@ -112,7 +110,7 @@ class Call:
     def keel_field(self) -> dict[str, object]:
         return {
             "request_id": self.request_id,
-            "model": self.headers().get("x-keel-model", ""),
+            "model": self.route.served if self.route is not None else "",
             "guardrails": [v.public() for v in self.verdicts],
         }
 
@@ -121,7 +119,6 @@ class Gateway:
     def __init__(
         self,
         settings: GatewaySettings,
-        redis: aioredis.Redis,
         keys: KeyStore,
         limiter: RateLimiter,
         router: Router,
@@ -130,7 +127,6 @@ class Gateway:
         interactions: InteractionLog,
     ) -> None:
         self.settings = settings
-        self.redis = redis
         self.keys = keys
         self.limiter = limiter
         self.router = router
@@ -268,8 +264,7 @@ class Gateway:
         try:
             count = (await self.inference.CountTokens(req, timeout=10)).token_count
         except grpc.RpcError as err:
-            m.UPSTREAM_ERRORS.labels("inference", err.code().name).inc()
-            raise from_grpc(err, "inference") from None
+            raise self._upstream(err) from None
         call.upstream_s += time.perf_counter() - start
         if count <= limit:
             return None
@@ -283,6 +278,12 @@ class Gateway:
         )
         self._verdicts(call, [v])
         return v
+
+    @staticmethod
+    def _upstream(err: grpc.RpcError) -> ApiError:
+        """Count a failed inference call and turn it into what the client sees."""
+        m.UPSTREAM_ERRORS.labels("inference", err.code().name).inc()
+        return from_grpc(err, "inference")
 
     @staticmethod
     def _verdicts(call: Call, verdicts: list[Verdict]) -> None:
@@ -322,9 +323,9 @@ class Gateway:
                 metadata=(("x-request-id", call.request_id),),
             )
         except grpc.RpcError as err:
-            m.UPSTREAM_ERRORS.labels("inference", err.code().name).inc()
-            await self.fail(call, from_grpc(err, "inference"))
-            raise from_grpc(err, "inference") from None
+            api_err = self._upstream(err)
+            await self.fail(call, api_err)
+            raise api_err from None
         call.upstream_s += time.perf_counter() - start
         filt = call.rails.output_filter()
         call.completion = filt.feed(resp.text) + filt.finish()
@@ -347,9 +348,9 @@ class Gateway:
         try:
             first = await it.__anext__()
         except grpc.RpcError as err:
-            m.UPSTREAM_ERRORS.labels("inference", err.code().name).inc()
-            await self.fail(call, from_grpc(err, "inference"))
-            raise from_grpc(err, "inference") from None
+            api_err = self._upstream(err)
+            await self.fail(call, api_err)
+            raise api_err from None
         except StopAsyncIteration:
             first = None
         call.upstream_s += time.perf_counter() - start
@@ -403,9 +404,9 @@ class Gateway:
             )
             self._verdicts(call, filt.verdicts)
         except grpc.RpcError as err:
-            m.UPSTREAM_ERRORS.labels("inference", err.code().name).inc()
-            await self.fail(call, from_grpc(err, "inference"))
-            raise from_grpc(err, "inference") from None
+            api_err = self._upstream(err)
+            await self.fail(call, api_err)
+            raise api_err from None
         except (asyncio.CancelledError, GeneratorExit):
             call.finish = "cancelled"
             call.status = 499

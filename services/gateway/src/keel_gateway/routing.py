@@ -45,6 +45,11 @@ class Route:
         return self.adapter.ref if self.adapter is not None else ""
 
     @property
+    def served(self) -> str:
+        """What answered: "name/N" for a registry version, else the base model id."""
+        return f"{self.model}/{self.version}" if self.model else self.base_model
+
+    @property
     def policy_model(self) -> str:
         """The name a per-model guardrail policy is written for."""
         return self.model or self.base_model
