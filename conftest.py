@@ -142,7 +142,7 @@ def model_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_dir(model_cache: Path) -> Path:
-    from keel_inference.loader import resolve_source
+    from keel_common.loader import resolve_source
 
     return resolve_source("", model_cache).path
 
@@ -152,7 +152,7 @@ def smollm2(smollm2_dir: Path) -> tuple[Any, Any]:
     """(model, tokenizer), float32 on CPU. Shared: tests must not wrap it with adapters."""
     import torch
 
-    from keel_inference.loader import load_model
+    from keel_common.loader import load_model
 
     return load_model(smollm2_dir, torch.device("cpu"), torch.float32)
 

@@ -111,7 +111,7 @@ def tiny_model(tmp: Path, cache: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from keel_inference.loader import resolve_source
+    from keel_common.loader import resolve_source
 
     tok = AutoTokenizer.from_pretrained(resolve_source("", cache).path)
     torch.manual_seed(0)

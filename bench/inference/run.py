@@ -286,7 +286,7 @@ def main() -> None:
 
     import torch
 
-    from keel_inference.loader import pick_dtype, resolve_source
+    from keel_common.loader import pick_dtype, resolve_source
 
     dtype_name = str(pick_dtype(args.dtype, torch.device("cpu"))).removeprefix("torch.")
     model_dir = resolve_source("", args.model_cache).path

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from keel_inference.loader import load_model
+from keel_common.loader import load_model
 from keel_inference.runner import ModelRunner, NewSequence, StepPlan
 from keel_inference.sampling import SamplingConfig
 from keel_inference.tp import TPRunner

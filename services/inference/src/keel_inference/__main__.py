@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("inference", settings.log_level, settings.log_json)
     if args.cmd == "convert":
         from keel_common.artifacts import ArtifactStore
-        from keel_inference.loader import resolve_source
+        from keel_common.loader import resolve_source
 
         store = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
         print(resolve_source(settings.model_source, settings.resolved_model_cache(), store).path)

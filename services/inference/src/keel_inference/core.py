@@ -27,7 +27,7 @@ from keel_common.errors import FailedPrecondition, InvalidArgument, KeelError, N
 from keel_common.ids import new_id
 from keel_inference.config import InferenceSettings
 from keel_inference.engine import Delta, Done, Engine, EngineConfig, EngineRequest, Event, Failed
-from keel_inference.loader import fetch_cached, load_model, pick_device, pick_dtype, resolve_source
+from keel_common.loader import fetch_cached, load_model, pick_device, pick_dtype, resolve_source
 from keel_inference.runner import ModelRunner
 from keel_inference.sampling import SamplingConfig
 

@@ -51,7 +51,7 @@ class TPWorker:
         import torch
         import torch.distributed as dist
 
-        from keel_inference.loader import load_model, pick_device
+        from keel_common.loader import load_model, pick_device
         from keel_inference.runner import ModelRunner
 
         dev = pick_device(device)

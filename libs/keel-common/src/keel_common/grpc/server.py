@@ -39,10 +39,12 @@ class GrpcService:
         service_names: list[str],
         checks: dict[str, Check],
         on_stop: Callable[[], None] | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.on_stop = on_stop
+        self.on_start = on_start
         self._stopped = threading.Event()
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix=f"{name}-rpc"),
@@ -74,6 +76,8 @@ class GrpcService:
         self.server.start()
         self.side.start()
         self.health.start()
+        if self.on_start:
+            self.on_start()
         log.info(
             "started",
             extra={"grpc_port": self.grpc_port, "http_port": self.http_port, "host": self.settings.host},

@@ -18,6 +18,7 @@ class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATUS_SUCCEEDED: _ClassVar[JobStatus]
     JOB_STATUS_FAILED: _ClassVar[JobStatus]
     JOB_STATUS_CANCELLED: _ClassVar[JobStatus]
+    JOB_STATUS_VALIDATING_FILES: _ClassVar[JobStatus]
 
 class LogSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -32,6 +33,7 @@ JOB_STATUS_RUNNING: JobStatus
 JOB_STATUS_SUCCEEDED: JobStatus
 JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_CANCELLED: JobStatus
+JOB_STATUS_VALIDATING_FILES: JobStatus
 LOG_SEVERITY_UNSPECIFIED: LogSeverity
 LOG_SEVERITY_DEBUG: LogSeverity
 LOG_SEVERITY_INFO: LogSeverity
@@ -47,15 +49,17 @@ class DatasetRef(_message.Message):
     def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class TrainingData(_message.Message):
-    __slots__ = ("dataset", "file_uri")
+    __slots__ = ("dataset", "file_uri", "file_id")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     FILE_URI_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
     dataset: DatasetRef
     file_uri: str
-    def __init__(self, dataset: _Optional[_Union[DatasetRef, _Mapping]] = ..., file_uri: _Optional[str] = ...) -> None: ...
+    file_id: str
+    def __init__(self, dataset: _Optional[_Union[DatasetRef, _Mapping]] = ..., file_uri: _Optional[str] = ..., file_id: _Optional[str] = ...) -> None: ...
 
 class LoraHyperparameters(_message.Message):
-    __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps", "max_seq_len", "eval_split", "seed", "warmup_steps", "save_steps", "eval_steps")
+    __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps", "max_seq_len", "eval_split", "seed", "warmup_steps", "save_steps", "eval_steps", "learning_rate_multiplier", "early_stopping_patience")
     RANK_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
     DROPOUT_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +75,8 @@ class LoraHyperparameters(_message.Message):
     WARMUP_STEPS_FIELD_NUMBER: _ClassVar[int]
     SAVE_STEPS_FIELD_NUMBER: _ClassVar[int]
     EVAL_STEPS_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    EARLY_STOPPING_PATIENCE_FIELD_NUMBER: _ClassVar[int]
     rank: int
     alpha: float
     dropout: float
@@ -86,7 +92,9 @@ class LoraHyperparameters(_message.Message):
     warmup_steps: int
     save_steps: int
     eval_steps: int
-    def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., max_seq_len: _Optional[int] = ..., eval_split: _Optional[float] = ..., seed: _Optional[int] = ..., warmup_steps: _Optional[int] = ..., save_steps: _Optional[int] = ..., eval_steps: _Optional[int] = ...) -> None: ...
+    learning_rate_multiplier: float
+    early_stopping_patience: int
+    def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., max_seq_len: _Optional[int] = ..., eval_split: _Optional[float] = ..., seed: _Optional[int] = ..., warmup_steps: _Optional[int] = ..., save_steps: _Optional[int] = ..., eval_steps: _Optional[int] = ..., learning_rate_multiplier: _Optional[float] = ..., early_stopping_patience: _Optional[int] = ...) -> None: ...
 
 class JobResult(_message.Message):
     __slots__ = ("model", "version", "ref", "artifact_uri", "artifact_sha256", "metrics")
@@ -133,7 +141,14 @@ class JobProgress(_message.Message):
     def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., epoch: _Optional[float] = ..., trained_tokens: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "status", "status_message", "cancel_requested", "attempt", "progress", "result", "idempotency_key", "created_at", "started_at", "finished_at", "updated_at", "last_event_sequence")
+    __slots__ = ("id", "tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "status", "status_message", "cancel_requested", "attempt", "progress", "result", "idempotency_key", "created_at", "started_at", "finished_at", "updated_at", "last_event_sequence", "suffix", "metadata", "fine_tuned_model", "error", "truncated_examples", "training_file_uri", "validation_file_uri")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +169,13 @@ class Job(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SUFFIX_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    FINE_TUNED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FILE_URI_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_FILE_URI_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     creator: str
@@ -174,7 +196,50 @@ class Job(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     last_event_sequence: int
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., status_message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., attempt: _Optional[int] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_sequence: _Optional[int] = ...) -> None: ...
+    suffix: str
+    metadata: _containers.ScalarMap[str, str]
+    fine_tuned_model: str
+    error: JobError
+    truncated_examples: int
+    training_file_uri: str
+    validation_file_uri: str
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., status_message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., attempt: _Optional[int] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_sequence: _Optional[int] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., fine_tuned_model: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., truncated_examples: _Optional[int] = ..., training_file_uri: _Optional[str] = ..., validation_file_uri: _Optional[str] = ...) -> None: ...
+
+class JobError(_message.Message):
+    __slots__ = ("code", "message", "param")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAM_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    param: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., param: _Optional[str] = ...) -> None: ...
+
+class File(_message.Message):
+    __slots__ = ("id", "tenant", "filename", "purpose", "bytes", "uri", "sha256", "examples", "created_at", "status", "status_details")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tenant: str
+    filename: str
+    purpose: str
+    bytes: int
+    uri: str
+    sha256: str
+    examples: int
+    created_at: _timestamp_pb2.Timestamp
+    status: str
+    status_details: str
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., filename: _Optional[str] = ..., purpose: _Optional[str] = ..., bytes: _Optional[int] = ..., uri: _Optional[str] = ..., sha256: _Optional[str] = ..., examples: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ..., status_details: _Optional[str] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
     __slots__ = ("id", "job_id", "attempt", "step", "epoch", "uri", "sha256", "size_bytes", "metrics", "created_at")
@@ -267,7 +332,14 @@ class JobEvent(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., metrics: _Optional[_Union[StepMetrics, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "idempotency_key", "description", "tags")
+    __slots__ = ("tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "idempotency_key", "description", "tags", "suffix", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TENANT_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -278,6 +350,8 @@ class CreateJobRequest(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    SUFFIX_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     creator: str
     base_model: str
@@ -288,7 +362,9 @@ class CreateJobRequest(_message.Message):
     idempotency_key: str
     description: str
     tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    suffix: str
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -365,3 +441,73 @@ class ListCheckpointsResponse(_message.Message):
     checkpoints: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     next_page_token: str
     def __init__(self, checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListJobEventsRequest(_message.Message):
+    __slots__ = ("job_id", "after_sequence", "limit", "include_logs")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_LOGS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    after_sequence: int
+    limit: int
+    include_logs: bool
+    def __init__(self, job_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., limit: _Optional[int] = ..., include_logs: _Optional[bool] = ...) -> None: ...
+
+class ListJobEventsResponse(_message.Message):
+    __slots__ = ("events", "has_more")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[JobEvent]
+    has_more: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[JobEvent, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class UploadFileRequest(_message.Message):
+    __slots__ = ("tenant", "filename", "purpose", "content", "creator")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    filename: str
+    purpose: str
+    content: bytes
+    creator: str
+    def __init__(self, tenant: _Optional[str] = ..., filename: _Optional[str] = ..., purpose: _Optional[str] = ..., content: _Optional[bytes] = ..., creator: _Optional[str] = ...) -> None: ...
+
+class GetFileRequest(_message.Message):
+    __slots__ = ("file_id", "tenant")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    tenant: str
+    def __init__(self, file_id: _Optional[str] = ..., tenant: _Optional[str] = ...) -> None: ...
+
+class ListFilesRequest(_message.Message):
+    __slots__ = ("tenant", "purpose", "page_size", "page_token")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    purpose: str
+    page_size: int
+    page_token: str
+    def __init__(self, tenant: _Optional[str] = ..., purpose: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListFilesResponse(_message.Message):
+    __slots__ = ("files", "next_page_token")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[File]
+    next_page_token: str
+    def __init__(self, files: _Optional[_Iterable[_Union[File, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteFileRequest(_message.Message):
+    __slots__ = ("file_id", "tenant")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    tenant: str
+    def __init__(self, file_id: _Optional[str] = ..., tenant: _Optional[str] = ...) -> None: ...

@@ -69,6 +69,31 @@ class TrainingServiceStub:
                 request_serializer=keel_dot_training_dot_v1_dot_training__pb2.ListCheckpointsRequest.SerializeToString,
                 response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.ListCheckpointsResponse.FromString,
                 _registered_method=True)
+        self.ListJobEvents = channel.unary_unary(
+                '/keel.training.v1.TrainingService/ListJobEvents',
+                request_serializer=keel_dot_training_dot_v1_dot_training__pb2.ListJobEventsRequest.SerializeToString,
+                response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.ListJobEventsResponse.FromString,
+                _registered_method=True)
+        self.UploadFile = channel.unary_unary(
+                '/keel.training.v1.TrainingService/UploadFile',
+                request_serializer=keel_dot_training_dot_v1_dot_training__pb2.UploadFileRequest.SerializeToString,
+                response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
+                _registered_method=True)
+        self.GetFile = channel.unary_unary(
+                '/keel.training.v1.TrainingService/GetFile',
+                request_serializer=keel_dot_training_dot_v1_dot_training__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
+                _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/keel.training.v1.TrainingService/ListFiles',
+                request_serializer=keel_dot_training_dot_v1_dot_training__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.ListFilesResponse.FromString,
+                _registered_method=True)
+        self.DeleteFile = channel.unary_unary(
+                '/keel.training.v1.TrainingService/DeleteFile',
+                request_serializer=keel_dot_training_dot_v1_dot_training__pb2.DeleteFileRequest.SerializeToString,
+                response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -123,6 +148,39 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobEvents(self, request, context):
+        """A page of the job's events without waiting for new ones (oldest first after the cursor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadFile(self, request, context):
+        """Training files (JSONL chat examples). Uploading validates every line; a file with
+        errors is refused with each bad line named and nothing is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFiles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +218,31 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ListCheckpoints,
                     request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.ListCheckpointsRequest.FromString,
                     response_serializer=keel_dot_training_dot_v1_dot_training__pb2.ListCheckpointsResponse.SerializeToString,
+            ),
+            'ListJobEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobEvents,
+                    request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.ListJobEventsRequest.FromString,
+                    response_serializer=keel_dot_training_dot_v1_dot_training__pb2.ListJobEventsResponse.SerializeToString,
+            ),
+            'UploadFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadFile,
+                    request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.UploadFileRequest.FromString,
+                    response_serializer=keel_dot_training_dot_v1_dot_training__pb2.File.SerializeToString,
+            ),
+            'GetFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFile,
+                    request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.GetFileRequest.FromString,
+                    response_serializer=keel_dot_training_dot_v1_dot_training__pb2.File.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.ListFilesRequest.FromString,
+                    response_serializer=keel_dot_training_dot_v1_dot_training__pb2.ListFilesResponse.SerializeToString,
+            ),
+            'DeleteFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFile,
+                    request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.DeleteFileRequest.FromString,
+                    response_serializer=keel_dot_training_dot_v1_dot_training__pb2.File.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -351,6 +434,141 @@ class TrainingService:
             '/keel.training.v1.TrainingService/ListCheckpoints',
             keel_dot_training_dot_v1_dot_training__pb2.ListCheckpointsRequest.SerializeToString,
             keel_dot_training_dot_v1_dot_training__pb2.ListCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.training.v1.TrainingService/ListJobEvents',
+            keel_dot_training_dot_v1_dot_training__pb2.ListJobEventsRequest.SerializeToString,
+            keel_dot_training_dot_v1_dot_training__pb2.ListJobEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.training.v1.TrainingService/UploadFile',
+            keel_dot_training_dot_v1_dot_training__pb2.UploadFileRequest.SerializeToString,
+            keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.training.v1.TrainingService/GetFile',
+            keel_dot_training_dot_v1_dot_training__pb2.GetFileRequest.SerializeToString,
+            keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.training.v1.TrainingService/ListFiles',
+            keel_dot_training_dot_v1_dot_training__pb2.ListFilesRequest.SerializeToString,
+            keel_dot_training_dot_v1_dot_training__pb2.ListFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.training.v1.TrainingService/DeleteFile',
+            keel_dot_training_dot_v1_dot_training__pb2.DeleteFileRequest.SerializeToString,
+            keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
             options,
             channel_credentials,
             insecure,

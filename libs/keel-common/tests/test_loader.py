@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from keel_inference.loader import resolve_source
+from keel_common.loader import resolve_source
 
 
 def test_second_resolve_reuses_the_conversion(

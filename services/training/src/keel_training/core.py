@@ -1,0 +1,486 @@
+"""The job API's logic, free of transports: files, job creation with validation, listing,
+cancel, resume, events, checkpoints, and the reaper that re-queues jobs whose worker died.
+
+Jobs leave here as Celery messages through ``enqueue``; workers (``runner``) take it from
+there. Everything a trainer can get wrong is checked before anything is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from keel.training.v1 import training_pb2 as pb
+from keel_common.artifacts import ArtifactStore
+from keel_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from keel_common.ids import new_id
+from keel_common.paging import decode_token, encode_token, page_size
+from keel_training import metrics
+from keel_training.config import TrainingSettings
+from keel_training.store import TERMINAL, Store, now_ts, status_name
+from keel_training.trainer import DEFAULT_TARGETS
+from keel_training.validation import validate_training_file
+
+log = logging.getLogger(__name__)
+
+SUFFIX = re.compile(r"^[A-Za-z0-9_-]{0,40}$")
+DEFAULT_LR = 2e-4
+Enqueue = Callable[[str, str], None]
+
+# (field, low, high, inclusive-low) of the numeric hyperparameters a trainer may set.
+_RANGES: dict[str, tuple[float, float]] = {
+    "rank": (1, 256),
+    "alpha": (1e-3, 4096),
+    "learning_rate": (1e-7, 1.0),
+    "learning_rate_multiplier": (1e-3, 100.0),
+    "epochs": (1, 100),
+    "max_steps": (1, 1_000_000),
+    "batch_size": (1, 256),
+    "gradient_accumulation_steps": (1, 1024),
+    "max_seq_len": (16, 32768),
+    "warmup_steps": (1, 100_000),
+    "save_steps": (1, 1_000_000),
+    "eval_steps": (1, 1_000_000),
+    "early_stopping_patience": (1, 100),
+}
+
+
+def fine_tuned_name(base: str, tenant: str, suffix: str, job_id: str) -> str:
+    return f"ft:{base}:{tenant}:{suffix}:{job_id}"
+
+
+def output_model_name(tenant: str, base: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", f"{tenant}-ft-{base}".lower()).strip("-._")[:128]
+
+
+def check_hyperparameters(hp: pb.LoraHyperparameters, model_max_len: int) -> pb.LoraHyperparameters:
+    """The effective hyperparameters (defaults filled in), or InvalidArgument naming the field."""
+    for name, (low, high) in _RANGES.items():
+        value = getattr(hp, name)
+        if value and not low <= value <= high:
+            raise InvalidArgument(
+                f"must be between {low:g} and {high:g}, got {value:g}", field=f"hyperparameters.{name}"
+            )
+        if value < 0:
+            raise InvalidArgument(f"must not be negative, got {value:g}", field=f"hyperparameters.{name}")
+    if hp.HasField("dropout") and not 0 <= hp.dropout < 1:
+        raise InvalidArgument(f"must be in [0, 1), got {hp.dropout:g}", field="hyperparameters.dropout")
+    if hp.HasField("eval_split") and not 0 <= hp.eval_split <= 0.5:
+        raise InvalidArgument(
+            f"must be in [0, 0.5], got {hp.eval_split:g}", field="hyperparameters.eval_split"
+        )
+    if hp.learning_rate and hp.learning_rate_multiplier:
+        raise InvalidArgument(
+            "give learning_rate or learning_rate_multiplier, not both", field="hyperparameters"
+        )
+    if hp.max_seq_len > model_max_len:
+        raise InvalidArgument(
+            f"must not exceed the model's context of {model_max_len} tokens",
+            field="hyperparameters.max_seq_len",
+        )
+    for m in hp.target_modules:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", m):
+            raise InvalidArgument(f"{m!r} is not a module name", field="hyperparameters.target_modules")
+    out = pb.LoraHyperparameters()
+    out.CopyFrom(hp)
+    out.rank = hp.rank or 8
+    out.alpha = hp.alpha or 2.0 * out.rank
+    if not hp.HasField("dropout"):
+        out.dropout = 0.05
+    if not hp.target_modules:
+        out.target_modules.extend(DEFAULT_TARGETS)
+    out.learning_rate = hp.learning_rate or DEFAULT_LR * (hp.learning_rate_multiplier or 1.0)
+    out.learning_rate_multiplier = out.learning_rate / DEFAULT_LR
+    out.epochs = hp.epochs or 3
+    out.batch_size = hp.batch_size or 8
+    out.gradient_accumulation_steps = hp.gradient_accumulation_steps or 1
+    out.max_seq_len = hp.max_seq_len or min(1024, model_max_len)
+    if not hp.HasField("seed"):
+        out.seed = 42
+    return out
+
+
+class Tokenizers:
+    """One tokenizer per base model, loaded on first use (converting a GGUF once)."""
+
+    def __init__(self, settings: TrainingSettings, artifacts: ArtifactStore) -> None:
+        self.settings = settings
+        self.artifacts = artifacts
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Any, int]] = {}
+
+    def model_dir(self, base: str) -> Path:
+        from keel_common.loader import resolve_source
+
+        return resolve_source(
+            self.settings.base_models[base], self.settings.resolved_model_cache(), self.artifacts
+        ).path
+
+    def get(self, base: str) -> tuple[Any, int]:
+        """(tokenizer, context length)."""
+        with self._lock:
+            if base not in self._cache:
+                from transformers import AutoConfig, AutoTokenizer
+
+                path = self.model_dir(base)
+                ctx = int(getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", 2048))
+                self._cache[base] = (AutoTokenizer.from_pretrained(path), ctx)
+            return self._cache[base]
+
+
+class TrainingCore:
+    def __init__(
+        self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore, enqueue: Enqueue
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.artifacts = artifacts
+        self.enqueue = enqueue
+        self.tokenizers = Tokenizers(settings, artifacts)
+
+    # --- files --------------------------------------------------------------------------
+    def upload_file(self, tenant: str, filename: str, purpose: str, content: bytes) -> pb.File:
+        if not tenant:
+            raise InvalidArgument("is required", field="tenant")
+        if purpose != "fine-tune":
+            raise InvalidArgument(f"must be 'fine-tune', got {purpose!r}", field="purpose")
+        if not filename or len(filename) > 255 or "/" in filename:
+            raise InvalidArgument("must be a plain file name of at most 255 characters", field="filename")
+        if len(content) > self.settings.max_file_bytes:
+            raise InvalidArgument(
+                f"is {len(content)} bytes; the limit is {self.settings.max_file_bytes}", field="file"
+            )
+        examples = validate_training_file(
+            content, min_examples=self.settings.min_examples, max_errors=self.settings.max_line_errors
+        )
+        file_id = new_id("file")
+        ref = self.artifacts.put_bytes(f"training/files/{tenant}/{file_id}.jsonl", content)
+        f = pb.File(
+            id=file_id,
+            tenant=tenant,
+            filename=filename,
+            purpose=purpose,
+            bytes=len(content),
+            uri=ref.uri,
+            sha256=ref.sha256,
+            examples=len(examples),
+            created_at=now_ts(),
+            status="processed",
+        )
+        self.store.put_file(f)
+        log.info("file stored", extra={"file_id": file_id, "tenant": tenant, "examples": len(examples)})
+        return f
+
+    def get_file(self, file_id: str, tenant: str = "") -> pb.File:
+        f = self.store.get_file(file_id)
+        if f is None or (tenant and f.tenant != tenant):
+            raise NotFound(f"no file {file_id!r}", field="file_id")
+        return f
+
+    def list_files(self, tenant: str, purpose: str, size: int, token: str) -> tuple[list[pb.File], str]:
+        limit = page_size(size)
+        files, more = self.store.list_files(tenant, str(decode_token(token).get("after", "")), limit)
+        if purpose:
+            files = [f for f in files if f.purpose == purpose]
+        return files, encode_token({"after": files[-1].id}) if more and files else ""
+
+    def delete_file(self, file_id: str, tenant: str = "") -> pb.File:
+        f = self.get_file(file_id, tenant)
+        self.store.delete_file(f)
+        # The bytes stay in the artifact store: jobs that used the file keep their lineage.
+        return f
+
+    # --- jobs ---------------------------------------------------------------------------
+    def _data_uri(self, data: pb.TrainingData, tenant: str, field: str) -> tuple[str, str]:
+        """(uri, file id) of a job's training or validation data."""
+        source = data.WhichOneof("source")
+        if source == "file_id":
+            f = self.store.get_file(data.file_id)
+            if f is None or f.tenant != tenant:
+                raise InvalidArgument(f"no file {data.file_id!r}", field=field)
+            if f.purpose != "fine-tune":
+                raise InvalidArgument(f"file {f.id} has purpose {f.purpose!r}, not 'fine-tune'", field=field)
+            return f.uri, f.id
+        if source == "file_uri":
+            return data.file_uri, ""
+        if source == "dataset":
+            raise InvalidArgument("datasets from ingestion are not supported yet; upload a file", field=field)
+        raise InvalidArgument("is required", field=field)
+
+    def _load_examples(self, uri: str, field: str) -> list[list[dict[str, Any]]]:
+        try:
+            content = self.artifacts.get_bytes(uri)
+        except (FileNotFoundError, NotFound) as exc:
+            raise InvalidArgument(f"{uri} cannot be read: {exc}", field=field) from exc
+        return validate_training_file(
+            content,
+            min_examples=1 if field != "training_file" else self.settings.min_examples,
+            max_errors=self.settings.max_line_errors,
+            field_name=field,
+        )
+
+    def _too_long(self, base: str, examples: list[list[dict[str, Any]]], max_len: int) -> int:
+        tok, _ = self.tokenizers.get(base)
+        longer = 0
+        for messages in examples:
+            plain = [{"role": m["role"], "content": m["content"]} for m in messages]
+            if len(tok.apply_chat_template(plain, tokenize=True)) > max_len:
+                longer += 1
+        return longer
+
+    def create_job(self, req: pb.CreateJobRequest) -> pb.Job:
+        if not req.tenant:
+            raise InvalidArgument("is required", field="tenant")
+        if req.base_model not in self.settings.base_models:
+            known = ", ".join(sorted(self.settings.base_models))
+            raise InvalidArgument(
+                f"unknown base model {req.base_model!r}; fine-tunable: {known}", field="model"
+            )
+        if not SUFFIX.match(req.suffix):
+            raise InvalidArgument("at most 40 letters, digits, '-' or '_'", field="suffix")
+        if len(req.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in req.metadata.items()):
+            raise InvalidArgument("at most 16 pairs, keys ≤ 64 and values ≤ 512 characters", field="metadata")
+        if req.idempotency_key:
+            existing = self.store.find_idempotent(req.tenant, req.idempotency_key)
+            if existing:
+                return self._same_or_conflict(existing, req)
+        _, ctx = self.tokenizers.get(req.base_model)
+        hp = check_hyperparameters(req.hyperparameters, ctx)
+        train_uri, _ = self._data_uri(req.training_data, req.tenant, "training_file")
+        train_examples = self._load_examples(train_uri, "training_file")
+        val_examples: list[list[dict[str, Any]]] = []
+        val_uri = ""
+        if req.HasField("validation_data"):
+            val_uri, _ = self._data_uri(req.validation_data, req.tenant, "validation_file")
+            val_examples = self._load_examples(val_uri, "validation_file")
+        job_id = new_id("ftjob")
+        if req.idempotency_key:
+            owner = self.store.claim_idempotency(req.tenant, req.idempotency_key, job_id)
+            if owner != job_id:
+                return self._same_or_conflict(owner, req)
+        job = pb.Job(
+            id=job_id,
+            tenant=req.tenant,
+            creator=req.creator or "anonymous",
+            base_model=req.base_model,
+            training_data=req.training_data,
+            hyperparameters=hp,
+            output_model=req.output_model or output_model_name(req.tenant, req.base_model),
+            status=pb.JOB_STATUS_VALIDATING_FILES,
+            attempt=0,
+            idempotency_key=req.idempotency_key,
+            created_at=now_ts(),
+            suffix=req.suffix,
+            metadata=dict(req.metadata),
+            training_file_uri=train_uri,
+            validation_file_uri=val_uri,
+        )
+        if req.HasField("validation_data"):
+            job.validation_data.CopyFrom(req.validation_data)
+        job.updated_at.CopyFrom(job.created_at)
+        self.store.put_new_job(job)
+        self.status_event(
+            job.id, pb.JOB_STATUS_UNSPECIFIED, pb.JOB_STATUS_VALIDATING_FILES, "validating files"
+        )
+        longer = self._too_long(req.base_model, train_examples + val_examples, hp.max_seq_len)
+        steps = math.ceil(math.ceil(len(train_examples) / hp.batch_size) / hp.gradient_accumulation_steps)
+        self.log(
+            job.id,
+            pb.LOG_SEVERITY_INFO,
+            f"training file: {len(train_examples)} examples"
+            + (f", validation file: {len(val_examples)}" if val_examples else "")
+            + f"; about {steps * hp.epochs if not hp.max_steps else hp.max_steps} steps",
+        )
+        if longer:
+            self.log(
+                job.id,
+                pb.LOG_SEVERITY_WARNING,
+                f"{longer} example(s) exceed max_seq_len={hp.max_seq_len} tokens and will be truncated",
+            )
+
+        def queued(j: pb.Job) -> None:
+            j.status = pb.JOB_STATUS_QUEUED
+            j.truncated_examples = longer
+            j.progress.total_steps = hp.max_steps or steps * hp.epochs
+
+        job = self.store.update_job(job.id, queued)
+        self.status_event(job.id, pb.JOB_STATUS_VALIDATING_FILES, pb.JOB_STATUS_QUEUED, "queued")
+        self.enqueue(job.id, self.settings.default_queue)
+        metrics.JOBS_CREATED.inc()
+        log.info(
+            "job queued", extra={"job_id": job.id, "tenant": job.tenant, "queue": self.settings.default_queue}
+        )
+        return self.store.get_job(job.id)
+
+    def _same_or_conflict(self, job_id: str, req: pb.CreateJobRequest) -> pb.Job:
+        job = self.store.get_job(job_id)
+        if job.base_model != req.base_model or job.training_data != req.training_data:
+            raise AlreadyExists(
+                f"idempotency key {req.idempotency_key!r} was used for job {job_id} with other parameters",
+                field="idempotency_key",
+            )
+        return job
+
+    def get_job(self, job_id: str, tenant: str = "") -> pb.Job:
+        job = self.store.get_job(job_id)
+        if tenant and job.tenant != tenant:
+            raise NotFound(f"no fine-tuning job {job_id!r}", field="job_id")
+        return job
+
+    def list_jobs(self, tenant: str, status: int, size: int, token: str) -> tuple[list[pb.Job], str]:
+        limit = page_size(size)
+        jobs, more = self.store.list_jobs(tenant, str(decode_token(token).get("after", "")), limit)
+        if status:
+            jobs = [j for j in jobs if j.status == status]
+        return jobs, encode_token({"after": jobs[-1].id}) if more and jobs else ""
+
+    def cancel_job(self, job_id: str, tenant: str = "", actor: str = "") -> pb.Job:
+        job = self.get_job(job_id, tenant)
+        if job.status in TERMINAL:
+            raise FailedPrecondition(f"job {job_id} is already {status_name(job.status)}", field="job_id")
+        self.store.request_cancel(job_id)
+        before = job.status
+
+        def cancel(j: pb.Job) -> bool:
+            if j.status in TERMINAL:
+                return False
+            j.cancel_requested = True
+            if j.status != pb.JOB_STATUS_RUNNING:
+                # Not started: it never will (the worker checks the status first).
+                j.status = pb.JOB_STATUS_CANCELLED
+                j.finished_at.CopyFrom(now_ts())
+                j.status_message = f"cancelled by {actor or 'anonymous'} before it started"
+            return True
+
+        job = self.store.update_job(job_id, cancel)
+        if job.status == pb.JOB_STATUS_CANCELLED and before != pb.JOB_STATUS_CANCELLED:
+            self.status_event(job_id, before, pb.JOB_STATUS_CANCELLED, job.status_message)
+        else:
+            self.log(job_id, pb.LOG_SEVERITY_INFO, f"cancel requested by {actor or 'anonymous'}")
+        return self.store.get_job(job_id)
+
+    def resume_job(self, job_id: str, tenant: str = "") -> pb.Job:
+        job = self.get_job(job_id, tenant)
+        if job.status not in (pb.JOB_STATUS_FAILED, pb.JOB_STATUS_CANCELLED):
+            raise FailedPrecondition(
+                f"only failed or cancelled jobs resume; this one is {status_name(job.status)}", field="job_id"
+            )
+        self.store.r.delete(self.store.k("cancel", job_id))
+        self.requeue(job, "resumed by request")
+        return self.store.get_job(job_id)
+
+    def requeue(self, job: pb.Job, why: str) -> None:
+        before = job.status
+
+        def back(j: pb.Job) -> None:
+            j.status = pb.JOB_STATUS_QUEUED
+            j.cancel_requested = False
+            j.status_message = why
+            j.ClearField("error")
+            j.ClearField("finished_at")
+
+        self.store.update_job(job.id, back)
+        self.status_event(job.id, before, pb.JOB_STATUS_QUEUED, why)
+        self.enqueue(job.id, self.settings.default_queue)
+
+    # --- events and checkpoints ----------------------------------------------------------
+    def log(self, job_id: str, severity: int, message: str) -> None:
+        self.store.append_event(
+            pb.JobEvent(job_id=job_id, log=pb.LogLine(severity=severity, message=message))
+        )
+
+    def status_event(self, job_id: str, before: int, after: int, message: str) -> None:
+        self.store.append_event(
+            pb.JobEvent(
+                job_id=job_id, status=pb.StatusChange(from_status=before, to_status=after, message=message)
+            )
+        )
+
+    def list_events(
+        self, job_id: str, after: int, limit: int, include_logs: bool
+    ) -> tuple[list[pb.JobEvent], bool]:
+        self.store.get_job(job_id)
+        limit = max(1, min(limit or 100, 1000))
+        out: list[pb.JobEvent] = []
+        cursor = after
+        while len(out) <= limit:
+            batch = self.store.events_after(job_id, cursor, limit + 1)
+            if not batch:
+                break
+            cursor = batch[-1].sequence
+            out.extend(e for e in batch if include_logs or e.WhichOneof("event") != "log")
+        return out[:limit], len(out) > limit
+
+    def watch(
+        self, job_id: str, after: int, include_logs: bool, alive: Callable[[], bool]
+    ) -> Iterator[pb.JobEvent]:
+        """Replay, then follow; ends after the event that makes the job terminal (or when the
+        job is already terminal and fully replayed)."""
+        job = self.store.get_job(job_id)
+        for batch in self.store.follow_events(job_id, after):
+            for ev in batch:
+                if include_logs or ev.WhichOneof("event") != "log":
+                    yield ev
+                if ev.WhichOneof("event") == "status" and ev.status.to_status in TERMINAL:
+                    return
+            if not alive():
+                return
+            if not batch:
+                job = self.store.get_job(job_id)
+                if job.status in TERMINAL and not self.store.events_after(
+                    job_id, job.last_event_sequence - 1, 1
+                ):
+                    return
+
+    def list_checkpoints(self, job_id: str, size: int, token: str) -> tuple[list[pb.Checkpoint], str]:
+        self.store.get_job(job_id)
+        limit = page_size(size)
+        newest = list(reversed(self.store.checkpoints(job_id)))
+        start = int(decode_token(token).get("offset", 0))
+        page = newest[start : start + limit]
+        more = start + limit < len(newest)
+        return page, encode_token({"offset": start + limit}) if more else ""
+
+    # --- lost workers ----------------------------------------------------------------------
+    def reap(self) -> list[str]:
+        """Re-queue running jobs whose worker stopped renewing its lease (killed, OOM, node
+        lost); fail them after ``max_attempts`` runs. Returns the job ids acted on."""
+        acted = []
+        for job_id in self.store.running_ids():
+            if self.store.lease_alive(job_id):
+                continue
+            try:
+                job = self.store.get_job(job_id)
+            except NotFound:
+                self.store.mark_running(job_id, False)
+                continue
+            if job.status != pb.JOB_STATUS_RUNNING or not self.store.once(f"reap:{job_id}:{job.attempt}"):
+                self.store.mark_running(job_id, False)
+                continue
+            self.store.mark_running(job_id, False)
+            metrics.WORKERS_LOST.inc()
+            if job.attempt >= self.settings.max_attempts:
+                self.fail(job_id, "worker_lost", f"the worker running this job was lost {job.attempt} times")
+            else:
+                at = f" at step {job.progress.step}" if job.progress.step else ""
+                self.requeue(job, f"worker lost{at}; re-queued to resume from its last checkpoint")
+            acted.append(job_id)
+        return acted
+
+    def fail(self, job_id: str, code: str, message: str, param: str = "") -> pb.Job:
+        before = self.store.get_job(job_id).status
+
+        def failed(j: pb.Job) -> None:
+            j.status = pb.JOB_STATUS_FAILED
+            j.error.CopyFrom(pb.JobError(code=code, message=message, param=param))
+            j.status_message = message
+            j.finished_at.CopyFrom(now_ts())
+
+        job = self.store.update_job(job_id, failed)
+        self.status_event(job_id, before, pb.JOB_STATUS_FAILED, message)
+        return job

@@ -1,0 +1,230 @@
+"""Jobs, files, checkpoints, leases and events in Redis, shared by the API and the workers.
+
+Records are the protobuf messages themselves (``Job``, ``File``, ``Checkpoint``). A job is
+changed only through ``update_job`` (optimistic WATCH/MULTI), so the API's cancel and a
+worker's progress never overwrite each other. Events go through one Lua script that
+numbers them and appends them, so sequences are gap-free and strictly increasing per job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import redis
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from keel.training.v1 import training_pb2 as pb
+from keel_common.errors import Aborted, NotFound
+
+TERMINAL = frozenset({pb.JOB_STATUS_SUCCEEDED, pb.JOB_STATUS_FAILED, pb.JOB_STATUS_CANCELLED})
+
+_APPEND = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1])
+return seq
+"""
+
+
+def now_ts() -> Timestamp:
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+def status_name(status: int) -> str:
+    return pb.JobStatus.Name(status).removeprefix("JOB_STATUS_").lower()
+
+
+class Store:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "keel:training", events_maxlen: int = 20_000
+    ) -> None:
+        self.r = client
+        self.p = prefix
+        self.events_maxlen = events_maxlen
+        self._append = client.register_script(_APPEND)
+
+    # --- keys --------------------------------------------------------------------------
+    def k(self, *parts: str) -> str:
+        return ":".join((self.p, *parts))
+
+    # --- jobs --------------------------------------------------------------------------
+    def put_new_job(self, job: pb.Job) -> None:
+        score = job.created_at.ToMilliseconds()
+        pipe = self.r.pipeline()
+        pipe.set(self.k("job", job.id), job.SerializeToString())
+        pipe.zadd(self.k("jobs"), {job.id: score})
+        pipe.zadd(self.k("jobs", job.tenant), {job.id: score})
+        pipe.execute()
+
+    def get_job(self, job_id: str) -> pb.Job:
+        raw = self.r.get(self.k("job", job_id)) if job_id else None
+        if raw is None:
+            raise NotFound(f"no fine-tuning job {job_id!r}", field="job_id")
+        job = pb.Job.FromString(raw)  # type: ignore[arg-type]
+        job.last_event_sequence = int(self.r.get(self.k("seq", job_id)) or 0)  # type: ignore[arg-type]
+        return job
+
+    def update_job(self, job_id: str, change: Callable[[pb.Job], bool | None]) -> pb.Job:
+        """Apply ``change`` atomically; it returns False to leave the job as it is."""
+        key = self.k("job", job_id)
+        for _ in range(50):
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None:
+                        raise NotFound(f"no fine-tuning job {job_id!r}", field="job_id")
+                    job = pb.Job.FromString(raw)  # type: ignore[arg-type]
+                    if change(job) is False:
+                        pipe.unwatch()
+                        return job
+                    job.updated_at.CopyFrom(now_ts())
+                    pipe.multi()
+                    pipe.set(key, job.SerializeToString())
+                    pipe.execute()
+                    return job
+                except redis.WatchError:
+                    continue
+        raise Aborted(f"job {job_id} changed too often to update", field="job_id")
+
+    def list_jobs(self, tenant: str, after: str, limit: int) -> tuple[list[pb.Job], bool]:
+        """Newest first; ``after`` is the last job id of the previous page."""
+        key = self.k("jobs", tenant) if tenant else self.k("jobs")
+        start = 0
+        if after:
+            rank = self.r.zrevrank(key, after)
+            if rank is None:
+                raise NotFound(f"no fine-tuning job {after!r}", field="after")
+            start = int(rank) + 1  # type: ignore[arg-type]
+        ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]  # type: ignore[union-attr]
+        jobs = [self.get_job(i) for i in ids[:limit]]
+        return jobs, len(ids) > limit
+
+    def find_idempotent(self, tenant: str, key: str) -> str | None:
+        raw = self.r.get(self.k("idem", tenant, key))
+        return raw.decode() if raw else None  # type: ignore[union-attr]
+
+    def claim_idempotency(self, tenant: str, key: str, job_id: str) -> str:
+        """The job id that owns the key: ``job_id`` if this call set it, else the earlier one."""
+        if self.r.set(self.k("idem", tenant, key), job_id, nx=True):
+            return job_id
+        return self.find_idempotent(tenant, key) or job_id
+
+    # --- cancel, leases, running set ----------------------------------------------------
+    def request_cancel(self, job_id: str) -> None:
+        self.r.set(self.k("cancel", job_id), "1", ex=30 * 86400)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return bool(self.r.exists(self.k("cancel", job_id)))
+
+    def acquire_lease(self, job_id: str, owner: str, ttl_s: float) -> bool:
+        return bool(self.r.set(self.k("lease", job_id), owner, nx=True, px=int(ttl_s * 1000)))
+
+    def renew_lease(self, job_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend our lease; False when it is no longer ours (expired and taken over)."""
+        script = (
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
+        )
+        return bool(self.r.eval(script, 1, self.k("lease", job_id), owner, int(ttl_s * 1000)))  # type: ignore[no-untyped-call]
+
+    def release_lease(self, job_id: str, owner: str) -> None:
+        script = (
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('DEL', KEYS[1]) else return 0 end"
+        )
+        self.r.eval(script, 1, self.k("lease", job_id), owner)  # type: ignore[no-untyped-call]
+
+    def lease_alive(self, job_id: str) -> bool:
+        return bool(self.r.exists(self.k("lease", job_id)))
+
+    def mark_running(self, job_id: str, running: bool) -> None:
+        (self.r.sadd if running else self.r.srem)(self.k("running"), job_id)
+
+    def running_ids(self) -> list[str]:
+        return sorted(i.decode() for i in self.r.smembers(self.k("running")))  # type: ignore[union-attr]
+
+    def once(self, name: str, ttl_s: int = 300) -> bool:
+        """True for the first caller only (within ``ttl_s``): several API replicas reap safely."""
+        return bool(self.r.set(self.k("once", name), "1", nx=True, ex=ttl_s))
+
+    # --- events -------------------------------------------------------------------------
+    def append_event(self, event: pb.JobEvent) -> int:
+        """Number the event (its ``sequence``) and append it to the job's stream."""
+        event.at.CopyFrom(now_ts())
+        body = event.SerializeToString()
+        seq = int(
+            self._append(  # type: ignore[arg-type]
+                keys=[self.k("seq", event.job_id), self.k("events", event.job_id)],
+                args=[body, self.events_maxlen],
+            )
+        )
+        return seq
+
+    def _decode(self, entries: Any) -> list[pb.JobEvent]:
+        out = []
+        for entry_id, fields in entries:
+            ev = pb.JobEvent.FromString(fields[b"e"])
+            ev.sequence = int(entry_id.decode().split("-", 1)[0])
+            out.append(ev)
+        return out
+
+    def events_after(self, job_id: str, after: int, limit: int) -> list[pb.JobEvent]:
+        entries = self.r.xrange(self.k("events", job_id), min=f"({after}-0", max="+", count=limit)
+        return self._decode(entries)
+
+    def events_before(self, job_id: str, before: int | None, limit: int) -> list[pb.JobEvent]:
+        """Newest first, older than ``before`` (all when None)."""
+        top = f"({before}-0" if before else "+"
+        return self._decode(self.r.xrevrange(self.k("events", job_id), max=top, min="-", count=limit))
+
+    def follow_events(self, job_id: str, after: int, block_ms: int = 1000) -> Iterator[list[pb.JobEvent]]:
+        """Yield batches of new events forever (empty batches on idle, so callers can stop)."""
+        cursor = f"{after}-0"
+        while True:
+            got = self.r.xread({self.k("events", job_id): cursor}, block=block_ms, count=100)
+            batch: list[pb.JobEvent] = []
+            for _stream, entries in got or []:  # type: ignore[union-attr]
+                batch = self._decode(entries)
+                if entries:
+                    cursor = entries[-1][0].decode()
+            yield batch
+
+    # --- checkpoints --------------------------------------------------------------------
+    def add_checkpoint(self, ckpt: pb.Checkpoint) -> None:
+        self.r.rpush(self.k("ckpts", ckpt.job_id), ckpt.SerializeToString())
+
+    def checkpoints(self, job_id: str) -> list[pb.Checkpoint]:
+        """Oldest first."""
+        return [pb.Checkpoint.FromString(b) for b in self.r.lrange(self.k("ckpts", job_id), 0, -1)]  # type: ignore[union-attr]
+
+    # --- files --------------------------------------------------------------------------
+    def put_file(self, f: pb.File) -> None:
+        pipe = self.r.pipeline()
+        pipe.set(self.k("file", f.id), f.SerializeToString())
+        pipe.zadd(self.k("files", f.tenant), {f.id: f.created_at.ToMilliseconds()})
+        pipe.execute()
+
+    def get_file(self, file_id: str) -> pb.File | None:
+        raw = self.r.get(self.k("file", file_id)) if file_id else None
+        return pb.File.FromString(raw) if raw else None  # type: ignore[arg-type]
+
+    def delete_file(self, f: pb.File) -> None:
+        pipe = self.r.pipeline()
+        pipe.delete(self.k("file", f.id))
+        pipe.zrem(self.k("files", f.tenant), f.id)
+        pipe.execute()
+
+    def list_files(self, tenant: str, after: str, limit: int) -> tuple[list[pb.File], bool]:
+        key = self.k("files", tenant)
+        start = 0
+        if after:
+            rank = self.r.zrevrank(key, after)
+            if rank is None:
+                raise NotFound(f"no file {after!r}", field="after")
+            start = int(rank) + 1  # type: ignore[arg-type]
+        ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]  # type: ignore[union-attr]
+        files = [f for f in (self.get_file(i) for i in ids[:limit]) if f is not None]
+        return files, len(ids) > limit

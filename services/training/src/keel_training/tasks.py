@@ -1,0 +1,68 @@
+"""The Celery side: one app configuration for the API (which sends) and workers (which run).
+
+Long jobs need Celery's long-job settings: a message is acknowledged only after the job
+ends (``acks_late``), put back if the worker process dies (``reject_on_worker_lost``), one
+message is reserved at a time (prefetch 1), Redis's visibility timeout is above the hard
+time limit, and every job gets a fresh child process (GPU memory is returned to the driver).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+from keel_training.config import TrainingSettings
+
+log = logging.getLogger(__name__)
+
+RUN_JOB = "keel_training.run_job"
+
+
+def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
+    app = Celery("keel_training", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_max_tasks_per_child=1,
+        task_time_limit=settings.job_time_limit_s,
+        task_soft_time_limit=max(settings.job_time_limit_s - 60, settings.job_time_limit_s // 2),
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=settings.default_queue,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_send_task_events=False,
+    )
+    runner: dict[str, Any] = {}
+
+    @app.task(name=RUN_JOB, ignore_result=True)  # type: ignore[untyped-decorator]
+    def run_job(job_id: str) -> str:
+        if "r" not in runner:
+            from keel_common.artifacts import ArtifactStore
+            from keel_common.redis import redis_from_url
+            from keel_training.runner import Runner
+            from keel_training.store import Store
+
+            store = Store(redis_from_url(broker_url), settings.key_prefix, settings.events_maxlen)
+            artifacts = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
+            runner["r"] = Runner(settings, store, artifacts)
+        outcome = str(runner["r"].run(job_id))
+        log.info("job run ended", extra={"job_id": job_id, "outcome": outcome})
+        return outcome
+
+    return app
+
+
+def sender(app: Celery) -> Any:
+    """``enqueue(job_id, queue)`` for the core."""
+
+    def enqueue(job_id: str, queue: str) -> None:
+        app.send_task(RUN_JOB, args=[job_id], queue=queue)
+
+    return enqueue
