@@ -576,6 +576,176 @@ destination on the target's port.
 {{- end -}}
 {{- end -}}
 
+{{/* ===================== Training (API and workers) ===================== */}}
+
+{{/* host:port of the registry's gRPC API for training: training.registryTarget, else the chart's Service. */}}
+{{- define "keel.training.registryTarget" -}}
+{{- if .Values.training.registryTarget -}}
+{{- .Values.training.registryTarget -}}
+{{- else -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "registry")) .Release.Namespace (int .Values.registry.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* True when the training workers have GPUs (and run the CUDA image). */}}
+{{- define "keel.trainingWorker.gpu" -}}
+{{- if gt (int .Values.trainingWorker.gpu.count) 0 -}}true{{- end -}}
+{{- end -}}
+
+{{/* Image of the worker pods: the CUDA build when they have GPUs. */}}
+{{- define "keel.trainingWorker.image" -}}
+{{- $v := .Values.trainingWorker -}}
+{{- include "keel.image" (dict "ctx" . "image" (ternary $v.gpu.image $v.image (eq (include "keel.trainingWorker.gpu" .) "true"))) -}}
+{{- end -}}
+
+{{/*
+Env entries the API and the workers share: one settings class reads them in both, so the
+queue, the time limits, Redis, the artifact store and the registry cannot drift apart.
+*/}}
+{{- define "keel.training.sharedEnv" -}}
+{{- $w := .Values.trainingWorker -}}
+# The API's gRPC and HTTP servers, and a worker's metrics server, bind this host.
+- name: KEEL_TRAINING_HOST
+  value: "0.0.0.0"
+- name: KEEL_TRAINING_REGISTRY_TARGET
+  value: {{ include "keel.training.registryTarget" . | quote }}
+- name: KEEL_TRAINING_DEFAULT_QUEUE
+  value: {{ .Values.training.defaultQueue | quote }}
+- name: KEEL_TRAINING_JOB_TIME_LIMIT_S
+  value: {{ int $w.jobTimeLimitSeconds | quote }}
+- name: KEEL_TRAINING_VISIBILITY_TIMEOUT_S
+  value: {{ int $w.visibilityTimeoutSeconds | quote }}
+{{- with include "keel.redis.env" . | trim }}
+{{ . }}
+{{- end }}
+{{- with include "keel.artifacts.env" . | trim }}
+{{ . }}
+{{- end }}
+- name: KEEL_DATA_DIR
+  value: /data
+{{- end -}}
+
+{{/*
+Affinity of a training pod: (dict "ctx" $ "affinity" <values' affinity>). With a local
+ReadWriteOnce artifact volume and the registry here, a required podAffinity to the
+registry's node (the only node that can mount the volume) unless podAffinity is given.
+*/}}
+{{- define "keel.training.affinity" -}}
+{{- $ctx := .ctx -}}
+{{- $aff := deepCopy (default (dict) .affinity) -}}
+{{- if and (include "keel.training.pinnedToRegistryNode" $ctx) (not (hasKey $aff "podAffinity")) -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "keel.selectorLabels" (dict "ctx" $ctx "component" "registry") | fromYaml)) -}}
+{{- $_ := set $aff "podAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) -}}
+{{- end -}}
+{{- with $aff }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{- define "keel.training.pinnedToRegistryNode" -}}
+{{- if and .Values.registry.enabled (not (include "keel.artifacts.shared" .)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Container resources of a worker, plus <gpu.resourceName>: <gpu.count> in the limits. */}}
+{{- define "keel.trainingWorker.resources" -}}
+{{- $res := deepCopy (default (dict) .Values.trainingWorker.resources) -}}
+{{- $gpu := .Values.trainingWorker.gpu -}}
+{{- if include "keel.trainingWorker.gpu" . -}}
+{{- $limits := default (dict) $res.limits -}}
+{{- $_ := set $limits $gpu.resourceName (int $gpu.count) -}}
+{{- $_ := set $res "limits" $limits -}}
+{{- end -}}
+{{- toYaml $res -}}
+{{- end -}}
+
+{{/* The workers' priorityClassName ("" = none). */}}
+{{- define "keel.trainingWorker.priorityClassName" -}}
+{{- $p := .Values.trainingWorker.priorityClass -}}
+{{- if $p.create -}}
+{{- default (include "keel.componentName" (dict "ctx" . "component" "training-worker")) $p.name -}}
+{{- else -}}
+{{- $p.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret the chart makes for the scaler when an external Redis URL carries credentials. */}}
+{{- define "keel.trainingWorker.kedaSecretName" -}}
+{{- printf "%s-keda" (include "keel.componentName" (dict "ctx" . "component" "training-worker")) -}}
+{{- end -}}
+
+{{/*
+Where KEDA's redis scaler connects, as YAML: address, databaseIndex, enableTLS, and auth
+(secret name, passwordKey, usernameKey; absent without a password) plus chartSecret
+(password and username for a Secret the chart renders). Sources, in order:
+trainingWorker.keda.redis.address; the in-cluster Valkey; externalRedis.url.
+*/}}
+{{- define "keel.trainingWorker.kedaRedis" -}}
+{{- $k := .Values.trainingWorker.keda.redis -}}
+{{- $out := dict -}}
+{{- if $k.address -}}
+{{- $_ := set $out "address" $k.address -}}
+{{- $_ := set $out "databaseIndex" (int $k.databaseIndex) -}}
+{{- $_ := set $out "enableTLS" $k.enableTLS -}}
+{{- if $k.existingSecret -}}
+{{- $_ := set $out "auth" (dict "secret" $k.existingSecret "passwordKey" $k.passwordKey "usernameKey" $k.usernameKey) -}}
+{{- end -}}
+{{- else if .Values.redis.enabled -}}
+{{- $_ := set $out "address" (printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "redis")) .Release.Namespace (int .Values.redis.port)) -}}
+{{- $_ := set $out "databaseIndex" 0 -}}
+{{- $_ := set $out "enableTLS" false -}}
+{{- if .Values.redis.auth.enabled -}}
+{{- $_ := set $out "auth" (dict "secret" (include "keel.redis.authSecretName" .) "passwordKey" .Values.redis.auth.existingSecretKey "usernameKey" "") -}}
+{{- end -}}
+{{- else if .Values.externalRedis.url -}}
+{{- $u := urlParse .Values.externalRedis.url -}}
+{{- $host := $u.host -}}
+{{- if not (regexMatch ":[0-9]+$" $host) -}}{{- $host = printf "%s:6379" $host -}}{{- end -}}
+{{- $_ := set $out "address" $host -}}
+{{- $_ := set $out "databaseIndex" (int (default "0" (regexFind "[0-9]+" $u.path))) -}}
+{{- $_ := set $out "enableTLS" (eq $u.scheme "rediss") -}}
+{{- with $u.userinfo -}}
+{{- $user := regexReplaceAll ":.*$" . "" -}}
+{{- $password := ternary (regexReplaceAll "^[^:]*:" . "") "" (contains ":" .) -}}
+{{- if $password -}}
+{{- $_ := set $out "auth" (dict "secret" (include "keel.trainingWorker.kedaSecretName" $) "passwordKey" "redis-password" "usernameKey" (ternary "redis-username" "" (ne $user ""))) -}}
+{{- $_ := set $out "chartSecret" (dict "password" $password "username" $user) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/* Name of the TriggerAuthentication of the workers' ScaledObject. */}}
+{{- define "keel.trainingWorker.triggerAuthName" -}}
+{{- include "keel.componentName" (dict "ctx" . "component" "training-worker") -}}
+{{- end -}}
+
+{{/* Cross-field checks of the training values (called from keel.validate). */}}
+{{- define "keel.training.validate" -}}
+{{- $t := .Values.training -}}
+{{- $w := .Values.trainingWorker -}}
+{{- if and (not .Values.registry.enabled) (not $t.registryTarget) -}}
+{{- fail "training needs the registry (jobs register their adapters there): enable registry or set training.registryTarget (host:port of a registry elsewhere)" -}}
+{{- end -}}
+{{- if le (int64 $w.visibilityTimeoutSeconds) (int64 $w.jobTimeLimitSeconds) -}}
+{{- fail (printf "trainingWorker.visibilityTimeoutSeconds (%d) must be larger than trainingWorker.jobTimeLimitSeconds (%d): Redis would give a still-running job to a second worker" (int64 $w.visibilityTimeoutSeconds) (int64 $w.jobTimeLimitSeconds)) -}}
+{{- end -}}
+{{- if $w.enabled -}}
+{{- if and (not (include "keel.trainingWorker.gpu" .)) (has "train.gpu" $w.queues) -}}
+{{- fail "trainingWorker.gpu.count is 0 (a CPU worker) but trainingWorker.queues has train.gpu: a CPU worker would take GPU jobs. Use queues [train.cpu] (and training.defaultQueue train.cpu), or give the workers GPUs" -}}
+{{- end -}}
+{{- if $w.keda.enabled -}}
+{{- if gt (int $w.keda.minReplicaCount) (int $w.keda.maxReplicaCount) -}}
+{{- fail (printf "trainingWorker.keda: minReplicaCount (%d) is above maxReplicaCount (%d)" (int $w.keda.minReplicaCount) (int $w.keda.maxReplicaCount)) -}}
+{{- end -}}
+{{- if and (not $w.keda.redis.address) (not .Values.redis.enabled) .Values.externalRedis.existingSecret -}}
+{{- fail "trainingWorker.keda: the Redis URL comes from externalRedis.existingSecret, which KEDA cannot read: set trainingWorker.keda.redis.address (host:port), and keda.redis.existingSecret with the password if there is one" -}}
+{{- end -}}
+{{- if and (not $w.keda.redis.address) (not .Values.redis.enabled) (contains "%" (default "" (urlParse (default "" .Values.externalRedis.url)).userinfo)) -}}
+{{- fail "trainingWorker.keda: the password in externalRedis.url is percent-encoded; KEDA needs it plain: set trainingWorker.keda.redis.address and keda.redis.existingSecret (a Secret with the password)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Cross-field checks that a JSON schema cannot express well. */}}
 {{- define "keel.validate" -}}
 {{- if and .Values.registry.database.url .Values.registry.database.existingSecret -}}
@@ -604,6 +774,9 @@ destination on the target's port.
 {{- end -}}
 {{- if .Values.gateway.enabled -}}
 {{- include "keel.gateway.validate" . -}}
+{{- end -}}
+{{- if or .Values.training.enabled .Values.trainingWorker.enabled -}}
+{{- include "keel.training.validate" . -}}
 {{- end -}}
 {{- if and .Values.registry.enabled (gt (int (include "keel.registry.replicas" .)) 1) (not (include "keel.artifacts.shared" .)) -}}
 {{- fail "registry.replicas > 1 needs a shared artifact store: artifacts.root=s3://..., artifacts.persistence.accessModes=[ReadWriteMany] or an existingClaim" -}}
