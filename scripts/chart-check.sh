@@ -7,12 +7,17 @@
 #   3. the kustomize dev overlay (helmCharts generator) and k8s/bootstrap, same checks
 #      and the references between objects (Service/PDB/NetworkPolicy/HPA/Ingress/ServiceMonitor
 #      selectors and targets, Secret and ConfigMap references, the gateway's env, probes,
-#      policy mount and NetworkPolicy)
+#      policy mount and NetworkPolicy; training: the API's and workers' env points at the
+#      registry Service and Redis that are rendered, worker queues/GPUs/probes/mounts, the
+#      API's default queue consumed by a rendered worker, the KEDA ScaledObject targeting
+#      the worker Deployment with one redis trigger per queue and its TriggerAuthentication's
+#      Secret keys, the PodMonitor's port, the PriorityClass)
 #   4. negative cases: values that must be refused (schema or template checks)
 #   5. skaffold.yaml wiring (images -> chart values by name; releases render)
-# Kinds served by CRDs (ServiceMonitor, RayService, ...) have no core schema: they are
-# skipped by name and listed in the output; any other kind without a schema fails. A
-# RayService still gets checked here: its head and worker pod templates against the same
+# Kinds served by CRDs (ServiceMonitor, PodMonitor, RayService, ScaledObject,
+# TriggerAuthentication, ...) have no core schema: they are skipped by name and listed in
+# the output (they still get the reference checks above); any other kind without a schema
+# fails. A RayService still gets checked here: its head and worker pod templates against the same
 # pod-security policy, and its structure (serveConfigV2 parses and names the keel-inference
 # app, head/worker groups, the keel_grpc_front resource, /dev/shm and /tmp volumes, GPU
 # limits matching the scenario's values, rayVersion equal to the ray pin in constraints.txt).
@@ -34,8 +39,8 @@ NAMESPACE=keel
 # The chart refuses to render the gateway without an API-key pepper (and never generates
 # one): the default scenario, NOTES.txt and the negative cases get this one.
 CI_PEPPER=chart-check-pepper-0123456789abcdef
-# Kinds that come from CRDs (prometheus-operator, KubeRay): no core schema to check against.
-export CRD_KINDS="ServiceMonitor PodMonitor PrometheusRule RayService RayCluster RayJob"
+# Kinds that come from CRDs (prometheus-operator, KubeRay, KEDA): no core schema to check against.
+export CRD_KINDS="ServiceMonitor PodMonitor PrometheusRule RayService RayCluster RayJob ScaledObject ScaledJob TriggerAuthentication ClusterTriggerAuthentication"
 
 die() { echo "chart-check: $*" >&2; exit 2; }
 
@@ -421,9 +426,10 @@ for name, hpa in by_kind.get("HorizontalPodAutoscaler", {}).items():
                     problems.append(f"{ref}: {res} utilisation target but container {c['name']} requests no {res}")
 
 scaled = {f"{h['spec']['scaleTargetRef']['kind']}/{h['spec']['scaleTargetRef']['name']}" for h in by_kind.get("HorizontalPodAutoscaler", {}).values()}
+scaled |= {f"{(o['spec'].get('scaleTargetRef') or {}).get('kind', 'Deployment')}/{(o['spec'].get('scaleTargetRef') or {}).get('name')}" for o in by_kind.get("ScaledObject", {}).values()}
 for name, dep in by_kind.get("Deployment", {}).items():
     if "replicas" not in dep.get("spec", {}) and f"Deployment/{name}" not in scaled:
-        problems.append(f"Deployment/{name}: no spec.replicas and no HPA (it would run one pod)")
+        problems.append(f"Deployment/{name}: no spec.replicas and no HPA or KEDA ScaledObject (it would run one pod)")
 
 for name, np_ in by_kind.get("NetworkPolicy", {}).items():
     spec, ref = np_["spec"], f"NetworkPolicy/{name}"
@@ -542,6 +548,252 @@ for name, dep in by_kind.get("Deployment", {}).items():
     if dep["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "gateway":
         check_gateway(dep)
 
+# ---- training: the API, the workers, their KEDA ScaledObject and PodMonitor
+training_values = values.get("training") or {}
+worker_values = values.get("trainingWorker") or {}
+TRAINING_SHARED_ENV = ("KEEL_TRAINING_HOST", "KEEL_TRAINING_REGISTRY_TARGET", "KEEL_TRAINING_DEFAULT_QUEUE",
+                       "KEEL_TRAINING_JOB_TIME_LIMIT_S", "KEEL_TRAINING_VISIBILITY_TIMEOUT_S",
+                       "KEEL_REDIS_URL", "KEEL_ARTIFACT_ROOT", "KEEL_DATA_DIR", "KEEL_LOG_LEVEL")
+TRAINING_QUEUES = {"train.gpu", "train.cpu"}
+
+def check_target(ref, var, target, required_service=False):
+    """A host:port that names one of the chart's Services (<name>.<ns>.svc) must hit one of its ports."""
+    host, _, tport = (target or "").rpartition(":")
+    if not host or not tport.isdigit():
+        problems.append(f"{ref}: {var}={target!r} is not host:port")
+        return
+    svc = by_kind.get("Service", {}).get(host.split(".")[0])
+    if host.endswith(".svc") and svc is None:
+        problems.append(f"{ref}: {var}={target} names a Service that is not rendered")
+    elif svc is not None and int(tport) not in {p.get("port") for p in svc["spec"].get("ports", [])}:
+        problems.append(f"{ref}: {var}={target}: Service/{svc['metadata']['name']} has no port {tport}")
+    elif required_service and svc is None:
+        problems.append(f"{ref}: {var}={target} is not one of the rendered Services")
+
+def check_redis_env(ref, c):
+    """KEEL_REDIS_URL: a literal must point at a rendered Service port (or an external host);
+    $(REDIS_PASSWORD) must be defined before it, from a Secret."""
+    env = {e["name"]: e for e in c.get("env", [])}
+    names = [e["name"] for e in c.get("env", [])]
+    url = env.get("KEEL_REDIS_URL", {})
+    if "valueFrom" in url:
+        return
+    value = url.get("value") or ""
+    m = re.match(r"^rediss?://(?:[^@/]*@)?([^/:]+):(\d+)(/\d+)?$", value)
+    if not m:
+        problems.append(f"{ref}: KEEL_REDIS_URL={value!r} is not redis[s]://host:port/db")
+        return
+    check_target(ref, "KEEL_REDIS_URL", f"{m.group(1)}:{m.group(2)}")
+    if "$(REDIS_PASSWORD)" in value:
+        pw = env.get("REDIS_PASSWORD", {})
+        if "secretKeyRef" not in (pw.get("valueFrom") or {}):
+            problems.append(f"{ref}: KEEL_REDIS_URL uses $(REDIS_PASSWORD) but REDIS_PASSWORD is not from a Secret")
+        elif names.index("REDIS_PASSWORD") > names.index("KEEL_REDIS_URL"):
+            problems.append(f"{ref}: REDIS_PASSWORD must come before KEEL_REDIS_URL (dependent variable)")
+
+def mounts_of(c):
+    return {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+
+def check_training_common(ref, ps, c):
+    env = env_of(c)
+    for n in TRAINING_SHARED_ENV:
+        if n not in {e["name"] for e in c.get("env", [])}:
+            problems.append(f"{ref}: env {n} missing")
+    if env.get("KEEL_TRAINING_HOST") != "0.0.0.0":
+        problems.append(f"{ref}: KEEL_TRAINING_HOST must be 0.0.0.0 (probes and scrapes come from outside the pod)")
+    check_target(ref, "KEEL_TRAINING_REGISTRY_TARGET", env.get("KEEL_TRAINING_REGISTRY_TARGET"))
+    if values_file and not (values.get("registry") or {}).get("enabled", True) and not training_values.get("registryTarget"):
+        problems.append(f"{ref}: registry disabled but no training.registryTarget")
+    check_redis_env(ref, c)
+    if env.get("KEEL_TRAINING_DEFAULT_QUEUE") not in TRAINING_QUEUES:
+        problems.append(f"{ref}: KEEL_TRAINING_DEFAULT_QUEUE={env.get('KEEL_TRAINING_DEFAULT_QUEUE')!r} is not one of {sorted(TRAINING_QUEUES)}")
+    try:
+        limit, vis = int(env["KEEL_TRAINING_JOB_TIME_LIMIT_S"]), int(env["KEEL_TRAINING_VISIBILITY_TIMEOUT_S"])
+        if vis <= limit:
+            problems.append(f"{ref}: visibility timeout {vis} <= job time limit {limit}")
+    except (KeyError, TypeError, ValueError):
+        problems.append(f"{ref}: job time limit / visibility timeout are not integers")
+    mounts, vols = mounts_of(c), {v["name"]: v for v in ps.get("volumes", [])}
+    tmp = vols.get((mounts.get("/tmp") or {}).get("name"), {})
+    if "emptyDir" not in tmp:
+        problems.append(f"{ref}: /tmp must be an emptyDir (read-only root filesystem)")
+    root = env.get("KEEL_ARTIFACT_ROOT") or ""
+    if root.startswith("/"):
+        m = mounts.get(root)
+        if m is None or m.get("readOnly"):
+            problems.append(f"{ref}: artifact root {root} is not a writable mount")
+        elif "persistentVolumeClaim" not in vols.get(m["name"], {}):
+            problems.append(f"{ref}: artifact root {root} is not a PersistentVolumeClaim")
+    return env
+
+def named_port(c, name):
+    for p in c.get("ports", []):
+        if p.get("name") == name:
+            return p.get("containerPort")
+    return None
+
+def check_training_api(dep):
+    ref = f"Deployment/{dep['metadata']['name']}"
+    ps = pod_spec(dep)
+    c = ps["containers"][0]
+    env = check_training_common(ref, ps, c)
+    if c.get("args", [])[:1] != ["serve"]:
+        problems.append(f"{ref}: args must start with serve")
+    for var, pname in (("KEEL_TRAINING_GRPC_PORT", "grpc"), ("KEEL_TRAINING_HTTP_PORT", "http-metrics")):
+        if str(named_port(c, pname)) != str(env.get(var)):
+            problems.append(f"{ref}: container port {pname} ({named_port(c, pname)}) differs from {var}={env.get(var)}")
+    grpc_port = named_port(c, "grpc")
+    for probe in ("startupProbe", "readinessProbe"):
+        if (c.get(probe) or {}).get("grpc", {}).get("port") != grpc_port:
+            problems.append(f"{ref}: {probe} must be gRPC health on port {grpc_port}")
+    get = (c.get("livenessProbe") or {}).get("httpGet") or {}
+    if (get.get("path"), get.get("port")) != ("/livez", "http-metrics"):
+        problems.append(f"{ref}: livenessProbe must GET /livez on http-metrics")
+    return env
+
+def worker_args(c):
+    args = c.get("args", [])
+    out = {"cmd": args[:1]}
+    for flag in ("--queues", "--concurrency"):
+        if flag in args and args.index(flag) + 1 < len(args):
+            out[flag] = args[args.index(flag) + 1]
+    return out
+
+def check_training_worker(dep):
+    ref = f"Deployment/{dep['metadata']['name']}"
+    ps = pod_spec(dep)
+    c = ps["containers"][0]
+    env = check_training_common(ref, ps, c)
+    args = worker_args(c)
+    queues = [q for q in (args.get("--queues") or "").split(",") if q]
+    if args["cmd"] != ["worker"] or not queues or not str(args.get("--concurrency", "")).isdigit():
+        problems.append(f"{ref}: args must be worker --queues <q,...> --concurrency <n>, got {c.get('args')}")
+    for q in queues:
+        if q not in TRAINING_QUEUES:
+            problems.append(f"{ref}: unknown queue {q!r}")
+    gpus = gpu_limits(c)
+    if not gpus and "train.gpu" in queues:
+        problems.append(f"{ref}: a CPU worker (no GPU limit) consumes train.gpu")
+    if values_file and worker_values.get("enabled"):
+        want = int((worker_values.get("gpu") or {}).get("count", 1))
+        have = sum(gpus.values())
+        if have != want:
+            problems.append(f"{ref}: GPU limits {gpus} differ from trainingWorker.gpu.count={want}")
+        if want and "cuda" not in c.get("image", ""):
+            problems.append(f"{ref}: GPU worker runs image {c.get('image')!r}, not the CUDA build")
+        if not want and "cuda" in c.get("image", ""):
+            problems.append(f"{ref}: CPU worker runs the CUDA image {c.get('image')!r}")
+        for k in ("nodeSelector", "tolerations"):
+            if worker_values.get(k) and ps.get(k) != worker_values[k]:
+                problems.append(f"{ref}: {k} differs from trainingWorker.{k}")
+    mport = named_port(c, "http-metrics")
+    if str(mport) != str(env.get("KEEL_TRAINING_WORKER_METRICS_PORT")):
+        problems.append(f"{ref}: container port http-metrics ({mport}) differs from KEEL_TRAINING_WORKER_METRICS_PORT")
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if (get.get("path"), get.get("port")) != ("/livez", "http-metrics"):
+            problems.append(f"{ref}: {probe} must GET /livez on http-metrics")
+    cache = env.get("KEEL_TRAINING_MODEL_CACHE_DIR")
+    m = mounts_of(c).get(cache or "")
+    if not cache or m is None or m.get("readOnly"):
+        problems.append(f"{ref}: KEEL_TRAINING_MODEL_CACHE_DIR={cache!r} is not a writable mount")
+    pc = ps.get("priorityClassName")
+    if pc and pc not in by_kind.get("PriorityClass", {}) and pc not in external_names:
+        problems.append(f"{ref}: priorityClassName {pc!r} is neither rendered nor named in the scenario values")
+    if values_file and worker_values.get("priorityClass", {}).get("create") and not pc:
+        problems.append(f"{ref}: trainingWorker.priorityClass.create but no priorityClassName")
+    return queues
+
+training_apis = [d for d in by_kind.get("Deployment", {}).values()
+                 if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "training"]
+training_workers = [d for d in by_kind.get("Deployment", {}).values()
+                    if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "training-worker"]
+api_envs = [check_training_api(d) for d in training_apis]
+consumed = set()
+for d in training_workers:
+    consumed |= set(check_training_worker(d))
+if training_workers:
+    for env in api_envs:
+        if env.get("KEEL_TRAINING_DEFAULT_QUEUE") not in consumed:
+            problems.append(f"training API sends jobs to {env.get('KEEL_TRAINING_DEFAULT_QUEUE')!r}, which no rendered worker consumes ({sorted(consumed)})")
+if values_file:
+    if training_values.get("enabled", True) and not training_apis:
+        problems.append("training.enabled but no training API Deployment rendered")
+    if worker_values.get("enabled") and not training_workers:
+        problems.append("trainingWorker.enabled but no worker Deployment rendered")
+    if worker_values.get("enabled") and (worker_values.get("keda") or {}).get("enabled") \
+            and not by_kind.get("ScaledObject"):
+        problems.append("trainingWorker.keda.enabled but no ScaledObject rendered")
+
+for name, so in by_kind.get("ScaledObject", {}).items():
+    ref, spec = f"ScaledObject/{name}", so.get("spec", {})
+    if so.get("apiVersion") != "keda.sh/v1alpha1":
+        problems.append(f"{ref}: apiVersion {so.get('apiVersion')} (want keda.sh/v1alpha1)")
+    t = spec.get("scaleTargetRef") or {}
+    target = by_kind.get(t.get("kind", "Deployment"), {}).get(t.get("name"))
+    if target is None:
+        problems.append(f"{ref}: scaleTargetRef {t.get('kind', 'Deployment')}/{t.get('name')} is not rendered")
+        continue
+    if "replicas" in target.get("spec", {}):
+        problems.append(f"{ref}: {t.get('kind')}/{t.get('name')} sets spec.replicas (every upgrade would reset KEDA's count)")
+    lo, hi = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+    if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi and hi >= 1):
+        problems.append(f"{ref}: need 0 <= minReplicaCount <= maxReplicaCount, maxReplicaCount >= 1")
+    for k in ("pollingInterval", "cooldownPeriod"):
+        if k in spec and not isinstance(spec[k], int):
+            problems.append(f"{ref}: {k} must be an integer")
+    tc = pod_spec(target)["containers"][0]
+    queues = [q for q in (worker_args(tc).get("--queues") or "").split(",") if q]
+    listed = []
+    triggers = spec.get("triggers") or []
+    if not triggers:
+        problems.append(f"{ref}: no triggers")
+    for i, trig in enumerate(triggers):
+        tref = f"{ref} trigger {i}"
+        md = trig.get("metadata") or {}
+        if trig.get("type") != "redis":
+            problems.append(f"{tref}: type {trig.get('type')!r} (want redis)")
+        for k, v in md.items():
+            if not isinstance(v, str):
+                problems.append(f"{tref}: metadata.{k} must be a string")
+        listed.append(md.get("listName"))
+        if not str(md.get("listLength", "")).isdigit() or int(md["listLength"]) < 1:
+            problems.append(f"{tref}: listLength {md.get('listLength')!r} must be an integer >= 1")
+        check_target(tref, "address", md.get("address"))
+        auth = (trig.get("authenticationRef") or {}).get("name")
+        if auth:
+            ta = by_kind.get("TriggerAuthentication", {}).get(auth)
+            if ta is None:
+                problems.append(f"{tref}: authenticationRef {auth!r} is not a rendered TriggerAuthentication")
+        elif "$(REDIS_PASSWORD)" in (env_of(tc).get("KEEL_REDIS_URL") or ""):
+            problems.append(f"{tref}: Redis needs a password (the workers use one) but the trigger has no authenticationRef")
+        if values_file and (values.get("redis") or {}).get("enabled", True) and (values.get("redis") or {}).get("auth", {}).get("enabled") and not auth:
+            problems.append(f"{tref}: redis.auth.enabled but no authenticationRef")
+    if sorted(listed) != sorted(queues):
+        problems.append(f"{ref}: trigger listNames {listed} differ from the target's queues {queues}")
+    print(f"  check {ref}: targets {t.get('kind')}/{t.get('name')}, {len(triggers)} redis trigger(s) on {listed}")
+
+for name, ta in by_kind.get("TriggerAuthentication", {}).items():
+    ref = f"TriggerAuthentication/{name}"
+    refs = (ta.get("spec") or {}).get("secretTargetRef") or []
+    if not refs:
+        problems.append(f"{ref}: no secretTargetRef")
+    for r in refs:
+        if r.get("parameter") not in ("password", "username"):
+            problems.append(f"{ref}: unexpected parameter {r.get('parameter')!r} for the redis scaler")
+        check_ref(f"{ref} {r.get('parameter')}", "Secret", r.get("name"), r.get("key"))
+    if not any((t.get("authenticationRef") or {}).get("name") == name
+               for so in by_kind.get("ScaledObject", {}).values() for t in so["spec"].get("triggers", [])):
+        problems.append(f"{ref}: no ScaledObject trigger uses it")
+
+for name, pm in by_kind.get("PodMonitor", {}).items():
+    matched = selected_pods(pm.get("spec", {}).get("selector") or {})
+    if not matched:
+        problems.append(f"PodMonitor/{name}: selector matches no rendered pod template")
+    for ep in pm.get("spec", {}).get("podMetricsEndpoints", []):
+        if matched and ep.get("port") not in container_port_names(matched):
+            problems.append(f"PodMonitor/{name}: no selected pod has a container port named {ep.get('port')!r}")
+
 if values_file and inference_values.get("enabled", True):
     want = "RayService" if expect_mode == "rayService" else "inference Deployment"
     if not seen[want]:
@@ -620,8 +872,10 @@ if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client \
     && grep -q "port-forward svc/$RELEASE-gateway 8080:8080" "$work/notes.log" \
     && grep -q "WARNING: the registry uses SQLite" "$work/notes.log" \
     && grep -q "^Inference (gRPC :50052" "$work/notes.log" \
-    && grep -q "scheduled on the" "$work/notes.log"; then
-  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference and gateway sections")
+    && grep -q "scheduled on the" "$work/notes.log" \
+    && grep -q "^Training API (gRPC :50053" "$work/notes.log" \
+    && grep -q "NOTE: trainingWorker.enabled is false: jobs wait in queue train.gpu" "$work/notes.log"; then
+  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference, gateway and training sections")
 else
   sed 's/^/  /' "$work/notes.log" | tail -n 20
   summary+=("FAIL  chart/NOTES.txt")
@@ -685,6 +939,28 @@ negatives=(
   "ingress bad pathType|/gateway/ingress/pathType|--set gateway.ingress.enabled=true --set gateway.ingress.pathType=Regex"
   "ingress tls without secretName|/gateway/ingress/tls/0|--set gateway.ingress.enabled=true --set gateway.ingress.tls[0].hosts[0]=a.example.com"
   "networkPolicy from not a list|/gateway/networkPolicy/from|--set gateway.networkPolicy.from=anywhere"
+  "training without registry or registryTarget|training needs the registry .*: enable registry or set training.registryTarget|--set registry.enabled=false --set gateway.registryTarget=r.example:50051"
+  "training registryTarget without a port|/training/registryTarget|--set training.registryTarget=registry.example.com"
+  "unknown training defaultQueue|/training/defaultQueue|--set training.defaultQueue=train.tpu"
+  "unknown trainingWorker key|additional properties 'queue' not allowed|--set trainingWorker.queue=train.gpu"
+  "visibility timeout equal to the job time limit|visibilityTimeoutSeconds \\(21600\\) must be larger than trainingWorker.jobTimeLimitSeconds \\(21600\\)|--set trainingWorker.visibilityTimeoutSeconds=21600"
+  "visibility timeout below the job time limit (workers on)|visibilityTimeoutSeconds \\(3600\\) must be larger than trainingWorker.jobTimeLimitSeconds \\(7200\\)|--set trainingWorker.enabled=true --set trainingWorker.jobTimeLimitSeconds=7200 --set trainingWorker.visibilityTimeoutSeconds=3600"
+  "string job time limit|/trainingWorker/jobTimeLimitSeconds|--set-string trainingWorker.jobTimeLimitSeconds=6h"
+  "negative worker gpu count|/trainingWorker/gpu/count|--set trainingWorker.enabled=true --set trainingWorker.gpu.count=-1"
+  "CPU worker on the train.gpu queue|a CPU worker would take GPU jobs|--set trainingWorker.enabled=true --set trainingWorker.gpu.count=0"
+  "unknown worker queue|/trainingWorker/queues/0|--set trainingWorker.queues[0]=train.tpu"
+  "empty worker queue list|/trainingWorker/queues|--set-json trainingWorker.queues=[]"
+  "duplicate worker queues|/trainingWorker/queues|--set-json trainingWorker.queues=[\"train.cpu\",\"train.cpu\"]"
+  "worker concurrency 0|/trainingWorker/concurrency|--set trainingWorker.concurrency=0"
+  "KEDA listLength 0|/trainingWorker/keda/listLength|--set trainingWorker.enabled=true --set trainingWorker.keda.enabled=true --set trainingWorker.keda.listLength=0"
+  "KEDA maxReplicaCount 0|/trainingWorker/keda/maxReplicaCount|--set trainingWorker.enabled=true --set trainingWorker.keda.enabled=true --set trainingWorker.keda.maxReplicaCount=0"
+  "KEDA min above max|trainingWorker.keda: minReplicaCount \\(5\\) is above maxReplicaCount \\(2\\)|--set trainingWorker.enabled=true --set trainingWorker.keda.enabled=true --set trainingWorker.keda.minReplicaCount=5 --set trainingWorker.keda.maxReplicaCount=2"
+  "KEDA with the Redis URL in a Secret and no scaler address|KEDA cannot read|--set redis.enabled=false --set externalRedis.existingSecret=keel-redis --set trainingWorker.enabled=true --set trainingWorker.keda.enabled=true"
+  "KEDA with a percent-encoded external Redis password|password in externalRedis.url is percent-encoded|--set redis.enabled=false --set externalRedis.url=redis://:p%40ss@redis.example:6379/0 --set trainingWorker.enabled=true --set trainingWorker.keda.enabled=true"
+  "KEDA redis address without a port|/trainingWorker/keda/redis/address|--set trainingWorker.keda.redis.address=redis.example"
+  "reserved PriorityClass name|/trainingWorker/priorityClass/name|--set trainingWorker.priorityClass.create=true --set trainingWorker.priorityClass.name=system-gpu"
+  "PriorityClass value above 1e9|/trainingWorker/priorityClass/value|--set trainingWorker.priorityClass.value=2000000000"
+  "bad PriorityClass preemptionPolicy|/trainingWorker/priorityClass/preemptionPolicy|--set trainingWorker.priorityClass.preemptionPolicy=Always"
 )
 echo "== negative cases (each must be refused)"
 neg_failed=0
