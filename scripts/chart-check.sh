@@ -492,7 +492,12 @@ def check_gateway(dep):
         if (get.get("path"), get.get("port")) != (path, "http"):
             problems.append(f"{ref}: {probe} must GET {path} on port http")
     # gRPC targets that name one of the chart's Services must hit one of its ports.
-    for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET"):
+    if any(d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "training"
+           for d in by_kind.get("Deployment", {}).values()) and "KEEL_GATEWAY_TRAINING_TARGET" not in env:
+        problems.append(f"{ref}: the training API is rendered but KEEL_GATEWAY_TRAINING_TARGET is not set")
+    for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET"):
+        if var == "KEEL_GATEWAY_TRAINING_TARGET" and var not in env:
+            continue
         target = env_of(c).get(var) or ""
         host, _, tport = target.rpartition(":")
         if not host or not tport.isdigit():
@@ -536,7 +541,7 @@ def check_gateway(dep):
         for proto in ("UDP", "TCP"):
             if not any(p.get("port") == 53 and p.get("protocol") == proto for r in egress for p in r.get("ports", [])):
                 problems.append(f"{nref}: egress does not allow DNS over {proto}")
-        for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_REDIS_URL"):
+        for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET", "KEEL_REDIS_URL"):
             target = env_of(c).get(var)
             m = re.search(r":(\d+)(/[^/]*)?$", target or "")
             if target is None:  # from a Secret: the URL is not known here
@@ -941,6 +946,7 @@ negatives=(
   "networkPolicy from not a list|/gateway/networkPolicy/from|--set gateway.networkPolicy.from=anywhere"
   "training without registry or registryTarget|training needs the registry .*: enable registry or set training.registryTarget|--set registry.enabled=false --set gateway.registryTarget=r.example:50051"
   "training registryTarget without a port|/training/registryTarget|--set training.registryTarget=registry.example.com"
+  "gateway trainingTarget without a port|/gateway/trainingTarget|--set gateway.trainingTarget=training.example.com"
   "unknown training defaultQueue|/training/defaultQueue|--set training.defaultQueue=train.tpu"
   "unknown trainingWorker key|additional properties 'queue' not allowed|--set trainingWorker.queue=train.gpu"
   "visibility timeout equal to the job time limit|visibilityTimeoutSeconds \\(21600\\) must be larger than trainingWorker.jobTimeLimitSeconds \\(21600\\)|--set trainingWorker.visibilityTimeoutSeconds=21600"

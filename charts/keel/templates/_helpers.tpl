@@ -495,6 +495,15 @@ is ReadWriteOnce (one node mounts it) and the registry runs here.
 {{- end -}}
 {{- end -}}
 
+{{/* host:port of the training API's gRPC: gateway.trainingTarget, else the chart's Service when training is enabled, else "". */}}
+{{- define "keel.gateway.trainingTarget" -}}
+{{- if .Values.gateway.trainingTarget -}}
+{{- .Values.gateway.trainingTarget -}}
+{{- else if .Values.training.enabled -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "training")) .Release.Namespace (int .Values.training.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Name of the Secret holding the API-key pepper. */}}
 {{- define "keel.gateway.pepperSecretName" -}}
 {{- default (printf "%s-pepper" (include "keel.componentName" (dict "ctx" . "component" "gateway"))) .Values.gateway.pepper.existingSecret -}}
