@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, File, Form, Header, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -24,11 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keel.inference.v1 import inference_pb2_grpc as igrpc
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
+from keel.training.v1 import training_pb2_grpc as tgrpc
 from keel_common.grpc.client import aio_channel
 from keel_gateway import metrics as m
 from keel_gateway.config import GatewaySettings
 from keel_gateway.core import Call, Gateway
 from keel_gateway.errors import ApiError
+from keel_gateway.finetuning import FineTuning
 from keel_gateway.guardrails.pipeline import Guard
 from keel_gateway.guardrails.policy import Policy
 from keel_gateway.guardrails.semantic import Embedder
@@ -36,7 +38,12 @@ from keel_gateway.interactions import InteractionLog
 from keel_gateway.keys import KeyStore, check_scopes, check_tenant
 from keel_gateway.ratelimit import RateLimiter
 from keel_gateway.routing import Router
-from keel_gateway.schemas import ChatCompletionRequest, CompletionRequest, CreateKeyRequest
+from keel_gateway.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    CreateFineTuningJobRequest,
+    CreateKeyRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +51,25 @@ log = logging.getLogger(__name__)
 class BodyLimit:
     """413 for bodies over the limit, whether announced by Content-Length or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_file_bytes: int | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.file_bytes = max_file_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # File uploads (multipart) may be larger than API bodies.
+        max_bytes = self.file_bytes if scope.get("path") == "/v1/files" else self.default_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > max_bytes
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await self._reject(send)
+                    await self._reject(send, max_bytes)
                     return
         seen = 0
 
@@ -68,16 +78,16 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise ApiError(
-                        413, f"The request body exceeds {self.max_bytes} bytes.", code="request_too_large"
+                        413, f"The request body exceeds {max_bytes} bytes.", code="request_too_large"
                     )
             return msg
 
         await self.app(scope, limited, send)
 
-    async def _reject(self, send: Send) -> None:
-        err = ApiError(413, f"The request body exceeds {self.max_bytes} bytes.", code="request_too_large")
+    async def _reject(self, send: Send, max_bytes: int) -> None:
+        err = ApiError(413, f"The request body exceeds {max_bytes} bytes.", code="request_too_large")
         body = json.dumps(err.body()).encode()
         await send(
             {
@@ -105,6 +115,7 @@ class Services:
     """What the lifespan builds; tests may pass an embedder to share one across apps."""
 
     gateway: Gateway
+    finetuning: FineTuning
     redis: aioredis.Redis
     channels: list[grpc.aio.Channel]
     tasks: list[asyncio.Task[None]]
@@ -128,6 +139,8 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
             redis_url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
         )
         reg_ch, inf_ch = aio_channel(settings.registry_target), aio_channel(settings.inference_target)
+        train_ch = aio_channel(settings.training_target)
+        svc.finetuning = FineTuning(tgrpc.TrainingServiceStub(train_ch))  # type: ignore[no-untyped-call]
         inference = igrpc.InferenceServiceStub(inf_ch)  # type: ignore[no-untyped-call]
         keys = KeyStore(client, pepper, settings.key_cache_ttl_s, settings.key_cache_stale_s)
         registry = rgrpc.RegistryServiceStub(reg_ch)  # type: ignore[no-untyped-call]
@@ -146,7 +159,7 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
             settings, keys, RateLimiter(client), router, Guard(policy, emb), inference, log_
         )
         svc.redis = client
-        svc.channels = [reg_ch, inf_ch]
+        svc.channels = [reg_ch, inf_ch, train_ch]
         svc.tasks = [
             asyncio.create_task(keys.listen(), name="keys-listen"),
             asyncio.create_task(router.listen(client, settings.alias_channel), name="alias-listen"),
@@ -304,6 +317,107 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
             "keel": {"base_model": route.base_model, "version": route.version, "adapter": route.adapter_ref},
         }
 
+    # --- files and fine-tuning jobs (the training scope) ----------------------------------------
+    async def _trainer(authorization: str | None) -> tuple[str, str]:
+        key = await gw().authenticate(authorization, "training")
+        return key.tenant, f"key:{key.id}"
+
+    @app.post("/v1/files", tags=["fine-tuning"])
+    async def upload_file(
+        file: UploadFile = File(...), purpose: str = Form(...), authorization: str | None = Header(None)
+    ) -> dict[str, Any]:
+        tenant, actor = await _trainer(authorization)
+        content = await file.read()
+        return await svc.finetuning.upload_file(
+            tenant, actor, file.filename or "upload.jsonl", purpose, content
+        )
+
+    @app.get("/v1/files", tags=["fine-tuning"])
+    async def list_files(
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        authorization: str | None = Header(None),
+    ) -> dict[str, Any]:
+        tenant, _ = await _trainer(authorization)
+        return await svc.finetuning.list_files(tenant, purpose, after, limit)
+
+    @app.get("/v1/files/{file_id}", tags=["fine-tuning"])
+    async def get_file(file_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        tenant, _ = await _trainer(authorization)
+        return await svc.finetuning.get_file(tenant, file_id)
+
+    @app.delete("/v1/files/{file_id}", tags=["fine-tuning"])
+    async def delete_file(file_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        tenant, _ = await _trainer(authorization)
+        return await svc.finetuning.delete_file(tenant, file_id)
+
+    @app.post("/v1/fine_tuning/jobs", tags=["fine-tuning"])
+    async def create_job(
+        req: CreateFineTuningJobRequest,
+        authorization: str | None = Header(None),
+        idempotency_key: str | None = Header(None, max_length=200),
+    ) -> dict[str, Any]:
+        tenant, actor = await _trainer(authorization)
+        return await svc.finetuning.create_job(tenant, actor, req, idempotency_key or "")
+
+    @app.get("/v1/fine_tuning/jobs", tags=["fine-tuning"])
+    async def list_jobs(
+        after: str | None = None, limit: int | None = None, authorization: str | None = Header(None)
+    ) -> dict[str, Any]:
+        tenant, _ = await _trainer(authorization)
+        return await svc.finetuning.list_jobs(tenant, after, limit)
+
+    @app.get("/v1/fine_tuning/jobs/{job_id}", tags=["fine-tuning"])
+    async def get_job(job_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        tenant, _ = await _trainer(authorization)
+        return await svc.finetuning.get_job(tenant, job_id)
+
+    @app.post("/v1/fine_tuning/jobs/{job_id}/cancel", tags=["fine-tuning"])
+    async def cancel_job(job_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        tenant, actor = await _trainer(authorization)
+        return await svc.finetuning.cancel_job(tenant, actor, job_id)
+
+    @app.get("/v1/fine_tuning/jobs/{job_id}/events", tags=["fine-tuning"], response_model=None)
+    async def job_events(
+        job_id: str,
+        after: str | None = None,
+        limit: int | None = None,
+        stream: bool = False,
+        authorization: str | None = Header(None),
+    ) -> dict[str, Any] | StreamingResponse:
+        """``stream=true`` follows the job live (SSE, oldest first from ``after``) until it ends."""
+        tenant, _ = await _trainer(authorization)
+        if not stream:
+            return await svc.finetuning.list_events(tenant, job_id, after, limit)
+        feed = svc.finetuning.follow(tenant, job_id, after)
+        first = await anext(feed, None)  # errors (unknown job) become a status code, not a stream
+
+        async def events() -> AsyncIterator[str]:
+            if first is not None:
+                yield _sse(first)
+            try:
+                async for ev in feed:
+                    yield _sse(ev)
+            except ApiError as err:
+                yield _sse(err.body())
+                return
+            yield _sse("[DONE]")
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        )
+
+    @app.get("/v1/fine_tuning/jobs/{job_id}/checkpoints", tags=["fine-tuning"])
+    async def job_checkpoints(
+        job_id: str,
+        after: str | None = None,
+        limit: int | None = None,
+        authorization: str | None = Header(None),
+    ) -> dict[str, Any]:
+        tenant, _ = await _trainer(authorization)
+        return await svc.finetuning.checkpoints(tenant, job_id, after, limit)
+
     # --- admin: API keys ---------------------------------------------------------------------
     async def _admin(authorization: str | None, tenant: str | None) -> str:
         """The tenant an admin acts on: its own, or any for the operator tenant's admins."""
@@ -385,7 +499,7 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
     async def metrics_() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return BodyLimit(app, settings.max_body_bytes)  # type: ignore[return-value]
+    return BodyLimit(app, settings.max_body_bytes, settings.max_file_bytes)  # type: ignore[return-value]
 
 
 ChunkFormat = Callable[[Call, str, "str | None"], dict[str, Any]]

@@ -104,7 +104,10 @@ class Router:
         if model in bases:
             return Route(requested=model, base_model=model)
         entry = self._cache.get(model)
-        if entry is None or time.monotonic() - entry.at > self.ttl_s:
+        # A miss is remembered for a second only: a fine-tuned model must work as soon as
+        # its job has registered it, even if someone asked for the name before.
+        ttl = self.ttl_s if entry is None or entry.route is not None else min(self.ttl_s, 1.0)
+        if entry is None or time.monotonic() - entry.at > ttl:
             entry = _Entry(await self._lookup(model), time.monotonic())
             self._cache[model] = entry
         route = entry.route

@@ -117,3 +117,54 @@ class CreateKeyRequest(BaseModel):
     rpm: int = Field(0, ge=-1, description="requests per minute; 0 = default, -1 = unlimited")
     tpm: int = Field(0, ge=-1, description="tokens per minute; 0 = default, -1 = unlimited")
     concurrency: int = Field(0, ge=-1, description="in-flight requests; 0 = default, -1 = unlimited")
+
+
+Auto = Literal["auto"]
+
+
+class FineTuningHyperparameters(BaseModel):
+    """OpenAI's three knobs ("auto" = Keel's default) plus Keel's LoRA settings; unknown keys
+    are refused so a misspelt setting is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_epochs: int | Auto | None = None
+    batch_size: int | Auto | None = None
+    learning_rate_multiplier: float | Auto | None = None
+    learning_rate: float | None = None
+    lora_r: int | None = None
+    lora_alpha: float | None = None
+    lora_dropout: float | None = None
+    lora_target_modules: list[str] | None = Field(None, max_length=32)
+    max_seq_len: int | None = None
+    max_steps: int | None = None
+    gradient_accumulation_steps: int | None = None
+    warmup_steps: int | None = None
+    save_steps: int | None = None
+    eval_steps: int | None = None
+    eval_split: float | None = None
+    early_stopping_patience: int | None = None
+
+
+class _Supervised(BaseModel):
+    hyperparameters: FineTuningHyperparameters | None = None
+
+
+class FineTuningMethod(BaseModel):
+    type: Literal["supervised"] = "supervised"
+    supervised: _Supervised | None = None
+
+
+class CreateFineTuningJobRequest(_Body):
+    model: str = Field(min_length=1, max_length=256)
+    training_file: str = Field(min_length=1, max_length=128)
+    validation_file: str | None = Field(None, max_length=128)
+    hyperparameters: FineTuningHyperparameters | None = None
+    method: FineTuningMethod | None = None
+    suffix: str | None = Field(None, max_length=64)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    metadata: dict[str, str] | None = None
+
+    def effective_hyperparameters(self) -> FineTuningHyperparameters:
+        if self.method and self.method.supervised and self.method.supervised.hyperparameters:
+            return self.method.supervised.hyperparameters
+        return self.hyperparameters or FineTuningHyperparameters()

@@ -402,18 +402,30 @@ class TrainingCore:
         )
 
     def list_events(
-        self, job_id: str, after: int, limit: int, include_logs: bool
+        self,
+        job_id: str,
+        after: int,
+        limit: int,
+        include_logs: bool,
+        newest_first: bool = False,
+        before: int = 0,
     ) -> tuple[list[pb.JobEvent], bool]:
+        """A page of events (log lines only when asked) and whether more lie beyond it."""
         self.store.get_job(job_id)
         limit = max(1, min(limit or 100, 1000))
         out: list[pb.JobEvent] = []
-        cursor = after
+        cursor = before if newest_first else after
         while len(out) <= limit:
-            batch = self.store.events_after(job_id, cursor, limit + 1)
+            if newest_first:
+                batch = self.store.events_before(job_id, cursor or None, limit + 1)
+            else:
+                batch = self.store.events_after(job_id, cursor, limit + 1)
             if not batch:
                 break
             cursor = batch[-1].sequence
             out.extend(e for e in batch if include_logs or e.WhichOneof("event") != "log")
+            if newest_first and cursor <= 1:
+                break
         return out[:limit], len(out) > limit
 
     def watch(

@@ -57,7 +57,7 @@ class StateCollector(Collector):
             pipe = store.r.pipeline()
             for i in ids:  # type: ignore[union-attr]
                 pipe.get(store.k("job", i.decode()))
-            counts = {name: 0 for name in pb.JobStatus.keys() if name != "JOB_STATUS_UNSPECIFIED"}
+            counts = {name: 0 for name in pb.JobStatus if name != "JOB_STATUS_UNSPECIFIED"}
             for raw in pipe.execute():
                 if raw:
                     counts[pb.JobStatus.Name(pb.Job.FromString(raw).status)] += 1

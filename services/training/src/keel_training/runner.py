@@ -174,7 +174,7 @@ class Runner:
             )
         hp = job.hyperparameters
         split = hp.eval_split if hp.HasField("eval_split") else (0.1 if len(train) >= 50 else 0.0)
-        n_eval = int(round(len(train) * split))
+        n_eval = round(len(train) * split)
         if not n_eval:
             return train, []
         order = list(range(len(train)))

@@ -114,6 +114,9 @@ class ServiceInterceptor(InterceptorBase):
                 try:
                     context.set_trailing_metadata((("x-request-id", call.request_id),))
                     yield from behaviour(request, context)
+                except GeneratorExit:
+                    # The client went away mid-stream (cancelled a watch): not an error.
+                    raise
                 except BaseException as exc:
                     error = exc
                     call.fail(exc)

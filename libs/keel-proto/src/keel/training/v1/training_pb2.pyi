@@ -443,16 +443,20 @@ class ListCheckpointsResponse(_message.Message):
     def __init__(self, checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListJobEventsRequest(_message.Message):
-    __slots__ = ("job_id", "after_sequence", "limit", "include_logs")
+    __slots__ = ("job_id", "after_sequence", "limit", "include_logs", "newest_first", "before_sequence")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_LOGS_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     after_sequence: int
     limit: int
     include_logs: bool
-    def __init__(self, job_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., limit: _Optional[int] = ..., include_logs: _Optional[bool] = ...) -> None: ...
+    newest_first: bool
+    before_sequence: int
+    def __init__(self, job_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., limit: _Optional[int] = ..., include_logs: _Optional[bool] = ..., newest_first: _Optional[bool] = ..., before_sequence: _Optional[int] = ...) -> None: ...
 
 class ListJobEventsResponse(_message.Message):
     __slots__ = ("events", "has_more")

@@ -1,0 +1,382 @@
+"""Files and fine-tuning jobs in OpenAI's shapes, over the training service's gRPC API.
+
+The gateway owns the tenant boundary here: every job and file is fetched and checked against
+the caller's tenant before it is shown or changed, and another tenant's looks missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from keel.training.v1 import training_pb2 as pb
+from keel.training.v1 import training_pb2_grpc as tgrpc
+from keel_common.paging import encode_token
+from keel_gateway.errors import ApiError, from_grpc
+from keel_gateway.schemas import CreateFineTuningJobRequest
+
+# The training service's field names → the OpenAI request's.
+_PARAMS = {
+    "model": "model",
+    "suffix": "suffix",
+    "metadata": "metadata",
+    "training_file": "training_file",
+    "validation_file": "validation_file",
+    "file": "file",
+    "purpose": "purpose",
+    "filename": "file",
+    "hyperparameters.epochs": "hyperparameters.n_epochs",
+    "hyperparameters.rank": "hyperparameters.lora_r",
+    "hyperparameters.alpha": "hyperparameters.lora_alpha",
+    "hyperparameters.dropout": "hyperparameters.lora_dropout",
+    "hyperparameters.target_modules": "hyperparameters.lora_target_modules",
+}
+_HP = {  # request field → LoraHyperparameters field
+    "n_epochs": "epochs",
+    "batch_size": "batch_size",
+    "learning_rate_multiplier": "learning_rate_multiplier",
+    "learning_rate": "learning_rate",
+    "lora_r": "rank",
+    "lora_alpha": "alpha",
+    "lora_dropout": "dropout",
+    "max_seq_len": "max_seq_len",
+    "max_steps": "max_steps",
+    "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "warmup_steps": "warmup_steps",
+    "save_steps": "save_steps",
+    "eval_steps": "eval_steps",
+    "eval_split": "eval_split",
+    "early_stopping_patience": "early_stopping_patience",
+}
+_LEVEL = {pb.LOG_SEVERITY_WARNING: "warn", pb.LOG_SEVERITY_ERROR: "error"}
+
+
+def _error(err: grpc.RpcError, what: str) -> ApiError:
+    api = from_grpc(err, "training")
+    if api.status == 404:
+        api.code = "not_found"
+    if api.status == 400:
+        head, sep, rest = (err.details() or "").partition(": ")
+        if sep and head in _PARAMS:
+            api.param, api.message = _PARAMS[head], rest
+        elif sep and head.startswith("hyperparameters."):
+            api.param, api.message = head, rest
+        api.code = "invalid_training_file" if api.param in ("training_file", "file") else "invalid_value"
+    if api.status == 409 and what == "cancel":
+        api.status, api.code = 400, "invalid_request"
+    return api
+
+
+def _status(value: int) -> str:
+    return pb.JobStatus.Name(value).removeprefix("JOB_STATUS_").lower()
+
+
+def file_object(f: pb.File) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "object": "file",
+        "bytes": f.bytes,
+        "created_at": f.created_at.seconds,
+        "filename": f.filename,
+        "purpose": f.purpose,
+        "status": f.status or "processed",
+        "status_details": f.status_details or None,
+        "expires_at": None,
+        "keel": {"examples": f.examples, "sha256": f.sha256},
+    }
+
+
+def job_object(j: pb.Job) -> dict[str, Any]:
+    hp = j.hyperparameters
+    public_hp = {
+        "n_epochs": hp.epochs,
+        "batch_size": hp.batch_size,
+        "learning_rate_multiplier": round(hp.learning_rate_multiplier, 6),
+    }
+    return {
+        "object": "fine_tuning.job",
+        "id": j.id,
+        "model": j.base_model,
+        "created_at": j.created_at.seconds,
+        "finished_at": j.finished_at.seconds if j.HasField("finished_at") else None,
+        "fine_tuned_model": j.fine_tuned_model or None,
+        "organization_id": j.tenant,
+        "result_files": [],
+        "status": _status(j.status),
+        "training_file": j.training_data.file_id or j.training_file_uri,
+        "validation_file": (j.validation_data.file_id or j.validation_file_uri) or None,
+        "hyperparameters": public_hp,
+        "method": {"type": "supervised", "supervised": {"hyperparameters": public_hp}},
+        "trained_tokens": j.progress.trained_tokens if j.status == pb.JOB_STATUS_SUCCEEDED else None,
+        "error": (
+            {"code": j.error.code, "message": j.error.message, "param": j.error.param or None}
+            if j.HasField("error")
+            else None
+        ),
+        "seed": hp.seed,
+        "suffix": j.suffix or None,
+        "user_provided_suffix": j.suffix or None,
+        "estimated_finish": None,
+        "integrations": [],
+        "metadata": dict(j.metadata) or None,
+        "keel": {
+            "attempt": j.attempt,
+            "status_message": j.status_message,
+            "cancel_requested": j.cancel_requested,
+            "progress": {
+                "step": j.progress.step,
+                "total_steps": j.progress.total_steps,
+                "epoch": round(j.progress.epoch, 4),
+                "trained_tokens": j.progress.trained_tokens,
+                "metrics": dict(j.progress.metrics),
+            },
+            "hyperparameters": {
+                "lora_r": hp.rank,
+                "lora_alpha": hp.alpha,
+                "lora_dropout": round(hp.dropout, 6),
+                "lora_target_modules": list(hp.target_modules),
+                "learning_rate": hp.learning_rate,
+                "max_seq_len": hp.max_seq_len,
+                "gradient_accumulation_steps": hp.gradient_accumulation_steps,
+                "save_steps": hp.save_steps,
+                "eval_steps": hp.eval_steps,
+                "early_stopping_patience": hp.early_stopping_patience,
+            },
+            "truncated_examples": j.truncated_examples,
+            "registry_version": j.result.ref or None,
+            "last_event_sequence": j.last_event_sequence,
+        },
+    }
+
+
+def event_id(job_id: str, seq: int) -> str:
+    return f"ftevent-{job_id}-{seq}"
+
+
+def _event_seq(job_id: str, value: str | None, param: str) -> int | None:
+    if not value:
+        return None
+    prefix = f"ftevent-{job_id}-"
+    if not value.startswith(prefix) or not value[len(prefix) :].isdigit():
+        raise ApiError(400, f"'{value}' is not an event id of this job.", param=param, code="invalid_value")
+    return int(value[len(prefix) :])
+
+
+def event_object(e: pb.JobEvent) -> dict[str, Any]:
+    kind = e.WhichOneof("event")
+    level, data, typ = "info", None, "message"
+    if kind == "status":
+        message = f"Job status: {_status(e.status.to_status)}" + (
+            f" ({e.status.message})" if e.status.message else ""
+        )
+        data = {"status": _status(e.status.to_status)}
+        if e.status.to_status == pb.JOB_STATUS_FAILED:
+            level = "error"
+    elif kind == "metrics":
+        typ = "metrics"
+        m = dict(e.metrics.metrics)
+        data = {
+            "step": e.metrics.step,
+            "total_steps": e.metrics.total_steps,
+            "epoch": round(e.metrics.epoch, 4),
+            "trained_tokens": e.metrics.trained_tokens,
+            **{("train_loss" if k == "loss" else k): v for k, v in m.items()},
+        }
+        if e.metrics.eval:
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(m.items()))
+            message = f"Step {e.metrics.step}/{e.metrics.total_steps}: {shown}"
+        else:
+            message = f"Step {e.metrics.step}/{e.metrics.total_steps}: training loss={m.get('loss', 0):.4f}"
+    elif kind == "checkpoint":
+        message = f"Checkpoint created at step {e.checkpoint.step}"
+        data = {"step": e.checkpoint.step, "checkpoint": e.checkpoint.id}
+    else:
+        message = e.log.message
+        level = _LEVEL.get(e.log.severity, "info")
+    return {
+        "object": "fine_tuning.job.event",
+        "id": event_id(e.job_id, e.sequence),
+        "created_at": e.at.seconds,
+        "level": level,
+        "message": message,
+        "data": data,
+        "type": typ,
+    }
+
+
+def checkpoint_object(c: pb.Checkpoint, job: pb.Job) -> dict[str, Any]:
+    name = job.fine_tuned_model or f"ft:{job.base_model}:{job.tenant}:{job.suffix}:{job.id}"
+    return {
+        "object": "fine_tuning.job.checkpoint",
+        "id": c.id,
+        "created_at": c.created_at.seconds,
+        "fine_tuned_model_checkpoint": f"{name}:ckpt-step-{c.step}",
+        "step_number": c.step,
+        "metrics": {("train_loss" if k == "loss" else k): v for k, v in c.metrics.items()},
+        "fine_tuning_job_id": c.job_id,
+    }
+
+
+def _page(data: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": more,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
+
+
+def _limit(limit: int | None, default: int = 20) -> int:
+    if limit is None:
+        return default
+    if not 1 <= limit <= 100:
+        raise ApiError(400, "limit must be between 1 and 100.", param="limit", code="invalid_value")
+    return limit
+
+
+class FineTuning:
+    def __init__(self, stub: tgrpc.TrainingServiceStub, timeout_s: float = 120.0) -> None:
+        self.stub = stub
+        self.timeout_s = timeout_s
+
+    async def _rpc(self, name: str, req: Any, what: str = "") -> Any:
+        try:
+            return await getattr(self.stub, name)(req, timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise _error(err, what) from None
+
+    # --- files ----------------------------------------------------------------------------
+    async def upload_file(
+        self, tenant: str, actor: str, filename: str, purpose: str, content: bytes
+    ) -> dict[str, Any]:
+        req = pb.UploadFileRequest(
+            tenant=tenant, filename=filename, purpose=purpose, content=content, creator=actor
+        )
+        return file_object(await self._rpc("UploadFile", req))
+
+    async def list_files(
+        self, tenant: str, purpose: str | None, after: str | None, limit: int | None
+    ) -> dict[str, Any]:
+        n = _limit(limit, 100)
+        resp = await self._rpc(
+            "ListFiles",
+            pb.ListFilesRequest(
+                tenant=tenant,
+                purpose=purpose or "",
+                page_size=n,
+                page_token=encode_token({"after": after}) if after else "",
+            ),
+        )
+        return _page([file_object(f) for f in resp.files], bool(resp.next_page_token))
+
+    async def get_file(self, tenant: str, file_id: str) -> dict[str, Any]:
+        return file_object(await self._rpc("GetFile", pb.GetFileRequest(file_id=file_id, tenant=tenant)))
+
+    async def delete_file(self, tenant: str, file_id: str) -> dict[str, Any]:
+        f = await self._rpc("DeleteFile", pb.DeleteFileRequest(file_id=file_id, tenant=tenant))
+        return {"id": f.id, "object": "file", "deleted": True}
+
+    # --- jobs -----------------------------------------------------------------------------
+    async def _job(self, tenant: str, job_id: str) -> pb.Job:
+        job: pb.Job = await self._rpc("GetJob", pb.GetJobRequest(job_id=job_id))
+        if job.tenant != tenant:
+            raise ApiError(
+                404, f"No fine-tuning job with id '{job_id}'.", param="fine_tuning_job_id", code="not_found"
+            )
+        return job
+
+    async def create_job(
+        self, tenant: str, actor: str, body: CreateFineTuningJobRequest, idempotency_key: str
+    ) -> dict[str, Any]:
+        hp = pb.LoraHyperparameters()
+        given = body.effective_hyperparameters()
+        for name, target in _HP.items():
+            value = getattr(given, name)
+            if value is None or value == "auto":
+                continue
+            setattr(hp, target, value)
+        if given.lora_target_modules:
+            hp.target_modules.extend(given.lora_target_modules)
+        if body.seed is not None:
+            hp.seed = body.seed
+        req = pb.CreateJobRequest(
+            tenant=tenant,
+            creator=actor,
+            base_model=body.model,
+            training_data=pb.TrainingData(file_id=body.training_file),
+            hyperparameters=hp,
+            idempotency_key=idempotency_key,
+            suffix=body.suffix or "",
+            metadata=body.metadata or {},
+        )
+        if body.validation_file:
+            req.validation_data.CopyFrom(pb.TrainingData(file_id=body.validation_file))
+        return job_object(await self._rpc("CreateJob", req))
+
+    async def list_jobs(self, tenant: str, after: str | None, limit: int | None) -> dict[str, Any]:
+        n = _limit(limit)
+        resp = await self._rpc(
+            "ListJobs",
+            pb.ListJobsRequest(
+                tenant=tenant, page_size=n, page_token=encode_token({"after": after}) if after else ""
+            ),
+        )
+        return _page([job_object(j) for j in resp.jobs], bool(resp.next_page_token))
+
+    async def get_job(self, tenant: str, job_id: str) -> dict[str, Any]:
+        return job_object(await self._job(tenant, job_id))
+
+    async def cancel_job(self, tenant: str, actor: str, job_id: str) -> dict[str, Any]:
+        await self._job(tenant, job_id)
+        return job_object(
+            await self._rpc("CancelJob", pb.CancelJobRequest(job_id=job_id, actor=actor), "cancel")
+        )
+
+    async def list_events(
+        self, tenant: str, job_id: str, after: str | None, limit: int | None
+    ) -> dict[str, Any]:
+        """Newest first, as OpenAI lists them; ``after`` is the last event id already seen."""
+        await self._job(tenant, job_id)
+        resp = await self._rpc(
+            "ListJobEvents",
+            pb.ListJobEventsRequest(
+                job_id=job_id,
+                limit=_limit(limit),
+                include_logs=True,
+                newest_first=True,
+                before_sequence=_event_seq(job_id, after, "after") or 0,
+            ),
+        )
+        return _page([event_object(e) for e in resp.events], resp.has_more)
+
+    async def follow(self, tenant: str, job_id: str, after: str | None) -> AsyncIterator[dict[str, Any]]:
+        """Events oldest first from ``after``, then live ones until the job ends."""
+        await self._job(tenant, job_id)
+        start = _event_seq(job_id, after, "after") or 0
+        call = self.stub.WatchJob(pb.WatchJobRequest(job_id=job_id, after_sequence=start, include_logs=True))
+        try:
+            async for e in call:
+                yield event_object(e)
+        except grpc.RpcError as err:
+            raise _error(err, "events") from None
+        finally:
+            call.cancel()
+
+    async def checkpoints(
+        self, tenant: str, job_id: str, after: str | None, limit: int | None
+    ) -> dict[str, Any]:
+        job = await self._job(tenant, job_id)
+        n = _limit(limit, 10)
+        resp = await self._rpc("ListCheckpoints", pb.ListCheckpointsRequest(job_id=job_id, page_size=500))
+        items = [checkpoint_object(c, job) for c in resp.checkpoints]
+        if after:
+            ids = [c["id"] for c in items]
+            if after not in ids:
+                raise ApiError(
+                    400, f"'{after}' is not a checkpoint of this job.", param="after", code="invalid_value"
+                )
+            items = items[ids.index(after) + 1 :]
+        return _page(items[:n], len(items) > n)
