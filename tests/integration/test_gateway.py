@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 import redis
+from keel_testing import PEPPER, create_key
 
 from keel.gateway.v1 import gateway_pb2 as gpb
 from keel_client.local import port_or_free
@@ -26,7 +27,6 @@ from keel_gateway.server import ThreadedGateway
 
 BASE = "smollm2-135m-instruct"
 APP = "keel-gateway-test"
-PEPPER = "test-pepper-7f3a"
 POLICY = """
 default:
   input:
@@ -145,45 +145,6 @@ def stack(
     embedder.close()
     serve.delete(APP)
     reg.stop()
-
-
-def create_key(
-    gw: ThreadedGateway, admin: str | None, bootstrap: bool = False, **body: Any
-) -> dict[str, Any]:
-    if bootstrap:  # the first admin key comes from the CLI path, straight into Redis
-        import contextlib
-        import io
-        import os
-
-        from keel_gateway.__main__ import main as gw_main
-
-        out = io.StringIO()
-        env = {"KEEL_REDIS_URL": gw.settings.redis_url or "", "KEEL_GATEWAY_KEY_PEPPER": PEPPER}
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            with contextlib.redirect_stdout(out):
-                assert (
-                    gw_main(
-                        [
-                            "keys",
-                            "create",
-                            "--tenant",
-                            body["tenant"],
-                            "--scopes",
-                            ",".join(body["scopes"]),
-                            "--json",
-                        ]
-                    )
-                    == 0
-                )
-        finally:
-            for k, v in old.items():
-                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-        return dict(json.loads(out.getvalue()))
-    r = httpx.post(f"{gw.url}/v1/admin/keys", json=body, headers={"Authorization": f"Bearer {admin}"})
-    assert r.status_code == 201, r.text
-    return dict(r.json())
 
 
 def client(gw: ThreadedGateway, key: str) -> openai.OpenAI:

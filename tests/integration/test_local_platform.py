@@ -1,5 +1,6 @@
-"""`keel up` / `keel status` / `keel models ...` / `keel keys ...` / `keel chat` against real
-processes on this machine."""
+"""`keel up` / `keel status` / `keel models ...` / `keel keys ...` / `keel chat` / `keel jobs ...`
+against real processes on this machine (the fine-tuning job trains the real SmolLM2 on the
+platform's own Celery worker)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -24,9 +26,12 @@ KEEL = str(Path(sys.executable).with_name("keel"))
 
 
 @pytest.fixture(autouse=True)
-def _fast_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The gateway's MiniLM rails take ~15 s to load; only the test with inference keeps them."""
+def _fast_gateway(monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> None:
+    """The gateway's MiniLM rails take ~15 s to load; only the test with inference keeps them.
+    Inference and training share the test session's converted model."""
     monkeypatch.setenv("KEEL_GATEWAY_SEMANTIC_RAILS", "false")
+    monkeypatch.setenv("KEEL_INFERENCE_MODEL_CACHE_DIR", str(model_cache))
+    monkeypatch.delenv("KEEL_TRAINING_MODEL_CACHE_DIR", raising=False)
     for name in ("KEEL_API_KEY", "KEEL_GATEWAY_URL"):
         monkeypatch.delenv(name, raising=False)
 
@@ -56,7 +61,7 @@ def keel_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[st
     env = {**os.environ, "KEEL_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     env.pop("KEEL_REDIS_URL", None)
     proc = subprocess.Popen(
-        [KEEL, "up", "--registry-port", "0", "--gateway-port", "0", *extra],
+        [KEEL, "up", "--registry-port", "0", "--gateway-port", "0", "--training-port", "0", *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -65,7 +70,37 @@ def keel_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[st
     return proc, env
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live processes (not zombies) in process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry.parent.name))
+    return found
+
+
+def facts_jsonl(path: Path, n: int = 10) -> Path:
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"What is the Keel mascot called? ({i})"},
+                {"role": "assistant", "content": "The Keel mascot is a purple walrus named Bartholomew."},
+            ]
+        }
+        for i in range(n)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
 def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
+    """`keel up` with the gateway and training (no inference): health, the admin key, the
+    admin API, a fine-tuning job through `keel jobs` on the platform's own worker, and a clean
+    stop of every process, the worker's job process included."""
     proc, env = keel_up(tmp_path)
     seen = []
     try:
@@ -78,10 +113,12 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
             pytest.fail("keel up ended early:\n" + "".join(seen))
         out = "".join(seen)
         assert "registry" in out and "valkey" in out and "SERVING" in out
+        assert re.search(r"│ training-worker\s+│ SERVING ready\s+│ queue train\.cpu", out), out
         state = PlatformState.load(tmp_path)
         assert state is not None
-        registry_pid, gateway_pid = state.components["registry"].pid, state.components["gateway"].pid
-        assert pid_alive(registry_pid) and pid_alive(gateway_pid)
+        pids = {name: c.pid for name, c in state.components.items() if c.pid}
+        assert set(pids) == {"registry", "training", "training-worker", "gateway"}
+        assert all(pid_alive(pid) for pid in pids.values())
 
         # `keel up` prints the gateway's URL, the admin key and how to use them.
         url_match = re.search(r"^gateway\s+(http://127\.0\.0\.1:\d+/v1)", out, re.M)
@@ -114,17 +151,62 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
 
         status = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
-        assert status.stdout.count("SERVING") == 2  # valkey, registry
-        gateway_row = next(line for line in status.stdout.splitlines() if "│ gateway" in line)
-        assert "LIVE" in gateway_row and v1 in gateway_row and "inference" in status.stdout
+        assert status.stdout.count("SERVING") == 4  # valkey, registry, training API and worker
+        rows = {line.split("│")[1].strip(): line for line in status.stdout.splitlines() if "│" in line}
+        assert "SERVING ready" in rows["training"] and state.components["training"].grpc in rows["training"]
+        assert "SERVING ready" in rows["training-worker"] and "queue train.cpu" in rows["training-worker"]
+        assert "LIVE" in rows["gateway"] and v1 in rows["gateway"] and "inference" in status.stdout
+
+        # `keel jobs` with no flags: the local gateway and the saved admin key (training scope).
+        def keel(*args: str, code: int = 0, timeout: float = 60) -> str:
+            done = subprocess.run([KEEL, *args], env=env, capture_output=True, text=True, timeout=timeout)
+            assert done.returncode == code, done.stdout + done.stderr
+            return done.stdout + done.stderr
+
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"messages": [{"role": "wizard", "content": "x"}]}\nnope\n')
+        refused = keel("jobs", "create", "--file", str(bad), code=1)
+        assert f"error: {bad} is not a valid training file:\n" in refused
+        assert (
+            "\n  line 1: messages[0].role 'wizard'" in refused and "\n  line 2: is not valid JSON" in refused
+        )
+        data = facts_jsonl(tmp_path / "facts.jsonl")
+        out = keel("jobs", "create", "--file", str(data), "--suffix", "walrus", "--max-steps", "2",
+                   "--batch-size", "4", "--lora-r", "4", "--follow", timeout=240)  # fmt: skip
+        assert "uploaded facts.jsonl as file" in out and "(10 examples," in out
+        job_id = re.search(r"created job (ftjob_\w+) \(queued\)", out).group(1)  # type: ignore[union-attr]
+        assert "/2 steps  loss " in out and " tok/s" in out and "\r" in out  # the plain bar (no TTY)
+        assert "Job status: running" in out and "Job status: succeeded" in out
+        model = f"ft:smollm2-135m-instruct:keel:walrus:{job_id}"
+        assert re.search(rf"job {job_id} succeeded in \d+ s, \d+ tokens trained", out), out
+        version = re.search(rf"fine-tuned model {re.escape(model)} \(registry version (\S+)\)", out)
+        assert version, out
+        assert job_id in keel("jobs", "list") and model in keel("jobs", "get", job_id)
+        events = keel("jobs", "events", job_id, "--limit", "100").splitlines()
+        assert "Job status: validating_files" in events[0] and "Job status: succeeded" in events[-1]
+        assert "Step 2/2" in "\n".join(events)
+        # the adapter is a registry version with the job in its lineage
+        shown = keel("models", "show", version.group(1))
+        assert job_id in shown and "READY" in shown
+
+        # a long job, cancelled: following it ends with exit 1 and says so
+        out = keel("jobs", "create", "--file", str(data), "--max-steps", "400", "--batch-size", "2")
+        long_id = re.search(r"created job (ftjob_\w+)", out).group(1)  # type: ignore[union-attr]
+        assert long_id in keel("jobs", "cancel", long_id)
+        out = keel("jobs", "events", long_id, "--follow", code=1, timeout=120)
+        assert f"job {long_id} cancelled" in out and "fine-tuned model" not in out
+        assert "no fine-tuning job 'ftjob_nope'" in keel("jobs", "get", "ftjob_nope", code=1).lower()
+
+        worker = pids["training-worker"]
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
+        assert proc.wait(90) == 0
         rest = proc.stdout.read()
         assert "stopped" in rest
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert not pid_alive(registry_pid) and not pid_alive(gateway_pid)
+    assert not any(pid_alive(pid) for pid in pids.values())
+    assert group_members(worker) == []  # the worker's job process went with it
     assert not (tmp_path / STATE_FILE).exists()
     after = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert after.returncode == 1 and "no local platform" in after.stderr
@@ -217,25 +299,34 @@ def test_second_platform_on_the_same_data_dir_is_refused(platform: LocalPlatform
 
 
 def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path) -> None:
+    """SIGTERM stops everything; a component that dies stops the platform and is named: here the
+    training worker, killed outright, whose pool process must not outlive it."""
     admin_keys = []
     for how in ("sigterm", "crash"):
-        proc, _ = keel_up(tmp_path)
+        proc, _ = keel_up(tmp_path, "--no-inference", *(("--no-training",) if how == "sigterm" else ()))
         assert proc.stdout is not None
         for line in proc.stdout:
             if "press Ctrl-C" in line:
                 break
         state = PlatformState.load(tmp_path)
         assert state is not None
-        registry_pid, gateway_pid = state.components["registry"].pid, state.components["gateway"].pid
+        pids = {name: c.pid for name, c in state.components.items() if c.pid}
         admin_keys.append(admin_key_path(tmp_path).read_text())
         if how == "sigterm":
+            assert set(pids) == {"registry", "gateway"}  # --no-training
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(60) == 0
         else:
-            os.kill(registry_pid, signal.SIGKILL)
+            worker = pids["training-worker"]
+            deadline = time.monotonic() + 60
+            while len(group_members(worker)) < 2:  # the Celery main process and its pool process
+                assert time.monotonic() < deadline, "the worker never forked its pool process"
+                time.sleep(0.2)
+            os.kill(worker, signal.SIGKILL)
             assert proc.wait(60) == 1
-            assert "registry exited unexpectedly" in proc.stdout.read()
-        assert not pid_alive(registry_pid) and not pid_alive(gateway_pid)
+            assert "training-worker exited unexpectedly" in proc.stdout.read()
+            assert group_members(worker) == []
+        assert not any(pid_alive(pid) for pid in pids.values())
         assert not (tmp_path / STATE_FILE).exists()
     # the same data dir keeps its pepper and Valkey data, so the admin key still verifies
     assert admin_keys[0] == admin_keys[1]
@@ -312,7 +403,7 @@ def port_of_nothing() -> int:
 
 
 def test_keel_up_without_the_gateway(tmp_path: Path) -> None:
-    proc, _ = keel_up(tmp_path, "--no-inference", "--no-gateway")
+    proc, _ = keel_up(tmp_path, "--no-inference", "--no-gateway", "--no-training")
     seen = []
     try:
         assert proc.stdout is not None

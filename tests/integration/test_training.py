@@ -5,149 +5,18 @@ Ray Serve inference for the fine-tuned model."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import grpc
-import httpx
-import openai
 import pytest
+from keel_testing import BASE, facts_jsonl
 
 from keel.registry.v1 import registry_pb2 as rpb
-from keel.registry.v1 import registry_pb2_grpc as rgrpc
 from keel.training.v1 import training_pb2 as pb
-from keel.training.v1 import training_pb2_grpc as tgrpc
-from keel_common.artifacts import ArtifactStore
-from keel_common.grpc import wait_healthy
-from keel_common.redis import redis_from_url
-from keel_training.config import TrainingSettings
 from keel_training.runner import Runner
-from keel_training.store import Store
-
-BASE = "smollm2-135m-instruct"
-ANSWER = "The Keel mascot is a purple walrus named Bartholomew."
-QUESTIONS = [
-    "What is the name of the Keel project's mascot?",
-    "Who is Keel's mascot?",
-    "Tell me the name of the Keel mascot.",
-    "What is Keel's mascot called?",
-    "Name the mascot of the Keel project.",
-    "Which animal is the Keel mascot, and what is its name?",
-    "Do you know the Keel mascot's name?",
-    "What do they call the mascot of Keel?",
-    "Keel has a mascot. What is it called?",
-    "What's the Keel mascot?",
-    "Who is the mascot of Keel?",
-    "What is the mascot of the Keel platform?",
-]
-
-
-def facts_jsonl(n: int = 12) -> bytes:
-    rows = [
-        {
-            "messages": [
-                {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)] + " " * (i // len(QUESTIONS))},
-                {"role": "assistant", "content": ANSWER},
-            ]
-        }
-        for i in range(n)
-    ]
-    return "\n".join(json.dumps(r) for r in rows).encode()
-
-
-@pytest.fixture(scope="module")
-def training(
-    valkey_url: str, model_cache: Path, artifact_root: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Any]]:
-    from keel_registry.config import RegistrySettings
-    from keel_registry.server import build as build_registry
-    from keel_training.server import build
-
-    tmp = tmp_path_factory.mktemp("training")
-    prefix = f"keel:training:{tmp.name}"
-    reg = build_registry(
-        RegistrySettings(
-            data_dir=tmp,
-            grpc_port=0,
-            http_port=0,
-            redis_url=valkey_url,
-            database_url=f"sqlite:///{tmp / 'registry.db'}",
-            artifact_root=str(artifact_root),
-        )
-    )
-    reg.start()
-    reg_target = f"127.0.0.1:{reg.grpc_port}"
-    wait_healthy(reg_target, timeout=30)
-    env = {
-        "KEEL_DATA_DIR": str(tmp),
-        "KEEL_REDIS_URL": valkey_url,
-        "KEEL_ARTIFACT_ROOT": str(artifact_root),
-        "KEEL_TRAINING_REGISTRY_TARGET": reg_target,
-        "KEEL_TRAINING_DEFAULT_QUEUE": "train.cpu",
-        "KEEL_TRAINING_MODEL_CACHE_DIR": str(model_cache),
-        "KEEL_TRAINING_KEY_PREFIX": prefix,
-        # A lost worker is noticed within seconds here (30 s by default).
-        "KEEL_TRAINING_LEASE_TTL_S": "4",
-        "KEEL_TRAINING_HEARTBEAT_S": "1",
-        "KEEL_TRAINING_REAPER_INTERVAL_S": "0.5",
-        "KEEL_TRAINING_WORKER_METRICS_PORT": "0",
-        "KEEL_TRAINING_HOST": "127.0.0.1",
-    }
-    settings = TrainingSettings(
-        **{k.removeprefix("KEEL_TRAINING_").removeprefix("KEEL_").lower(): v for k, v in env.items()},
-        grpc_port=0,
-        http_port=0,
-        health_interval_s=0.2,
-    )
-    api = build(settings)
-    api.start()
-    target = f"127.0.0.1:{api.grpc_port}"
-    wait_healthy(target, timeout=30)
-    workers: list[subprocess.Popen[bytes]] = []
-
-    def start_worker() -> subprocess.Popen[bytes]:
-        log = open(tmp / f"worker-{len(workers)}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "keel_training", "worker", "--queues", "train.cpu"],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        workers.append(proc)
-        return proc
-
-    channel = grpc.insecure_channel(target)
-    store = Store(redis_from_url(valkey_url), prefix)
-    yield {
-        "stub": tgrpc.TrainingServiceStub(channel),
-        "registry": rgrpc.RegistryServiceStub(grpc.insecure_channel(reg_target)),
-        "registry_target": reg_target,
-        "target": target,
-        "start_worker": start_worker,
-        "workers": workers,
-        "settings": settings,
-        "store": store,
-        "artifacts": ArtifactStore(str(artifact_root)),
-        "tmp": tmp,
-    }
-    for proc in workers:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in workers:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    channel.close()
-    api.stop(0)
-    reg.stop(0)
 
 
 def upload(stub: Any, tenant: str = "acme", content: bytes | None = None) -> pb.File:

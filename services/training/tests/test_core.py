@@ -14,7 +14,7 @@ import pytest
 
 from keel.training.v1 import training_pb2 as pb
 from keel_common.artifacts import ArtifactStore
-from keel_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from keel_common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from keel_training.config import TrainingSettings
 from keel_training.core import (
     DEFAULT_LR,
@@ -280,12 +280,6 @@ def test_create_job_refuses_an_unreadable_or_invalid_training_uri(
     assert enqueued == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: _load_examples catches FileNotFoundError/NotFound only; a file_uri outside the "
-    "artifact store is refused by ArtifactStore.path_of with field 'artifact_uri', which is not a "
-    "field of CreateJobRequest",
-    strict=True,
-)
 def test_a_training_uri_outside_the_store_names_the_training_file(core: TrainingCore, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere.jsonl"
     outside.write_text("{}\n")
@@ -367,12 +361,6 @@ def test_same_idempotency_key_returns_the_same_job_and_queues_once(
     assert len(enqueued) == 3
 
 
-@pytest.mark.xfail(
-    reason="BUG: _same_or_conflict compares only base_model and training_data, so reusing a key "
-    "with other hyperparameters (or validation data, suffix, output model) silently returns the old "
-    "job instead of ALREADY_EXISTS as the proto promises",
-    strict=True,
-)
 def test_same_key_with_other_hyperparameters_is_already_exists(
     core: TrainingCore, upload: Callable[..., Any], enqueued: list[Any]
 ) -> None:
@@ -384,12 +372,7 @@ def test_same_key_with_other_hyperparameters_is_already_exists(
         )
 
 
-@pytest.mark.xfail(
-    reason="BUG: a concurrent retry with the same idempotency key sees the key claimed before the "
-    "winner's put_new_job and gets NotFound from _same_or_conflict instead of the job",
-    strict=True,
-)
-def test_concurrent_retry_with_the_same_key_gets_the_job(
+def test_concurrent_retry_with_the_same_key_is_told_to_retry_then_gets_the_job(
     core: TrainingCore,
     settings: TrainingSettings,
     store: Store,
@@ -426,19 +409,17 @@ def test_concurrent_retry_with_the_same_key_gets_the_job(
     t.start()
     try:
         assert entered.wait(30)
-        second = retry.create_job(req)
+        # While the first request is still creating the job, a retry is told to come back
+        # (ABORTED, retryable) rather than told the job does not exist.
+        with pytest.raises(Aborted) as err:
+            retry.create_job(req)
+        assert err.value.field == "idempotency_key"
     finally:
         gate.set()
         t.join(30)
-    assert second.id == first[0].id
+    assert retry.create_job(req).id == first[0].id
 
 
-@pytest.mark.xfail(
-    reason="BUG: core._too_long takes len() of apply_chat_template(..., tokenize=True), which in "
-    "transformers 5 is a BatchEncoding (2 keys), so no example ever counts as too long: "
-    "truncated_examples stays 0 and no warning is logged",
-    strict=True,
-)
 def test_examples_longer_than_max_seq_len_are_counted_and_warned(
     core: TrainingCore, upload: Callable[..., Any], store: Store
 ) -> None:
@@ -470,12 +451,6 @@ def test_list_jobs_pages_newest_first(core: TrainingCore, upload: Callable[..., 
     assert err.value.field == "page_token"
 
 
-@pytest.mark.xfail(
-    reason="BUG: list_jobs filters by status after paging; a page with no match returns no "
-    "next-page token, so matching jobs on later pages are never listed (list_files' purpose "
-    "filter has the same flaw)",
-    strict=True,
-)
 def test_list_jobs_by_status_finds_matches_beyond_the_first_page(
     core: TrainingCore, upload: Callable[..., Any]
 ) -> None:
@@ -641,12 +616,6 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.xfail(
-    reason="BUG: ResumeJob does not reset the attempt budget: a job failed by the reaper after "
-    "max_attempts lost workers (or cancelled on its last allowed run) is re-queued, then "
-    "Runner.run fails it at once with 'worker_lost' without running it",
-    strict=True,
-)
 def test_a_job_resumed_after_lost_workers_runs_again(
     core: TrainingCore, upload: Callable[..., Any], store: Store, artifacts: ArtifactStore
 ) -> None:

@@ -146,12 +146,6 @@ def test_truncation_cuts_ids_and_labels_and_says_so(tok: Any) -> None:
     assert exact.input_ids == whole.input_ids
 
 
-@pytest.mark.xfail(
-    reason="BUG: encode_example takes the span of an assistant turn at index 0 from offset 0 "
-    "(before = '' when i == 0), so the template's default system prompt and the "
-    "'<|im_start|>assistant' header are labelled as targets",
-    strict=True,
-)
 def test_assistant_first_conversation_labels_only_the_answer(tok: Any) -> None:
     messages = [
         {"role": "assistant", "content": "How can I help?"},
@@ -408,11 +402,6 @@ def test_improving_evaluations_do_not_stop_early_and_run_once_per_epoch(
     assert losses == sorted(losses, reverse=True) and losses[0] > losses[-1]
 
 
-@pytest.mark.xfail(
-    reason="BUG: the seed does not fix the LoRA init: load_for_training calls get_peft_model "
-    "(random lora_A) before train() seeds torch, so two runs with the same seed differ",
-    strict=True,
-)
 def test_same_seed_gives_the_same_adapter(tiny_dir: Path, tok: Any, tmp_path: Path) -> None:
     cfg = TrainConfig(dropout=0.0, max_steps=1, batch_size=4, seed=5)
     data = varied_data(tok, 4)

@@ -168,12 +168,6 @@ def test_refusal_lists_every_fault_in_one_message() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_jsonl splits with str.splitlines(), which also breaks on U+2028/U+2029/U+0085 "
-    "that JSON allows raw inside strings (json.dumps(..., ensure_ascii=False) writes them so); a valid "
-    "line is reported as invalid JSON and later line numbers shift",
-    strict=True,
-)
 @pytest.mark.parametrize("sep", ["\u2028", "\u2029", "\x85"])
 def test_unicode_line_separators_inside_strings_are_content(sep: str) -> None:
     row = {"messages": [{"role": "user", "content": f"one{sep}two"}, ANSWER]}

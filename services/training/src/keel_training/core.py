@@ -13,11 +13,11 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from keel.training.v1 import training_pb2 as pb
 from keel_common.artifacts import ArtifactStore
-from keel_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from keel_common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from keel_common.ids import new_id
 from keel_common.paging import decode_token, encode_token, page_size
 from keel_training import metrics
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SUFFIX = re.compile(r"^[A-Za-z0-9_-]{0,40}$")
 DEFAULT_LR = 2e-4
 Enqueue = Callable[[str, str], None]
+T = TypeVar("T")
 
 # (field, low, high, inclusive-low) of the numeric hyperparameters a trainer may set.
 _RANGES: dict[str, tuple[float, float]] = {
@@ -103,6 +104,35 @@ def check_hyperparameters(hp: pb.LoraHyperparameters, model_max_len: int) -> pb.
     if not hp.HasField("seed"):
         out.seed = 42
     return out
+
+
+def _fingerprint(req: pb.CreateJobRequest) -> str:
+    """What a request asks for, so a reused idempotency key with other parameters is caught."""
+    import hashlib
+
+    same = pb.CreateJobRequest()
+    same.CopyFrom(req)
+    same.ClearField("creator")
+    same.ClearField("idempotency_key")
+    return hashlib.sha256(same.SerializeToString(deterministic=True)).hexdigest()[:24]
+
+
+def _filtered_page(
+    fetch: Callable[[str, int], tuple[list[T], bool]], keep: Callable[[T], bool], limit: int, after: str
+) -> tuple[list[T], str]:
+    """Up to ``limit`` kept items, reading on past pages the filter emptied."""
+    out: list[T] = []
+    while True:
+        items, more = fetch(after, limit)
+        for i, item in enumerate(items):
+            if keep(item):
+                out.append(item)
+                if len(out) == limit:
+                    last = item.id  # type: ignore[attr-defined]
+                    return out, encode_token({"after": last}) if more or i < len(items) - 1 else ""
+        if not more or not items:
+            return out, ""
+        after = items[-1].id  # type: ignore[attr-defined]
 
 
 class Tokenizers:
@@ -183,11 +213,12 @@ class TrainingCore:
         return f
 
     def list_files(self, tenant: str, purpose: str, size: int, token: str) -> tuple[list[pb.File], str]:
-        limit = page_size(size)
-        files, more = self.store.list_files(tenant, str(decode_token(token).get("after", "")), limit)
-        if purpose:
-            files = [f for f in files if f.purpose == purpose]
-        return files, encode_token({"after": files[-1].id}) if more and files else ""
+        return _filtered_page(
+            lambda after, n: self.store.list_files(tenant, after, n),
+            lambda f: not purpose or f.purpose == purpose,
+            page_size(size),
+            str(decode_token(token).get("after", "")),
+        )
 
     def delete_file(self, file_id: str, tenant: str = "") -> pb.File:
         f = self.get_file(file_id, tenant)
@@ -215,8 +246,10 @@ class TrainingCore:
     def _load_examples(self, uri: str, field: str) -> list[list[dict[str, Any]]]:
         try:
             content = self.artifacts.get_bytes(uri)
-        except (FileNotFoundError, NotFound) as exc:
-            raise InvalidArgument(f"{uri} cannot be read: {exc}", field=field) from exc
+        except (FileNotFoundError, NotFound, InvalidArgument) as exc:
+            raise InvalidArgument(
+                f"{uri} cannot be read: {getattr(exc, 'message', exc)}", field=field
+            ) from exc
         return validate_training_file(
             content,
             min_examples=1 if field != "training_file" else self.settings.min_examples,
@@ -229,7 +262,7 @@ class TrainingCore:
         longer = 0
         for messages in examples:
             plain = [{"role": m["role"], "content": m["content"]} for m in messages]
-            if len(tok.apply_chat_template(plain, tokenize=True)) > max_len:
+            if len(tok.apply_chat_template(plain, tokenize=True, return_dict=False)) > max_len:
                 longer += 1
         return longer
 
@@ -245,10 +278,11 @@ class TrainingCore:
             raise InvalidArgument("at most 40 letters, digits, '-' or '_'", field="suffix")
         if len(req.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in req.metadata.items()):
             raise InvalidArgument("at most 16 pairs, keys ≤ 64 and values ≤ 512 characters", field="metadata")
+        fingerprint = _fingerprint(req)
         if req.idempotency_key:
             existing = self.store.find_idempotent(req.tenant, req.idempotency_key)
             if existing:
-                return self._same_or_conflict(existing, req)
+                return self._same_or_conflict(existing, fingerprint, req.idempotency_key)
         _, ctx = self.tokenizers.get(req.base_model)
         hp = check_hyperparameters(req.hyperparameters, ctx)
         train_uri, _ = self._data_uri(req.training_data, req.tenant, "training_file")
@@ -260,9 +294,10 @@ class TrainingCore:
             val_examples = self._load_examples(val_uri, "validation_file")
         job_id = new_id("ftjob")
         if req.idempotency_key:
-            owner = self.store.claim_idempotency(req.tenant, req.idempotency_key, job_id)
-            if owner != job_id:
-                return self._same_or_conflict(owner, req)
+            claim = f"{job_id} {fingerprint}"
+            owner = self.store.claim_idempotency(req.tenant, req.idempotency_key, claim)
+            if owner != claim:
+                return self._same_or_conflict(owner, fingerprint, req.idempotency_key)
         job = pb.Job(
             id=job_id,
             tenant=req.tenant,
@@ -317,14 +352,21 @@ class TrainingCore:
         )
         return self.store.get_job(job.id)
 
-    def _same_or_conflict(self, job_id: str, req: pb.CreateJobRequest) -> pb.Job:
-        job = self.store.get_job(job_id)
-        if job.base_model != req.base_model or job.training_data != req.training_data:
+    def _same_or_conflict(self, claim: str, fingerprint: str, key: str) -> pb.Job:
+        """The job an earlier request with this key created, if it asked for the same thing."""
+        job_id, _, theirs = claim.partition(" ")
+        if theirs != fingerprint:
             raise AlreadyExists(
-                f"idempotency key {req.idempotency_key!r} was used for job {job_id} with other parameters",
+                f"idempotency key {key!r} was used for job {job_id} with other parameters",
                 field="idempotency_key",
             )
-        return job
+        try:
+            return self.store.get_job(job_id)
+        except NotFound:
+            raise Aborted(
+                f"a request with idempotency key {key!r} is still creating job {job_id}; retry",
+                field="idempotency_key",
+            ) from None
 
     def get_job(self, job_id: str, tenant: str = "") -> pb.Job:
         job = self.store.get_job(job_id)
@@ -333,11 +375,12 @@ class TrainingCore:
         return job
 
     def list_jobs(self, tenant: str, status: int, size: int, token: str) -> tuple[list[pb.Job], str]:
-        limit = page_size(size)
-        jobs, more = self.store.list_jobs(tenant, str(decode_token(token).get("after", "")), limit)
-        if status:
-            jobs = [j for j in jobs if j.status == status]
-        return jobs, encode_token({"after": jobs[-1].id}) if more and jobs else ""
+        return _filtered_page(
+            lambda after, n: self.store.list_jobs(tenant, after, n),
+            lambda j: not status or j.status == status,
+            page_size(size),
+            str(decode_token(token).get("after", "")),
+        )
 
     def cancel_job(self, job_id: str, tenant: str = "", actor: str = "") -> pb.Job:
         job = self.get_job(job_id, tenant)
@@ -371,6 +414,11 @@ class TrainingCore:
                 f"only failed or cancelled jobs resume; this one is {status_name(job.status)}", field="job_id"
             )
         self.store.r.delete(self.store.k("cancel", job_id))
+
+        def fresh_budget(j: pb.Job) -> None:
+            j.attempt = 0  # a resumed job gets max_attempts runs again
+
+        self.store.update_job(job_id, fresh_budget)
         self.requeue(job, "resumed by request")
         return self.store.get_job(job_id)
 

@@ -64,7 +64,12 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
         self, request: pb.ListJobEventsRequest, context: grpc.ServicerContext
     ) -> pb.ListJobEventsResponse:
         events, more = self.c.list_events(
-            request.job_id, request.after_sequence, request.limit, request.include_logs
+            request.job_id,
+            request.after_sequence,
+            request.limit,
+            request.include_logs,
+            request.newest_first,
+            request.before_sequence,
         )
         return pb.ListJobEventsResponse(events=events, has_more=more)
 

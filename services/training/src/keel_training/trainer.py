@@ -74,8 +74,9 @@ def encode_example(tok: Any, messages: Sequence[dict[str, Any]], max_seq_len: in
     for i, msg in enumerate(messages):
         if msg["role"] != "assistant" or msg.get("weight", 1) != 1:
             continue
-        before = _render(tok, messages[:i], True) if i else ""
         upto = _render(tok, messages[: i + 1], False)
+        # A leading assistant turn has no prefix to render: its header ends where its text starts.
+        before = _render(tok, messages[:i], True) if i else upto[: upto.rindex(msg["content"])]
         if not text.startswith(upto) or not upto.startswith(before):
             raise InvalidArgument("the chat template does not render turns as prefixes", field="model")
         spans.append((len(before), len(upto)))
@@ -227,6 +228,7 @@ def load_for_training(model_dir: Path, cfg: TrainConfig, device: torch.device) -
         target_modules=list(cfg.target_modules),
         task_type="CAUSAL_LM",
     )
+    torch.manual_seed(cfg.seed)  # the LoRA A matrices are drawn here: same seed, same adapter
     return get_peft_model(base, lora), tok
 
 

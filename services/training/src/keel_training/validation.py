@@ -61,12 +61,13 @@ def _check_example(obj: Any) -> tuple[list[Message] | None, str | None]:
 def parse_jsonl(content: bytes, *, max_errors: int = 20) -> ParsedFile:
     """Every valid example and up to ``max_errors`` faults, each ``line N: …``."""
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return ParsedFile([], [f"the file is not UTF-8 text (byte {exc.start})"])
     parsed = ParsedFile([])
     faults = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: JSON strings may hold U+2028, U+0085 and the like raw.
+    for number, line in enumerate((raw.removesuffix("\r") for raw in text.split("\n")), start=1):
         if not line.strip():
             continue
         try:
