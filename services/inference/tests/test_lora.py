@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from keel_common.errors import NotFound
+from keel_common.loader import load_model
 from keel_inference.config import InferenceSettings
 from keel_inference.core import AdapterInput, GenerateInput, InferenceCore, Message, SamplingInput
 from keel_inference.engine import Delta, Done, Engine, EngineRequest
-from keel_common.loader import load_model
 from keel_inference.runner import ModelRunner
 from keel_inference.sampling import SamplingConfig
 

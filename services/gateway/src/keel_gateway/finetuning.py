@@ -166,7 +166,8 @@ def _event_seq(job_id: str, value: str | None, param: str) -> int | None:
 
 def event_object(e: pb.JobEvent) -> dict[str, Any]:
     kind = e.WhichOneof("event")
-    level, data, typ = "info", None, "message"
+    level, typ = "info", "message"
+    data: dict[str, Any] | None = None
     if kind == "status":
         message = f"Job status: {_status(e.status.to_status)}" + (
             f" ({e.status.message})" if e.status.message else ""

@@ -25,9 +25,9 @@ import torch
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import FailedPrecondition, InvalidArgument, KeelError, NotFound
 from keel_common.ids import new_id
+from keel_common.loader import fetch_cached, load_model, pick_device, pick_dtype, resolve_source
 from keel_inference.config import InferenceSettings
 from keel_inference.engine import Delta, Done, Engine, EngineConfig, EngineRequest, Event, Failed
-from keel_common.loader import fetch_cached, load_model, pick_device, pick_dtype, resolve_source
 from keel_inference.runner import ModelRunner
 from keel_inference.sampling import SamplingConfig
 

@@ -437,12 +437,12 @@ class TrainingCore:
         self.enqueue(job.id, self.settings.default_queue)
 
     # --- events and checkpoints ----------------------------------------------------------
-    def log(self, job_id: str, severity: int, message: str) -> None:
+    def log(self, job_id: str, severity: pb.LogSeverity, message: str) -> None:
         self.store.append_event(
             pb.JobEvent(job_id=job_id, log=pb.LogLine(severity=severity, message=message))
         )
 
-    def status_event(self, job_id: str, before: int, after: int, message: str) -> None:
+    def status_event(self, job_id: str, before: pb.JobStatus, after: pb.JobStatus, message: str) -> None:
         self.store.append_event(
             pb.JobEvent(
                 job_id=job_id, status=pb.StatusChange(from_status=before, to_status=after, message=message)

@@ -4,6 +4,7 @@ scrape time); workers export step time, tokens/s and job duration on their own p
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import Gauge
 from prometheus_client.core import GaugeMetricFamily
@@ -48,23 +49,24 @@ class StateCollector(Collector):
 
         store = self.store
         assert isinstance(store, Store)
+        r: Any = store.r
         jobs = GaugeMetricFamily("keel_training_jobs", "Jobs by state (the latest 10k)", labels=["state"])
         queue = GaugeMetricFamily(
             "keel_training_queue_length", "Messages waiting per queue", labels=["queue"]
         )
         try:
-            ids = store.r.zrevrange(store.k("jobs"), 0, self.recent - 1)
-            pipe = store.r.pipeline()
-            for i in ids:  # type: ignore[union-attr]
+            ids = r.zrevrange(store.k("jobs"), 0, self.recent - 1)
+            pipe = r.pipeline()
+            for i in ids:
                 pipe.get(store.k("job", i.decode()))
-            counts = {name: 0 for name in pb.JobStatus if name != "JOB_STATUS_UNSPECIFIED"}
+            counts = {name: 0 for name in pb.JobStatus.keys() if name != "JOB_STATUS_UNSPECIFIED"}  # noqa: SIM118
             for raw in pipe.execute():
                 if raw:
                     counts[pb.JobStatus.Name(pb.Job.FromString(raw).status)] += 1
             for name, n in counts.items():
                 jobs.add_metric([name.removeprefix("JOB_STATUS_").lower()], n)
             for q in self.queues:
-                queue.add_metric([q], int(store.r.llen(q)))  # type: ignore[arg-type]
+                queue.add_metric([q], int(r.llen(q)))
         except Exception:
             return
         yield jobs

@@ -150,7 +150,7 @@ class Runner:
                 metrics.JOB_DURATION.labels(outcome.split(":")[0]).observe(time.monotonic() - began)
                 metrics.JOBS_FINISHED.labels(outcome.split(":")[0]).inc()
 
-    def _finish(self, job_id: str, status: int, message: str, change: Any = None) -> pb.Job:
+    def _finish(self, job_id: str, status: pb.JobStatus, message: str, change: Any = None) -> pb.Job:
         before = self.store.get_job(job_id).status
 
         def done(j: pb.Job) -> None:
@@ -316,7 +316,7 @@ class Runner:
             "code_version": code_version(),
         }
         with channel(self.settings.registry_target) as ch:
-            stub = rpb_grpc.RegistryServiceStub(ch)
+            stub = rpb_grpc.RegistryServiceStub(ch)  # type: ignore[no-untyped-call]
             found = stub.ListVersions(rpb.ListVersionsRequest(tag=name, page_size=1), timeout=30)
             if found.versions:
                 version = found.versions[0]

@@ -123,7 +123,7 @@ class Reaper:
 def build(settings: TrainingSettings) -> GrpcService:
     """Wire the training API from settings: Redis (jobs, events, Celery broker), artifacts, gRPC."""
     client, embedded = connect(settings.redis_url, Path(settings.data_dir))
-    broker_url = settings.redis_url or (embedded.url if embedded else "")
+    broker_url = settings.redis_url or (embedded.url if embedded else None) or ""
     artifacts = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
     store = Store(client, settings.key_prefix, settings.events_maxlen)
     celery = make_celery(settings, broker_url)
@@ -131,6 +131,9 @@ def build(settings: TrainingSettings) -> GrpcService:
     reaper = Reaper(core, settings.reaper_interval_s)
     collector = StateCollector(store, QUEUES)
     REGISTRY.register(collector)
+
+    def check_redis() -> None:
+        client.ping()
 
     def stop_deps() -> None:
         reaper.stop()
@@ -146,7 +149,7 @@ def build(settings: TrainingSettings) -> GrpcService:
             TrainingServicer(core), server
         ),
         [SERVICE_NAME],
-        {"redis": lambda: client.ping() and None, "artifacts": artifacts.ping},
+        {"redis": check_redis, "artifacts": artifacts.ping},
         on_stop=stop_deps,
         on_start=reaper.start,
     )

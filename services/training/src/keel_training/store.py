@@ -40,7 +40,7 @@ class Store:
     def __init__(
         self, client: redis.Redis, prefix: str = "keel:training", events_maxlen: int = 20_000
     ) -> None:
-        self.r = client
+        self.r: Any = client  # redis-py's return unions (bytes | str | Awaitable) say nothing here
         self.p = prefix
         self.events_maxlen = events_maxlen
         self._append = client.register_script(_APPEND)
@@ -62,8 +62,8 @@ class Store:
         raw = self.r.get(self.k("job", job_id)) if job_id else None
         if raw is None:
             raise NotFound(f"no fine-tuning job {job_id!r}", field="job_id")
-        job = pb.Job.FromString(raw)  # type: ignore[arg-type]
-        job.last_event_sequence = int(self.r.get(self.k("seq", job_id)) or 0)  # type: ignore[arg-type]
+        job = pb.Job.FromString(raw)
+        job.last_event_sequence = int(self.r.get(self.k("seq", job_id)) or 0)
         return job
 
     def update_job(self, job_id: str, change: Callable[[pb.Job], bool | None]) -> pb.Job:
@@ -76,7 +76,7 @@ class Store:
                     raw = pipe.get(key)
                     if raw is None:
                         raise NotFound(f"no fine-tuning job {job_id!r}", field="job_id")
-                    job = pb.Job.FromString(raw)  # type: ignore[arg-type]
+                    job = pb.Job.FromString(raw)
                     if change(job) is False:
                         pipe.unwatch()
                         return job
@@ -97,14 +97,14 @@ class Store:
             rank = self.r.zrevrank(key, after)
             if rank is None:
                 raise NotFound(f"no fine-tuning job {after!r}", field="after")
-            start = int(rank) + 1  # type: ignore[arg-type]
-        ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]  # type: ignore[union-attr]
+            start = int(rank) + 1
+        ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]
         jobs = [self.get_job(i) for i in ids[:limit]]
         return jobs, len(ids) > limit
 
     def find_idempotent(self, tenant: str, key: str) -> str | None:
         raw = self.r.get(self.k("idem", tenant, key))
-        return raw.decode() if raw else None  # type: ignore[union-attr]
+        return raw.decode() if raw else None
 
     def claim_idempotency(self, tenant: str, key: str, job_id: str) -> str:
         """The job id that owns the key: ``job_id`` if this call set it, else the earlier one."""
@@ -128,14 +128,14 @@ class Store:
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
             "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
         )
-        return bool(self.r.eval(script, 1, self.k("lease", job_id), owner, int(ttl_s * 1000)))  # type: ignore[no-untyped-call]
+        return bool(self.r.eval(script, 1, self.k("lease", job_id), owner, int(ttl_s * 1000)))
 
     def release_lease(self, job_id: str, owner: str) -> None:
         script = (
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
             "return redis.call('DEL', KEYS[1]) else return 0 end"
         )
-        self.r.eval(script, 1, self.k("lease", job_id), owner)  # type: ignore[no-untyped-call]
+        self.r.eval(script, 1, self.k("lease", job_id), owner)
 
     def lease_alive(self, job_id: str) -> bool:
         return bool(self.r.exists(self.k("lease", job_id)))
@@ -144,7 +144,7 @@ class Store:
         (self.r.sadd if running else self.r.srem)(self.k("running"), job_id)
 
     def running_ids(self) -> list[str]:
-        return sorted(i.decode() for i in self.r.smembers(self.k("running")))  # type: ignore[union-attr]
+        return sorted(i.decode() for i in self.r.smembers(self.k("running")))
 
     def once(self, name: str, ttl_s: int = 300) -> bool:
         """True for the first caller only (within ``ttl_s``): several API replicas reap safely."""
@@ -156,7 +156,7 @@ class Store:
         event.at.CopyFrom(now_ts())
         body = event.SerializeToString()
         seq = int(
-            self._append(  # type: ignore[arg-type]
+            self._append(
                 keys=[self.k("seq", event.job_id), self.k("events", event.job_id)],
                 args=[body, self.events_maxlen],
             )
@@ -186,7 +186,7 @@ class Store:
         while True:
             got = self.r.xread({self.k("events", job_id): cursor}, block=block_ms, count=100)
             batch: list[pb.JobEvent] = []
-            for _stream, entries in got or []:  # type: ignore[union-attr]
+            for _stream, entries in got or []:
                 batch = self._decode(entries)
                 if entries:
                     cursor = entries[-1][0].decode()
@@ -198,7 +198,7 @@ class Store:
 
     def checkpoints(self, job_id: str) -> list[pb.Checkpoint]:
         """Oldest first."""
-        return [pb.Checkpoint.FromString(b) for b in self.r.lrange(self.k("ckpts", job_id), 0, -1)]  # type: ignore[union-attr]
+        return [pb.Checkpoint.FromString(b) for b in self.r.lrange(self.k("ckpts", job_id), 0, -1)]
 
     # --- files --------------------------------------------------------------------------
     def put_file(self, f: pb.File) -> None:
@@ -209,7 +209,7 @@ class Store:
 
     def get_file(self, file_id: str) -> pb.File | None:
         raw = self.r.get(self.k("file", file_id)) if file_id else None
-        return pb.File.FromString(raw) if raw else None  # type: ignore[arg-type]
+        return pb.File.FromString(raw) if raw else None
 
     def delete_file(self, f: pb.File) -> None:
         pipe = self.r.pipeline()
@@ -224,7 +224,7 @@ class Store:
             rank = self.r.zrevrank(key, after)
             if rank is None:
                 raise NotFound(f"no file {after!r}", field="after")
-            start = int(rank) + 1  # type: ignore[arg-type]
-        ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]  # type: ignore[union-attr]
+            start = int(rank) + 1
+        ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]
         files = [f for f in (self.get_file(i) for i in ids[:limit]) if f is not None]
         return files, len(ids) > limit

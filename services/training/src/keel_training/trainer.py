@@ -214,7 +214,8 @@ def load_for_training(model_dir: Path, cfg: TrainConfig, device: torch.device) -
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    base: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device)
+    base: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    base.to(device)
     names = {n.rsplit(".", 1)[-1] for n, _ in base.named_modules()}
     unknown = [m for m in cfg.target_modules if m not in names]
     if unknown:
@@ -223,7 +224,7 @@ def load_for_training(model_dir: Path, cfg: TrainConfig, device: torch.device) -
         )
     lora = LoraConfig(
         r=cfg.rank,
-        lora_alpha=cfg.alpha,
+        lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft annotates int; floats work
         lora_dropout=cfg.dropout,
         target_modules=list(cfg.target_modules),
         task_type="CAUSAL_LM",
@@ -325,7 +326,7 @@ def train(
             for items in micro:
                 with _autocast(device):
                     loss, _, _ = token_loss(model, collate(items, pad_id, device))
-                (loss / targets).backward()
+                (loss / targets).backward()  # type: ignore[no-untyped-call]
                 step_loss += loss.item()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
             opt.step()

@@ -70,10 +70,12 @@ def parse_jsonl(content: bytes, *, max_errors: int = 20) -> ParsedFile:
     for number, line in enumerate((raw.removesuffix("\r") for raw in text.split("\n")), start=1):
         if not line.strip():
             continue
+        example: list[Message] | None = None
+        reason: str | None
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            example, reason = None, f"is not valid JSON ({exc.msg} at column {exc.colno})"
+            reason = f"is not valid JSON ({exc.msg} at column {exc.colno})"
         else:
             example, reason = _check_example(obj)
         if reason is not None:
