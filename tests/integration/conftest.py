@@ -16,6 +16,7 @@ import pytest
 
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
 from keel.training.v1 import training_pb2_grpc as tgrpc
+from keel_client.local import port_or_free
 from keel_common.artifacts import ArtifactStore
 from keel_common.grpc import wait_healthy
 from keel_common.redis import redis_from_url
@@ -76,11 +77,14 @@ def training(
     wait_healthy(target, timeout=30)
     workers: list[subprocess.Popen[bytes]] = []
 
+    metrics_ports: list[int] = []
+
     def start_worker() -> subprocess.Popen[bytes]:
+        metrics_ports.append(port_or_free(0))
         log = open(tmp / f"worker-{len(workers)}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
             [sys.executable, "-m", "keel_training", "worker", "--queues", "train.cpu"],
-            env={**os.environ, **env},
+            env={**os.environ, **env, "KEEL_TRAINING_WORKER_METRICS_PORT": str(metrics_ports[-1])},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -97,6 +101,8 @@ def training(
         "target": target,
         "start_worker": start_worker,
         "workers": workers,
+        "worker_metrics_ports": metrics_ports,
+        "api_http_port": api.http_port,
         "settings": settings,
         "store": store,
         "artifacts": ArtifactStore(str(artifact_root)),

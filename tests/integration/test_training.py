@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from keel_testing import BASE, facts_jsonl
 
@@ -86,6 +87,16 @@ def test_job_trains_checkpoints_and_registers(training: dict[str, Any]) -> None:
     assert version.params["rank"] == "8" and version.params["code_version"]
     assert version.metrics["train_loss"] == pytest.approx(done.result.metrics["train_loss"])
     assert done.result.ref == f"{version.model}/{version.version}" and version.base_model == BASE
+    # Metrics: jobs by state and queue lengths from the API, step time and tokens from the worker.
+    api = httpx.get(f"http://127.0.0.1:{training['api_http_port']}/metrics").text
+    assert (
+        'keel_training_jobs{state="succeeded"} 1.0' in api
+        and 'keel_training_queue_length{queue="train.cpu"} 0.0' in api
+    )
+    worker = httpx.get(f"http://127.0.0.1:{training['worker_metrics_ports'][0]}/metrics").text
+    assert "keel_training_step_duration_seconds_count 6.0" in worker
+    assert f"keel_training_trained_tokens_total {float(done.progress.trained_tokens)}" in worker
+    assert 'keel_training_job_duration_seconds_count{outcome="succeeded"} 1.0' in worker
     # A duplicate delivery of the finished job does nothing.
     runner = Runner(training["settings"], training["store"], training["artifacts"])
     assert runner.run(job.id).startswith("skipped")

@@ -274,6 +274,7 @@ class Runner:
         if not evaluation:
             metrics.STEP_TIME.observe(values["step_seconds"])
             metrics.TOKENS_PER_SECOND.set(values["tokens_per_second"])
+            metrics.TOKENS.inc(values["step_tokens"])
 
     def _on_checkpoint(self, job: pb.Job, local: Path, m: dict[str, Any]) -> None:
         step = int(local.name.removeprefix("step-"))

@@ -348,6 +348,7 @@ def train(
                         "learning_rate": sched.get_last_lr()[0],
                         "grad_norm": grad_norm,
                         "tokens_per_second": tokens / dt if dt > 0 else 0.0,
+                        "step_tokens": tokens,
                         "step_seconds": dt,
                     }
                 )
