@@ -1,0 +1,151 @@
+"""The OpenAI shapes of files, jobs, events and checkpoints, and how training errors map."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from pydantic import ValidationError
+
+from keel.training.v1 import training_pb2 as pb
+from keel_gateway.errors import ApiError
+from keel_gateway.finetuning import _error, _event_seq, checkpoint_object, event_object, job_object
+from keel_gateway.schemas import CreateFineTuningJobRequest
+
+
+class _Err(grpc.RpcError):
+    """What a failed unary call raises (a grpc.Call's code() and details())."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def _job(**kw: object) -> pb.Job:
+    job = pb.Job(
+        id="ftjob_1",
+        tenant="acme",
+        base_model="smollm2-135m-instruct",
+        training_data=pb.TrainingData(file_id="file_1"),
+        hyperparameters=pb.LoraHyperparameters(epochs=3, batch_size=8, learning_rate_multiplier=2.0, seed=4),
+        **kw,  # type: ignore[arg-type]
+    )
+    job.created_at.seconds = 100
+    return job
+
+
+def test_a_queued_job_looks_like_openais() -> None:
+    body = job_object(_job(status=pb.JOB_STATUS_QUEUED, suffix="s"))
+    assert body["object"] == "fine_tuning.job" and body["status"] == "queued"
+    assert body["model"] == "smollm2-135m-instruct" and body["training_file"] == "file_1"
+    assert body["hyperparameters"] == {"n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 2.0}
+    assert body["fine_tuned_model"] is None and body["finished_at"] is None and body["error"] is None
+    assert body["trained_tokens"] is None and body["seed"] == 4 and body["validation_file"] is None
+    assert body["organization_id"] == "acme" and body["metadata"] is None
+
+
+def test_succeeded_and_failed_jobs_fill_their_fields() -> None:
+    done = _job(status=pb.JOB_STATUS_SUCCEEDED, fine_tuned_model="ft:x:acme::ftjob_1")
+    done.progress.trained_tokens = 1234
+    done.finished_at.seconds = 200
+    body = job_object(done)
+    assert body["trained_tokens"] == 1234 and body["finished_at"] == 200
+    assert body["fine_tuned_model"] == "ft:x:acme::ftjob_1"
+    failed = _job(status=pb.JOB_STATUS_FAILED, error=pb.JobError(code="training_error", message="boom"))
+    assert job_object(failed)["error"] == {"code": "training_error", "message": "boom", "param": None}
+
+
+def test_events_of_each_kind() -> None:
+    status = pb.JobEvent(
+        job_id="j",
+        sequence=3,
+        status=pb.StatusChange(to_status=pb.JOB_STATUS_FAILED, message="bad"),
+    )
+    e = event_object(status)
+    assert e["id"] == "ftevent-j-3" and e["level"] == "error" and e["data"] == {"status": "failed"}
+    assert e["message"] == "Job status: failed (bad)"
+    step = pb.JobEvent(
+        job_id="j", sequence=4, metrics=pb.StepMetrics(step=2, total_steps=9, metrics={"loss": 1.5})
+    )
+    e = event_object(step)
+    assert e["type"] == "metrics" and e["data"]["train_loss"] == 1.5 and e["data"]["step"] == 2
+    assert e["message"] == "Step 2/9: training loss=1.5000"
+    warn = pb.JobEvent(job_id="j", sequence=5, log=pb.LogLine(severity=pb.LOG_SEVERITY_WARNING, message="m"))
+    assert event_object(warn)["level"] == "warn"
+    ck = pb.Checkpoint(id="c", job_id="j", step=6, metrics={"loss": 0.5})
+    obj = checkpoint_object(ck, _job(suffix="s"))
+    assert obj["step_number"] == 6 and obj["metrics"] == {"train_loss": 0.5}
+    assert obj["fine_tuned_model_checkpoint"] == "ft:smollm2-135m-instruct:acme:s:ftjob_1:ckpt-step-6"
+
+
+def test_event_cursors_must_belong_to_the_job() -> None:
+    assert _event_seq("j", "ftevent-j-12", "after") == 12
+    assert _event_seq("j", None, "after") is None
+    for bad in ("ftevent-k-12", "ftevent-j-x", "12"):
+        with pytest.raises(ApiError) as err:
+            _event_seq("j", bad, "after")
+        assert err.value.status == 400 and err.value.param == "after"
+
+
+@pytest.mark.parametrize(
+    ("code", "details", "status", "param", "kind"),
+    [
+        (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "hyperparameters.epochs: must be between",
+            400,
+            "hyperparameters.n_epochs",
+            "invalid_value",
+        ),
+        (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "file: invalid training file: line 2: x",
+            400,
+            "file",
+            "invalid_training_file",
+        ),
+        (grpc.StatusCode.INVALID_ARGUMENT, "model: unknown base model", 400, "model", "invalid_value"),
+        (grpc.StatusCode.NOT_FOUND, "job_id: no fine-tuning job", 404, None, "not_found"),
+        (grpc.StatusCode.UNAVAILABLE, "connect failed", 503, None, "upstream_unavailable"),
+    ],
+)
+def test_training_errors_map_to_openai_params(
+    code: grpc.StatusCode, details: str, status: int, param: str | None, kind: str
+) -> None:
+    err = _error(_Err(code, details), "create")
+    assert (err.status, err.param, err.code) == (status, param, kind)
+
+
+def test_cancelling_a_finished_job_is_a_bad_request() -> None:
+    err = _error(_Err(grpc.StatusCode.FAILED_PRECONDITION, "job_id: job x is already succeeded"), "cancel")
+    assert err.status == 400
+
+
+def test_hyperparameters_refuse_unknown_keys_and_method_wins() -> None:
+    with pytest.raises(ValidationError) as err:
+        CreateFineTuningJobRequest.model_validate(
+            {"model": "m", "training_file": "f", "hyperparameters": {"n_epoch": 3}}
+        )
+    assert err.value.errors()[0]["loc"] == ("hyperparameters", "n_epoch")
+    req = CreateFineTuningJobRequest.model_validate(
+        {
+            "model": "m",
+            "training_file": "f",
+            "hyperparameters": {"n_epochs": 1},
+            "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 7, "lora_r": 4}}},
+        }
+    )
+    hp = req.effective_hyperparameters()
+    assert hp.n_epochs == 7 and hp.lora_r == 4
+    assert (
+        CreateFineTuningJobRequest.model_validate(
+            {"model": "m", "training_file": "f", "hyperparameters": {"n_epochs": "auto"}}
+        )
+        .effective_hyperparameters()
+        .n_epochs
+        == "auto"
+    )
