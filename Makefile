@@ -89,6 +89,10 @@ bench-gateway: $(STAMP) ## latency the gateway adds at 50 concurrent clients vs 
 bench-guardrails: $(STAMP) ## injection/jailbreak detection and false-positive rates on bench/guardrails/data
 	$(PY) bench/guardrails/run.py
 
+.PHONY: bench-training
+bench-training: $(STAMP) ## Keel LoRA trainer vs a plain transformers Trainer: real tokens/s on variable and fixed lengths
+	$(PY) bench/training/run.py
+
 .PHONY: clean
 clean: ## remove the venv, tools and caches
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
