@@ -57,7 +57,8 @@ class Encoded:
 
     @property
     def target_tokens(self) -> int:
-        return sum(1 for t in self.labels if t != IGNORE)
+        # Position 0 is never predicted (the loss shifts by one).
+        return sum(1 for t in self.labels[1:] if t != IGNORE)
 
 
 def _render(tok: Any, messages: Sequence[dict[str, Any]], generation_prompt: bool) -> str:
@@ -123,17 +124,21 @@ def collate(items: Sequence[Encoded], pad_id: int, device: torch.device) -> dict
     return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
 
 
-def token_loss(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int, int]:
-    """(summed loss over target tokens, target tokens, correctly predicted target tokens)."""
+def token_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The loss summed over target tokens (positions are picked before the fp32 upcast, so only
+    target logits are copied)."""
+    loss, _ = _loss_and_picks(model, batch)
+    return loss
+
+
+def _loss_and_picks(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    logits = logits[:, :-1].float()
     targets = batch["labels"][:, 1:]
     keep = targets != IGNORE
-    picked = logits[keep]
+    picked = logits[:, :-1][keep].float()
     gold = targets[keep]
-    loss = F.cross_entropy(picked, gold, reduction="sum")
-    correct = int((picked.argmax(-1) == gold).sum().item())
-    return loss, int(keep.sum().item()), correct
+    correct = picked.argmax(-1) == gold if not torch.is_grad_enabled() else gold
+    return F.cross_entropy(picked, gold, reduction="sum"), correct
 
 
 @dataclass
@@ -186,10 +191,10 @@ def evaluate(
     lengths = [len(e.input_ids) for e in data]
     with torch.no_grad(), _autocast(device):
         for batch_ids in make_batches(lengths, cfg.batch_size, 0, 0, True):
-            loss, n, c = token_loss(model, collate([data[i] for i in batch_ids], pad_id, device))
+            loss, hits = _loss_and_picks(model, collate([data[i] for i in batch_ids], pad_id, device))
             total += float(loss)
-            tokens += n
-            correct += c
+            tokens += int(hits.numel())
+            correct += int(hits.sum())
     model.train()
     mean = total / max(tokens, 1)
     return {
@@ -273,10 +278,13 @@ def train(
         set_peft_model_state_dict(
             model, load_file(str(resume_from / "adapter" / "adapter_model.safetensors"))
         )
-        saved = torch.load(resume_from / "optim.pt", map_location=device, weights_only=False)
+        # CPU: RNG states must be CPU tensors; the optimizer moves its state to the params itself.
+        saved = torch.load(resume_from / "optim.pt", map_location="cpu", weights_only=False)
         opt.load_state_dict(saved["optimizer"])
         sched.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["rng"])
+        if saved.get("cuda_rng") is not None and device.type == "cuda":
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
         st = _State(**json.loads((resume_from / "trainer_state.json").read_text()))
         log.info("resumed", extra={"step": st.step, "epoch": st.epoch, "batch": st.batch_in_epoch})
 
@@ -287,7 +295,12 @@ def train(
             tok.save_pretrained(where / "adapter")
             return where / "adapter"
         torch.save(
-            {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state()},
+            {
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+            },
             where / "optim.pt",
         )
         (where / "trainer_state.json").write_text(json.dumps(asdict(st)))
@@ -325,7 +338,7 @@ def train(
             step_loss = 0.0
             for items in micro:
                 with _autocast(device):
-                    loss, _, _ = token_loss(model, collate(items, pad_id, device))
+                    loss = token_loss(model, collate(items, pad_id, device))
                 (loss / targets).backward()  # type: ignore[no-untyped-call]
                 step_loss += loss.item()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
