@@ -185,3 +185,23 @@ def test_fine_tune_through_the_gateway_and_chat_with_the_result(stack: dict[str,
     assert json.loads(last[6:])["data"]["status"] == "cancelled"
     ended = c.fine_tuning.jobs.retrieve(second.id)
     assert ended.status == "cancelled" and ended.fine_tuned_model is None
+    # Resume: only a failed or cancelled job; it is queued again under the same id.
+    resume = f"{gw.url}/v1/fine_tuning/jobs/{{}}/resume"
+    headers = {"Authorization": f"Bearer {key}"}
+    refused = httpx.post(resume.format(job.id), headers=headers)
+    assert (
+        refused.status_code == 400
+        and "only failed or cancelled jobs resume" in refused.json()["error"]["message"]
+    )
+    again = httpx.post(resume.format(second.id), headers=headers)
+    assert again.status_code == 200 and again.json()["status"] == "queued" and again.json()["id"] == second.id
+    assert c.fine_tuning.jobs.cancel(second.id).status in ("cancelled", "running", "queued")
+    with httpx.stream(
+        "GET",
+        f"{gw.url}/v1/fine_tuning/jobs/{second.id}/events",
+        params={"stream": "true"},
+        headers=headers,
+        timeout=600,
+    ) as r:
+        assert [line for line in r.iter_lines() if line.startswith("data: {")]
+    assert c.fine_tuning.jobs.retrieve(second.id).status == "cancelled"

@@ -121,7 +121,7 @@ def test_training_errors_map_to_openai_params(
 
 
 def test_cancelling_a_finished_job_is_a_bad_request() -> None:
-    err = _error(_Err(grpc.StatusCode.FAILED_PRECONDITION, "job_id: job x is already succeeded"), "cancel")
+    err = _error(_Err(grpc.StatusCode.FAILED_PRECONDITION, "job_id: job x is already succeeded"), "state")
     assert err.status == 400
 
 

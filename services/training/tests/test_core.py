@@ -542,6 +542,25 @@ def test_resume_requeues_a_cancelled_job(
     assert statuses(store, job.id)[-1] == (pb.JOB_STATUS_CANCELLED, pb.JOB_STATUS_QUEUED)
 
 
+def test_watch_ends_at_the_latest_terminal_status_not_an_older_one(
+    core: TrainingCore, upload: Callable[..., Any], store: Store
+) -> None:
+    job = core.create_job(request(upload("t1").id))
+    core.cancel_job(job.id)
+    # Cancelled and fully seen: a watch from the end returns at once instead of hanging.
+    last = store.get_job(job.id).last_event_sequence
+    assert list(core.watch(job.id, last, True, lambda: True)) == []
+    replay = list(core.watch(job.id, 0, True, lambda: True))
+    assert replay[-1].status.to_status == pb.JOB_STATUS_CANCELLED
+    # Resumed and cancelled again: a replay runs past the first CANCELLED to the second.
+    core.resume_job(job.id)
+    core.cancel_job(job.id)
+    replay = list(core.watch(job.id, 0, True, lambda: True))
+    ends = [e.status.to_status for e in replay if e.WhichOneof("event") == "status"]
+    assert ends[-3:] == [pb.JOB_STATUS_CANCELLED, pb.JOB_STATUS_QUEUED, pb.JOB_STATUS_CANCELLED]
+    assert replay[-1].sequence == store.get_job(job.id).last_event_sequence
+
+
 # --- the reaper ----------------------------------------------------------------------------------
 def test_reaper_requeues_a_job_whose_lease_is_gone_then_fails_it_after_max_attempts(
     core: TrainingCore, upload: Callable[..., Any], store: Store, enqueued: list[Any]

@@ -378,6 +378,12 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         tenant, actor = await _trainer(authorization)
         return await svc.finetuning.cancel_job(tenant, actor, job_id)
 
+    @app.post("/v1/fine_tuning/jobs/{job_id}/resume", tags=["fine-tuning"])
+    async def resume_job(job_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        """A failed or cancelled job trains on from its newest checkpoint (same job id)."""
+        tenant, actor = await _trainer(authorization)
+        return await svc.finetuning.resume_job(tenant, actor, job_id)
+
     @app.get("/v1/fine_tuning/jobs/{job_id}/events", tags=["fine-tuning"], response_model=None)
     async def job_events(
         job_id: str,

@@ -64,7 +64,7 @@ def _error(err: grpc.RpcError, what: str) -> ApiError:
         elif sep and head.startswith("hyperparameters."):
             api.param, api.message = head, rest
         api.code = "invalid_training_file" if api.param in ("training_file", "file") else "invalid_value"
-    if api.status == 409 and what == "cancel":
+    if api.status == 409 and what == "state":  # a job in the wrong state for cancel or resume
         api.status, api.code = 400, "invalid_request"
     return api
 
@@ -333,8 +333,14 @@ class FineTuning:
     async def cancel_job(self, tenant: str, actor: str, job_id: str) -> dict[str, Any]:
         await self._job(tenant, job_id)
         return job_object(
-            await self._rpc("CancelJob", pb.CancelJobRequest(job_id=job_id, actor=actor), "cancel")
+            await self._rpc("CancelJob", pb.CancelJobRequest(job_id=job_id, actor=actor), "state")
         )
+
+    async def resume_job(self, tenant: str, actor: str, job_id: str) -> dict[str, Any]:
+        """Re-queue a failed or cancelled job from its newest checkpoint."""
+        await self._job(tenant, job_id)
+        req = pb.ResumeJobRequest(job_id=job_id, actor=actor)
+        return job_object(await self._rpc("ResumeJob", req, "state"))
 
     async def list_events(
         self, tenant: str, job_id: str, after: str | None, limit: int | None

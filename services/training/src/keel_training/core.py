@@ -479,22 +479,27 @@ class TrainingCore:
     def watch(
         self, job_id: str, after: int, include_logs: bool, alive: Callable[[], bool]
     ) -> Iterator[pb.JobEvent]:
-        """Replay, then follow; ends after the event that makes the job terminal (or when the
-        job is already terminal and fully replayed)."""
-        job = self.store.get_job(job_id)
+        """Replay, then follow; ends after the latest status change when it is terminal (an
+        older terminal status that a resume left behind does not end it), or at once when the
+        job is terminal and the caller has seen everything."""
+        self.store.get_job(job_id)
+        seen = after
         for batch in self.store.follow_events(job_id, after):
             for ev in batch:
+                seen = ev.sequence
                 if include_logs or ev.WhichOneof("event") != "log":
                     yield ev
-                if ev.WhichOneof("event") == "status" and ev.status.to_status in TERMINAL:
+                if (
+                    ev.WhichOneof("event") == "status"
+                    and ev.status.to_status in TERMINAL
+                    and ev.sequence >= self.store.status_sequence(job_id)
+                ):
                     return
             if not alive():
                 return
             if not batch:
                 job = self.store.get_job(job_id)
-                if job.status in TERMINAL and not self.store.events_after(
-                    job_id, job.last_event_sequence - 1, 1
-                ):
+                if job.status in TERMINAL and seen >= job.last_event_sequence:
                     return
 
     def list_checkpoints(self, job_id: str, size: int, token: str) -> tuple[list[pb.Checkpoint], str]:

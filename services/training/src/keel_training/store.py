@@ -22,6 +22,7 @@ TERMINAL = frozenset({pb.JOB_STATUS_SUCCEEDED, pb.JOB_STATUS_FAILED, pb.JOB_STAT
 _APPEND = """
 local seq = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1])
+if ARGV[3] == '1' then redis.call('SET', KEYS[3], seq) end
 return seq
 """
 
@@ -155,13 +156,18 @@ class Store:
         """Number the event (its ``sequence``) and append it to the job's stream."""
         event.at.CopyFrom(now_ts())
         body = event.SerializeToString()
-        seq = int(
-            self._append(
-                keys=[self.k("seq", event.job_id), self.k("events", event.job_id)],
-                args=[body, self.events_maxlen],
-            )
-        )
-        return seq
+        status = event.WhichOneof("event") == "status"
+        keys = [
+            self.k("seq", event.job_id),
+            self.k("events", event.job_id),
+            self.k("status-seq", event.job_id),
+        ]
+        return int(self._append(keys=keys, args=[body, self.events_maxlen, "1" if status else "0"]))
+
+    def status_sequence(self, job_id: str) -> int:
+        """Sequence of the job's latest status change (a replay ends there, not at an older
+        terminal status that a resume has since left)."""
+        return int(self.r.get(self.k("status-seq", job_id)) or 0)
 
     def _decode(self, entries: Any) -> list[pb.JobEvent]:
         out = []
