@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from keel_client.adapters import BaseShape, write_lora_adapter
 from keel_client.cli import component_health, main
+from keel_client.gateway import GatewayClient
 from keel_client.local import STATE_FILE, LocalPlatform, PlatformState, admin_key_path
 
 KEEL = str(Path(sys.executable).with_name("keel"))
@@ -68,6 +69,17 @@ def keel_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[st
         text=True,
     )
     return proc, env
+
+
+def stop_keel_up(proc: subprocess.Popen[str]) -> None:
+    """After a failed assertion: SIGTERM first, so `keel up` stops its children (each in its own
+    session) rather than leaving them running."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def group_members(pgid: int) -> list[int]:
@@ -203,8 +215,7 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         rest = proc.stdout.read()
         assert "stopped" in rest
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop_keel_up(proc)
     assert not any(pid_alive(pid) for pid in pids.values())
     assert group_members(worker) == []  # the worker's job process went with it
     assert not (tmp_path / STATE_FILE).exists()
@@ -300,32 +311,42 @@ def test_second_platform_on_the_same_data_dir_is_refused(platform: LocalPlatform
 
 def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path) -> None:
     """SIGTERM stops everything; a component that dies stops the platform and is named: here the
-    training worker, killed outright, whose pool process must not outlive it."""
+    training worker, killed outright while a job runs in its pool process; nothing of its
+    process group is left running."""
     admin_keys = []
     for how in ("sigterm", "crash"):
         proc, _ = keel_up(tmp_path, "--no-inference", *(("--no-training",) if how == "sigterm" else ()))
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "press Ctrl-C" in line:
-                break
-        state = PlatformState.load(tmp_path)
-        assert state is not None
-        pids = {name: c.pid for name, c in state.components.items() if c.pid}
-        admin_keys.append(admin_key_path(tmp_path).read_text())
-        if how == "sigterm":
-            assert set(pids) == {"registry", "gateway"}  # --no-training
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(60) == 0
-        else:
-            worker = pids["training-worker"]
-            deadline = time.monotonic() + 60
-            while len(group_members(worker)) < 2:  # the Celery main process and its pool process
-                assert time.monotonic() < deadline, "the worker never forked its pool process"
-                time.sleep(0.2)
-            os.kill(worker, signal.SIGKILL)
-            assert proc.wait(60) == 1
-            assert "training-worker exited unexpectedly" in proc.stdout.read()
-            assert group_members(worker) == []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if "press Ctrl-C" in line:
+                    break
+            state = PlatformState.load(tmp_path)
+            assert state is not None
+            pids = {name: c.pid for name, c in state.components.items() if c.pid}
+            admin_keys.append(admin_key_path(tmp_path).read_text())
+            if how == "sigterm":
+                assert set(pids) == {"registry", "gateway"}  # --no-training
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(60) == 0
+            else:
+                # a job running in the worker's pool process
+                worker = pids["training-worker"]
+                gateway = state.components["gateway"].http
+                with GatewayClient(gateway, admin_key_path(tmp_path).read_text().strip()) as gw:
+                    f = gw.upload_file(facts_jsonl(tmp_path / "facts.jsonl"))
+                    job = gw.create_job("smollm2-135m-instruct", f["id"], hyperparameters={"max_steps": 400})
+                    deadline = time.monotonic() + 60
+                    while gw.get_job(job["id"])["status"] != "running":
+                        assert time.monotonic() < deadline, "the worker never started the job"
+                        time.sleep(0.2)
+                assert len(group_members(worker)) >= 2  # the Celery main process and its pool process
+                os.kill(worker, signal.SIGKILL)
+                assert proc.wait(60) == 1
+                assert "training-worker exited unexpectedly" in proc.stdout.read()
+                assert group_members(worker) == []
+        finally:
+            stop_keel_up(proc)
         assert not any(pid_alive(pid) for pid in pids.values())
         assert not (tmp_path / STATE_FILE).exists()
     # the same data dir keeps its pepper and Valkey data, so the admin key still verifies
@@ -417,8 +438,7 @@ def test_keel_up_without_the_gateway(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop_keel_up(proc)
 
 
 def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Path) -> None:
@@ -445,8 +465,7 @@ def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Pa
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop_keel_up(proc)
     assert proc.returncode == 0, out
     messages = [json.loads(line)["message"] for line in out.splitlines() if line.startswith("{")]
     assert (

@@ -1,15 +1,18 @@
-"""The ``keel`` command line: run the local platform, work with the registry, manage API keys
-and chat through the gateway."""
+"""The ``keel`` command line: run the local platform, work with the registry, manage API keys,
+chat and fine-tune through the gateway."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from ipaddress import ip_address
 from pathlib import Path
@@ -22,10 +25,19 @@ import httpx
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from keel.registry.v1 import registry_pb2 as pb
-from keel_client.gateway import DEFAULT_URL, ChatResult, GatewayClient, GatewayError
+from keel_client.gateway import DEFAULT_URL, ChatResult, GatewayClient, GatewayError, GatewayUnreachable
 from keel_client.local import (
     LocalPlatform,
     PlatformState,
@@ -162,6 +174,7 @@ def main(ctx: click.Context, registry: str | None) -> None:
 @click.option("--registry-port", default=50051, show_default=True)
 @click.option("--inference-port", default=50052, show_default=True)
 @click.option("--gateway-port", default=8080, show_default=True, help="the gateway's HTTP port")
+@click.option("--training-port", default=50053, show_default=True, help="the training API's gRPC port")
 @click.option(
     "--inference/--no-inference",
     default=True,
@@ -174,13 +187,21 @@ def main(ctx: click.Context, registry: str | None) -> None:
     show_default=True,
     help="run the OpenAI-compatible gateway (API keys, rate limits, guardrails)",
 )
+@click.option(
+    "--training/--no-training",
+    default=True,
+    show_default=True,
+    help="run the fine-tuning job API and one CPU training worker (Celery, queue train.cpu)",
+)
 def up(
     data_dir: Path | None,
     registry_port: int,
     inference_port: int,
     gateway_port: int,
+    training_port: int,
     inference: bool,
     gateway: bool,
+    training: bool,
 ) -> None:
     """Run the whole platform locally until Ctrl-C (or SIGTERM)."""
 
@@ -195,10 +216,13 @@ def up(
         inference_port=inference_port,
         gateway=gateway,
         gateway_port=gateway_port,
+        training=training,
+        training_port=training_port,
     )
     died = None
     parts = "embedded Valkey, registry"
     parts += ", inference (Ray Serve; the first start converts the model)" if inference else ""
+    parts += ", training API + 1 CPU worker" if training else ""
     parts += ", gateway" if gateway else ""
     try:
         with console.status(f"starting Keel ({parts}) ..."):
@@ -209,19 +233,20 @@ def up(
                 sys.exit(1)
         show_components(state, check=True)
         if gateway:
-            show_gateway_usage(platform, inference)
+            show_gateway_usage(platform, inference, training)
         console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
         died = platform.wait()
         err.print(f"[red]{died} exited unexpectedly[/red]; see the logs in {state.data_dir}/logs")
     except KeyboardInterrupt:
-        console.print("stopping ...")
+        note = f" (a running fine-tuning job gets up to {LocalPlatform.GRACE['training-worker']:.0f} s)"
+        console.print("stopping ..." + (note if training else ""), highlight=False)
     finally:
         platform.stop()
     console.print("stopped")
     sys.exit(1 if died else 0)
 
 
-def show_gateway_usage(platform: LocalPlatform, inference: bool) -> None:
+def show_gateway_usage(platform: LocalPlatform, inference: bool, training: bool = False) -> None:
     url = f"{platform.gateway_url}/v1"
     key = platform.admin_key
     note = "" if inference else " [yellow](no inference: chat requests fail until it runs)[/yellow]"
@@ -235,6 +260,10 @@ def show_gateway_usage(platform: LocalPlatform, inference: bool) -> None:
         '  keel chat -m "Hello!"                                  # or any OpenAI client',
         "  keel keys create --tenant acme --scopes inference --name my-app",
     ]
+    if training:
+        lines.append(
+            "  keel jobs create --file data.jsonl --follow            # LoRA fine-tuning on the CPU worker"
+        )
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False)
 
@@ -284,6 +313,14 @@ def component_health(comp: Any) -> tuple[str, str]:
     return "UNKNOWN", ""
 
 
+def address(comp: Any) -> str:
+    if comp.name == "gateway":
+        return f"{comp.http}/v1"
+    if comp.queues:  # a Celery worker: it listens on queues, not on a port
+        return f"queue {comp.queues}"
+    return str(comp.grpc or comp.url)
+
+
 def show_components(state: PlatformState, check: bool) -> bool:
     table = Table(title="Keel components")
     for col in ("component", "status", "address", "metrics / health", "log"):
@@ -298,7 +335,7 @@ def show_components(state: PlatformState, check: bool) -> bool:
         table.add_row(
             comp.name,
             f"[{colour}]{status}[/{colour}] {escape(detail)}",
-            f"{comp.http}/v1" if comp.name == "gateway" else comp.grpc or comp.url,
+            address(comp),
             f"{comp.http}/metrics" if comp.http else "",
             comp.log,
         )
@@ -318,7 +355,7 @@ def status(data_dir: Path | None) -> None:
     if "gateway" in state.components:
         console.print(
             f"gateway admin key in {admin_key_path(Path(state.data_dir))}; "
-            "`keel chat` and `keel keys` use it",
+            "`keel chat`, `keel keys` and `keel jobs` use it",
             soft_wrap=True,
             highlight=False,
         )
@@ -788,6 +825,496 @@ def chat(
                 gateway_error(exc)
             except KeyboardInterrupt:
                 err.print("[dim]interrupted[/dim]")
+
+
+# --- fine-tuning jobs -------------------------------------------------------------------------
+FINAL = ("succeeded", "failed", "cancelled")
+BASE_MODEL = "smollm2-135m-instruct"
+
+
+@main.group()
+def jobs() -> None:
+    """Fine-tune: upload a JSONL file, create, follow, list and cancel jobs (a key with the
+    training scope; `keel up`'s admin key has it)."""
+
+
+def _size(n: int) -> str:
+    if n < 1000:
+        return f"{n} B"
+    return f"{n / 1000:.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"
+
+
+def _file_lines(message: str) -> list[str]:
+    """The faults in a refused training file, one per line ("line 3: is not valid JSON")."""
+    head, sep, rest = message.partition(": ")
+    if not sep or head != "invalid training file":
+        return [message]
+    return re.split(r"; (?=line \d+: |… and \d+ more)", rest)
+
+
+def _upload(gw: GatewayClient, path: Path, what: str) -> dict[str, Any]:
+    try:
+        f = gw.upload_file(path)
+    except GatewayError as exc:
+        if exc.param not in ("file", "training_file") and exc.code != "invalid_training_file":
+            raise
+        head = f"[red]error:[/red] {escape(str(path))} is not a valid {what} file:"
+        err.print(head, highlight=False, soft_wrap=True)
+        for line in _file_lines(exc.message):
+            err.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    examples = (f.get("keel") or {}).get("examples")
+    console.print(
+        f"uploaded {escape(path.name)} as [bold]{f['id']}[/bold] "
+        f"({examples} examples, {_size(int(f.get('bytes') or 0))})",
+        highlight=False,
+    )
+    return f
+
+
+def _value(text: str) -> Any:
+    """A --hp value: JSON when it parses (numbers, lists, booleans), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _progress_of(job: dict[str, Any]) -> dict[str, Any]:
+    return dict((job.get("keel") or {}).get("progress") or {})
+
+
+def _final_line(job: dict[str, Any]) -> tuple[str, bool]:
+    """What became of a job, and whether that is a success."""
+    status, jid = job["status"], job["id"]
+    took = ""
+    if job.get("finished_at") and job.get("created_at"):
+        took = f" in {int(job['finished_at']) - int(job['created_at'])} s"
+    if status == "succeeded":
+        extra = job.get("keel") or {}
+        registry = f" (registry version {extra['registry_version']})" if extra.get("registry_version") else ""
+        tokens = f", {job['trained_tokens']} tokens trained" if job.get("trained_tokens") else ""
+        return (
+            f"[green]job {jid} succeeded[/green]{took}{escape(tokens)}\n"
+            f"fine-tuned model [bold]{escape(job.get('fine_tuned_model') or '?')}[/bold]{escape(registry)}",
+            True,
+        )
+    if status == "failed":
+        error = job.get("error") or {}
+        where = f" (param {error['param']})" if error.get("param") else ""
+        code = f"{error['code']}: " if error.get("code") else ""
+        why = escape(f"{code}{error.get('message') or 'no reason given'}{where}")
+        return f"[red]job {jid} failed[/red]{took}: {why}", False
+    if status == "cancelled":
+        why = (job.get("keel") or {}).get("status_message") or ""
+        return f"[yellow]job {jid} cancelled[/yellow]{took}" + (f": {escape(why)}" if why else ""), False
+    return f"job {jid} is {escape(status)}", False
+
+
+class JobView:
+    """A job's events as they arrive: a progress bar with step/total, loss and tokens/s (rich's
+    live bar on a terminal, a carriage-return bar otherwise), with status changes, checkpoints,
+    evaluations and the job's log lines printed above it."""
+
+    def __init__(self, job_id: str, live: bool) -> None:
+        self.job_id = job_id
+        self.live = live
+        self.status = "queued"
+        self.step = 0
+        self.total = 0
+        self.stats = ""
+        self._drawn = False  # the plain bar is on the current line
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        if live:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("steps"),
+                TextColumn("{task.fields[stats]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            )
+
+    def __enter__(self) -> JobView:
+        if self._progress is not None:
+            self._progress.start()
+            self._task = self._progress.add_task(self.status, total=None, stats="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        elif self._drawn:
+            click.echo()
+            self._drawn = False
+
+    def line(self, text: str) -> None:
+        """A line above the bar (rich markup)."""
+        if self._progress is not None:
+            self._progress.console.print(text, highlight=False, soft_wrap=True)
+            return
+        if self._drawn:
+            click.echo("\r" + " " * self._width() + "\r", nl=False)
+            self._drawn = False
+        console.print(text, highlight=False, soft_wrap=True)
+        if self.total:
+            self._draw()
+
+    def _width(self) -> int:
+        return len(self._bar()) + 2
+
+    def _bar(self) -> str:
+        width = 30
+        done = int(width * self.step / self.total) if self.total else 0
+        bar = "#" * done + "-" * (width - done)
+        return f"{self.status:9} [{bar}] {self.step}/{self.total} steps  {self.stats}".rstrip()
+
+    def _draw(self) -> None:
+        click.echo("\r" + self._bar().ljust(self._width()), nl=False)
+        sys.stdout.flush()
+        self._drawn = True
+
+    def _update(self) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(
+                self._task,
+                description=self.status,
+                completed=self.step,
+                total=self.total or None,
+                stats=self.stats,
+            )
+        elif self.total:
+            self._draw()
+
+    def event(self, ev: dict[str, Any]) -> None:
+        data = ev.get("data") or {}
+        stamp = datetime.fromtimestamp(int(ev.get("created_at") or 0), UTC).strftime("%H:%M:%S")
+        if ev.get("type") == "metrics" and "train_loss" in data:
+            self.step = int(data.get("step") or 0)
+            self.total = int(data.get("total_steps") or 0)
+            parts = [f"loss {float(data['train_loss']):.4f}"]
+            if data.get("tokens_per_second"):
+                parts.append(f"{float(data['tokens_per_second']):.0f} tok/s")
+            if data.get("epoch") is not None:
+                parts.append(f"epoch {float(data['epoch']):.2f}")
+            self.stats = "  ".join(parts)
+            self._update()
+            return
+        if "status" in data and ev.get("type") != "metrics":
+            self.status = str(data["status"])
+            if self._progress is not None:
+                self._update()
+        colour = {"error": "red", "warn": "yellow"}.get(str(ev.get("level")), "")
+        message = escape(str(ev.get("message") or ""))
+        self.line(f"[dim]{stamp}[/dim] " + (f"[{colour}]{message}[/{colour}]" if colour else message))
+
+
+def _event_order(ev: dict[str, Any]) -> tuple[int, int]:
+    """Events in the order they happened: by the sequence that ends their id
+    (``ftevent-<job>-<n>``), else by time."""
+    tail = str(ev.get("id") or "").rpartition("-")[2]
+    return int(tail) if tail.isdigit() else 0, int(ev.get("created_at") or 0)
+
+
+def follow_events(gw: GatewayClient, job_id: str, retries: int = 5) -> Iterator[dict[str, Any]]:
+    """The job's events from its first to its end, reconnecting from the last event seen when
+    the stream breaks (a gateway restart, a dropped connection)."""
+    last: str | None = None
+    failures = 0
+    while True:
+        try:
+            for ev in gw.follow_job(job_id, after=last):
+                last, failures = ev.get("id") or last, 0
+                yield ev
+            return
+        except GatewayError as exc:
+            broke = exc.status in (0, 200) and not (isinstance(exc, GatewayUnreachable) and last is None)
+            failures += 1
+            if not broke or failures > retries:
+                raise
+            err.print(f"[dim]event stream interrupted ({escape(exc.message)}); reconnecting ...[/dim]")
+            time.sleep(min(2.0, 0.25 * 2**failures))
+
+
+def follow_job(gw: GatewayClient, job_id: str) -> int:
+    """Show the job live until it ends; the exit code: 0 when it succeeded."""
+    live = console.is_terminal and not console.is_dumb_terminal
+    try:
+        with JobView(job_id, live) as view:
+            for ev in follow_events(gw, job_id):
+                view.event(ev)
+    except KeyboardInterrupt:
+        err.print(
+            f"stopped following {job_id}; the job goes on: `keel jobs events {job_id} --follow` "
+            f"resumes, `keel jobs cancel {job_id}` stops it",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 130
+    job = gw.get_job(job_id)
+    text, ok = _final_line(job)
+    if job["status"] not in FINAL:
+        text += f"; the event stream ended early, follow again with `keel jobs events {job_id} --follow`"
+    console.print(text, highlight=False, soft_wrap=True)
+    if ok:
+        model = job.get("fine_tuned_model") or ""
+        console.print(
+            f'chat with it: keel chat --model {escape(model)} -m "..."', highlight=False, soft_wrap=True
+        )
+    return 0 if ok else 1
+
+
+@jobs.command("create")
+@click.option(
+    "--file",
+    "-f",
+    "training_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSONL, one {"messages": [...]} chat example a line',
+)
+@click.option("--validation-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--model", "-m", default=BASE_MODEL, show_default=True, help="the base model")
+@click.option("--suffix", default=None, help="part of the fine-tuned model's name")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="n_epochs")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--lr-multiplier", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--lora-r", type=click.IntRange(min=1), default=None, help="LoRA rank")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="stop after this many steps")
+@click.option("--seed", type=click.IntRange(min=0), default=None)
+@click.option(
+    "--hp",
+    "extra_hp",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="any other hyperparameter (lora_alpha=32, save_steps=50, "
+    'lora_target_modules=\'["q_proj","v_proj"]\'); repeatable',
+)
+@click.option(
+    "--idempotency-key", default=None, help="a retried create with the same key makes no second job"
+)
+@click.option("--follow", is_flag=True, help="show the job live until it ends; exit 1 unless it succeeds")
+@click.option("--json", "as_json", is_flag=True, help="print the created job as JSON")
+@gateway_options
+@handles_errors
+def jobs_create(
+    training_file: Path,
+    validation_file: Path | None,
+    model: str,
+    suffix: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    lr_multiplier: float | None,
+    lora_r: int | None,
+    max_steps: int | None,
+    seed: int | None,
+    extra_hp: tuple[str, ...],
+    idempotency_key: str | None,
+    follow: bool,
+    as_json: bool,
+    gateway_url: str | None,
+    api_key: str | None,
+) -> None:
+    """Upload --file (checked line by line) and create a LoRA fine-tuning job on it."""
+    hp: dict[str, Any] = {}
+    for item in extra_hp:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--hp")
+        hp[key.strip()] = _value(value)
+    named = {
+        "n_epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate_multiplier": lr_multiplier,
+        "lora_r": lora_r,
+        "max_steps": max_steps,
+    }
+    hp.update({k: v for k, v in named.items() if v is not None})
+    with gateway_client(gateway_url, api_key) as gw:
+        train = _upload(gw, training_file, "training")
+        uploaded = [train["id"]]
+        try:
+            valid = _upload(gw, validation_file, "validation") if validation_file else None
+            if valid:
+                uploaded.append(valid["id"])
+            job = gw.create_job(
+                model,
+                train["id"],
+                validation_file=valid["id"] if valid else None,
+                suffix=suffix,
+                hyperparameters=hp or None,
+                idempotency_key=idempotency_key,
+                seed=seed,
+            )
+        except (GatewayError, SystemExit) as exc:
+            for file_id in uploaded:  # no job uses them: do not leave them behind
+                with contextlib.suppress(GatewayError):
+                    gw.delete_file(file_id)
+            if isinstance(exc, GatewayError) and exc.param and exc.param not in exc.message:
+                exc.message = f"{exc.param}: {exc.message}"
+            raise
+        if as_json:
+            click.echo(json.dumps(job))
+        else:
+            chosen = job.get("hyperparameters") or {}
+            steps = _progress_of(job).get("total_steps")
+            console.print(
+                f"created job [bold]{job['id']}[/bold] ({job['status']}): {escape(job['model'])}, "
+                f"{chosen.get('n_epochs')} epoch(s), batch size {chosen.get('batch_size')}"
+                + (f", {steps} steps" if steps else ""),
+                highlight=False,
+            )
+        if not follow:
+            if not as_json:
+                console.print(f"follow it: keel jobs events {job['id']} --follow", highlight=False)
+            return
+        code = follow_job(gw, job["id"])
+    sys.exit(code)
+
+
+@jobs.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@gateway_options
+@handles_errors
+def jobs_list(limit: int, gateway_url: str | None, api_key: str | None) -> None:
+    """The tenant's fine-tuning jobs, newest first."""
+    with gateway_client(gateway_url, api_key) as gw:
+        found = gw.list_jobs(limit)
+    table = Table(title="fine-tuning jobs")
+    table.add_column("id", no_wrap=True, min_width=max((len(j["id"]) for j in found), default=2))
+    for col in ("status", "model", "progress"):
+        table.add_column(col)
+    table.add_column("fine-tuned model", overflow="fold")
+    for col in ("created", "finished"):
+        table.add_column(col)
+    colours = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}
+    for j in found:
+        p = _progress_of(j)
+        colour = colours.get(j["status"], "")
+        table.add_row(
+            j["id"],
+            f"[{colour}]{j['status']}[/{colour}]" if colour else j["status"],
+            escape(j["model"]),
+            f"{p.get('step', 0)}/{p.get('total_steps', 0)}",
+            escape(j.get("fine_tuned_model") or ""),
+            _ts(j.get("created_at")),
+            _ts(j.get("finished_at")),
+        )
+    console.print(table)
+
+
+@jobs.command("get")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="the whole job object as JSON")
+@gateway_options
+@handles_errors
+def jobs_get(job_id: str, as_json: bool, gateway_url: str | None, api_key: str | None) -> None:
+    """One job: status, progress, hyperparameters, result or error."""
+    with gateway_client(gateway_url, api_key) as gw:
+        j = gw.get_job(job_id)
+    if as_json:
+        click.echo(json.dumps(j))
+        return
+    extra = j.get("keel") or {}
+    p = _progress_of(j)
+    hp = {**(j.get("hyperparameters") or {}), **(extra.get("hyperparameters") or {})}
+    error = j.get("error") or {}
+    table = Table(title=f"fine-tuning job {j['id']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [
+        ("status", j["status"] + (f" — {extra['status_message']}" if extra.get("status_message") else "")),
+        ("model", j["model"]),
+        ("training file", j.get("training_file") or "-"),
+        ("validation file", j.get("validation_file") or "-"),
+        (
+            "progress",
+            f"step {p.get('step', 0)}/{p.get('total_steps', 0)}, epoch {p.get('epoch', 0)}, "
+            f"{p.get('trained_tokens', 0)} tokens",
+        ),
+        ("metrics", "\n".join(f"{k} = {v:.6g}" for k, v in sorted((p.get("metrics") or {}).items())) or "-"),
+        ("hyperparameters", "\n".join(f"{k} = {v}" for k, v in hp.items()) or "-"),
+        ("fine-tuned model", j.get("fine_tuned_model") or "-"),
+        ("registry version", extra.get("registry_version") or "-"),
+        ("error", f"{error.get('code')}: {error.get('message')}" if error else "-"),
+        ("attempt", str(extra.get("attempt", "-"))),
+        ("created", _ts(j.get("created_at"))),
+        ("finished", _ts(j.get("finished_at"))),
+    ]
+    for name, value in rows:
+        table.add_row(name, escape(str(value)))
+    console.print(table)
+
+
+@jobs.command("cancel")
+@click.argument("job_id")
+@gateway_options
+@handles_errors
+def jobs_cancel(job_id: str, gateway_url: str | None, api_key: str | None) -> None:
+    """Cancel JOB_ID: a queued job never runs, a running one stops at its next step."""
+    with gateway_client(gateway_url, api_key) as gw:
+        j = gw.cancel_job(job_id)
+    if j["status"] == "cancelled":
+        console.print(f"cancelled {j['id']}", highlight=False)
+    else:
+        console.print(
+            f"cancel requested for {j['id']} ({j['status']}); it stops at its next step", highlight=False
+        )
+
+
+@jobs.command("events")
+@click.argument("job_id")
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--follow", is_flag=True, help="every event, then live ones until the job ends (progress bar)")
+@gateway_options
+@handles_errors
+def jobs_events(job_id: str, limit: int, follow: bool, gateway_url: str | None, api_key: str | None) -> None:
+    """The job's latest events, oldest of them first; --follow shows it live to the end (exit 1
+    unless it succeeds)."""
+    with gateway_client(gateway_url, api_key) as gw:
+        if follow:
+            code = follow_job(gw, job_id)
+        else:
+            for ev in sorted(gw.job_events(job_id, limit), key=_event_order):
+                stamp = _ts(ev.get("created_at"))
+                level = str(ev.get("level") or "info")
+                colour = {"error": "red", "warn": "yellow"}.get(level, "dim")
+                console.print(
+                    f"[dim]{stamp}[/dim] [{colour}]{level:5}[/{colour}] {escape(str(ev.get('message')))}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            return
+    sys.exit(code)
+
+
+@jobs.command("checkpoints")
+@click.argument("job_id")
+@gateway_options
+@handles_errors
+def jobs_checkpoints(job_id: str, gateway_url: str | None, api_key: str | None) -> None:
+    """The job's checkpoints, newest first (the finished adapter itself is the registry version)."""
+    with gateway_client(gateway_url, api_key) as gw:
+        found = gw.job_checkpoints(job_id)
+    table = Table(title=f"checkpoints of {job_id}")
+    table.add_column("step")
+    table.add_column("id", no_wrap=True, min_width=max((len(c["id"]) for c in found), default=2))
+    for col in ("metrics", "created"):
+        table.add_column(col)
+    table.add_column("checkpoint model", overflow="fold")
+    for c in found:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted((c.get("metrics") or {}).items()))
+        table.add_row(
+            str(c.get("step_number")),
+            c["id"],
+            metrics,
+            _ts(c.get("created_at")),
+            escape(c.get("fine_tuned_model_checkpoint") or ""),
+        )
+    console.print(table)
 
 
 @main.command()

@@ -1,5 +1,6 @@
-"""A small client of the gateway's HTTP API: API keys (admin), models and chat completions,
-streamed over server-sent events that are parsed here (no ``openai`` dependency).
+"""A small client of the gateway's HTTP API: API keys (admin), models, chat completions, files
+and fine-tuning jobs; chat answers and job events stream over server-sent events that are parsed
+here (no ``openai`` dependency).
 
 Every failure is a :class:`GatewayError` whose message is the one from OpenAI's error body
 (``{"error": {"message", "type", "param", "code"}}``), so callers print one line."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,13 +23,19 @@ class GatewayError(Exception):
     """A refused or failed request: ``status`` 0 when no HTTP answer came."""
 
     def __init__(
-        self, message: str, status: int = 0, code: str | None = None, retry_after: str | None = None
+        self,
+        message: str,
+        status: int = 0,
+        code: str | None = None,
+        retry_after: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.retry_after = retry_after
+        self.param = param  # the request field at fault, when the gateway names one
 
 
 class GatewayUnreachable(GatewayError):
@@ -36,16 +44,17 @@ class GatewayUnreachable(GatewayError):
 
 def error_from(resp: httpx.Response) -> GatewayError:
     """The OpenAI error body of ``resp`` as a GatewayError (or its text when it is not one)."""
-    code = None
+    code = param = None
     try:
         body = resp.json()
         error = body["error"]
         message = str(error.get("message") or error)
         code = error.get("code")
+        param = error.get("param")
     except (ValueError, KeyError, TypeError, AttributeError):
         text = resp.text.strip()[:300]
         message = f"HTTP {resp.status_code}" + (f": {text}" if text else "")
-    return GatewayError(message, resp.status_code, code, resp.headers.get("retry-after"))
+    return GatewayError(message, resp.status_code, code, resp.headers.get("retry-after"), param)
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[str]:
@@ -236,3 +245,137 @@ class GatewayClient:
                 if choice.get("finish_reason"):
                     result.finish_reason = choice["finish_reason"]
         raise GatewayError("the gateway's stream ended without [DONE]; the answer may be incomplete")
+
+    # --- files and fine-tuning jobs (a key with the training scope) ---------------------------
+    def upload_file(
+        self, path: str | Path, purpose: str = "fine-tune", timeout: float = 300.0
+    ) -> dict[str, Any]:
+        """Upload a JSONL file of chat examples; the gateway validates every line before it keeps
+        the file, and a refusal lists the faulty lines (``GatewayError.param == "file"``)."""
+        p = Path(path)
+        with p.open("rb") as f:
+            result: dict[str, Any] = self._call(
+                "POST",
+                "/v1/files",
+                files={"file": (p.name, f, "application/jsonl")},
+                data={"purpose": purpose},
+                timeout=httpx.Timeout(self._http.timeout.connect, read=timeout, write=timeout),
+            )
+        return result
+
+    def list_files(self, purpose: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The tenant's files, newest first (every page, or the first ``limit``)."""
+        return self._list("/v1/files", {"purpose": purpose} if purpose else {}, limit, page_size=100)
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/v1/files/{file_id}")
+        return result
+
+    def delete_file(self, file_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("DELETE", f"/v1/files/{file_id}")
+        return result
+
+    def create_job(
+        self,
+        model: str,
+        training_file: str,
+        validation_file: str | None = None,
+        suffix: str | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        seed: int | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A fine-tuning job (OpenAI's shape; Keel's extras under ``"keel"``). With the same
+        ``idempotency_key`` a retried request returns the job the first one created."""
+        body: dict[str, Any] = {"model": model, "training_file": training_file}
+        optional = {
+            "validation_file": validation_file,
+            "suffix": suffix,
+            "hyperparameters": hyperparameters,
+            "seed": seed,
+            "metadata": metadata,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+        result: dict[str, Any] = self._call("POST", "/v1/fine_tuning/jobs", json=body, headers=headers)
+        return result
+
+    def list_jobs(self, limit: int | None = 20) -> list[dict[str, Any]]:
+        """The tenant's jobs, newest first (the first ``limit``; ``None`` for every page)."""
+        return self._list("/v1/fine_tuning/jobs", {}, limit, page_size=100)
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/v1/fine_tuning/jobs/{job_id}")
+        return result
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", f"/v1/fine_tuning/jobs/{job_id}/cancel")
+        return result
+
+    def job_events(self, job_id: str, limit: int = 20, after: str | None = None) -> list[dict[str, Any]]:
+        """One page of the job's events, newest first (``after``: the last event id already seen)."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        return list(self._call("GET", f"/v1/fine_tuning/jobs/{job_id}/events", params=params)["data"])
+
+    def follow_job(self, job_id: str, after: str | None = None) -> Iterator[dict[str, Any]]:
+        """The job's events oldest first (those after event id ``after``), then live ones as they
+        happen, until the job reaches a final status. Raises GatewayError when the gateway reports
+        an error in the stream or the stream ends before its ``[DONE]``."""
+        params: dict[str, Any] = {"stream": "true"}
+        if after:
+            params["after"] = after
+        # A queued job may be silent for a long time: no read timeout.
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)
+        path = f"/v1/fine_tuning/jobs/{job_id}/events"
+        try:
+            with self._http.stream("GET", path, params=params, timeout=timeout) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise error_from(resp)
+                for data in iter_sse(resp.iter_lines()):
+                    if data.strip() == "[DONE]":
+                        return
+                    try:
+                        event = json.loads(data)
+                    except ValueError:
+                        raise GatewayError(
+                            f"the gateway sent an event that is not JSON: {data[:200]!r}"
+                        ) from None
+                    if isinstance(event, dict) and "error" in event:
+                        error = event["error"] or {}
+                        raise GatewayError(
+                            str(error.get("message") or error),
+                            200,
+                            error.get("code"),
+                            None,
+                            error.get("param"),
+                        )
+                    yield event
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from None
+        raise GatewayError("the gateway's event stream ended without [DONE]; the job may still be running")
+
+    def job_checkpoints(self, job_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The job's checkpoints, newest first."""
+        return self._list(f"/v1/fine_tuning/jobs/{job_id}/checkpoints", {}, limit, page_size=100)
+
+    def _list(
+        self, path: str, params: dict[str, Any], limit: int | None, page_size: int
+    ) -> list[dict[str, Any]]:
+        """Follow OpenAI's cursor pages (``has_more``, ``after`` = the last id) up to ``limit``."""
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while limit is None or len(found) < limit:
+            want = page_size if limit is None else min(page_size, limit - len(found))
+            page = self._call(
+                "GET", path, params={**params, "limit": want, **({"after": after} if after else {})}
+            )
+            data = list(page.get("data") or ())
+            found.extend(data)
+            if not page.get("has_more") or not data:
+                break
+            after = page.get("last_id") or data[-1]["id"]
+        return found

@@ -1,5 +1,6 @@
 """The local platform behind ``keel up``: an embedded Valkey and each service as a child
-process on this machine, started in order, health-checked, and stopped cleanly.
+process on this machine (registry, inference, the training API and one CPU training worker,
+the gateway), started in order, health-checked, and stopped cleanly.
 
 State (URLs, ports, pids) goes to ``<data_dir>/platform.json`` so ``keel status`` and the
 other commands find a running platform without flags. The gateway's key pepper and the
@@ -8,6 +9,7 @@ operator's admin key live in ``<data_dir>/gateway/`` (mode 0600), so keys surviv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -111,6 +113,7 @@ class Component:
     url: str = ""
     pid: int = 0
     log: str = ""
+    queues: str = ""  # a Celery worker: the queues it consumes
 
 
 @dataclass
@@ -155,6 +158,11 @@ class LocalPlatform:
         gateway: bool = True,
         gateway_port: int = 8080,
         gateway_startup_timeout: float = 180.0,
+        training: bool = False,
+        training_port: int = 50053,
+        training_http_port: int = 8083,
+        training_worker_metrics_port: int = 8086,
+        training_queue: str = "train.cpu",
     ) -> None:
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.registry_port = registry_port
@@ -168,6 +176,11 @@ class LocalPlatform:
         self.gateway = gateway
         self.gateway_port = gateway_port
         self.gateway_startup_timeout = gateway_startup_timeout
+        self.training = training
+        self.training_port = training_port
+        self.training_http_port = training_http_port
+        self.training_worker_metrics_port = training_worker_metrics_port
+        self.training_queue = training_queue
         # The admin key of the operator tenant, once the gateway is up (never in platform.json).
         self.admin_key = ""
         self.valkey: EmbeddedValkey | None = None
@@ -191,13 +204,15 @@ class LocalPlatform:
         """The gateway's root URL (the OpenAI API is under ``/v1``)."""
         return self.state.components["gateway"].http
 
-    def _spawn(self, name: str, module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, module: str, env: dict[str, str], args: tuple[str, ...] = ("serve",)
+    ) -> subprocess.Popen[bytes]:
         log_path = self.data_dir / "logs" / f"{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("ab")
         self._logs.append(log)
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, "serve"],
+            [sys.executable, "-m", module, *args],
             env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -251,6 +266,8 @@ class LocalPlatform:
             self._start_service("registry", self.registry_port, self.registry_http_port)
             if self.inference:
                 self._start_inference()
+            if self.training:
+                self._start_training()
             if self.gateway:
                 self._start_gateway()
             self.state.save()
@@ -305,19 +322,60 @@ class LocalPlatform:
 
         self._wait(name, probe, proc, timeout)
 
-    def _start_inference(self) -> None:
-        """Ray in local mode with the Serve app (N=1); the model cache is shared across data dirs
-        so only the first start converts the GGUF."""
-        cache = os.environ.get(
-            "KEEL_INFERENCE_MODEL_CACHE_DIR", str(Path.home() / ".cache" / "keel" / "models")
+    @staticmethod
+    def model_cache() -> str:
+        """Where converted base models live, shared across data dirs (and by inference and
+        training) so only the first start converts the GGUF."""
+        return os.environ.get("KEEL_INFERENCE_MODEL_CACHE_DIR") or str(
+            Path.home() / ".cache" / "keel" / "models"
         )
+
+    def _start_inference(self) -> None:
+        """Ray in local mode with the Serve app (N=1)."""
         self._start_service(
             "inference",
             self.inference_port,
             self.inference_http_port,
-            {"KEEL_INFERENCE_MODEL_CACHE_DIR": cache},
+            {"KEEL_INFERENCE_MODEL_CACHE_DIR": self.model_cache()},
             self.inference_startup_timeout,
         )
+
+    def _training_env(self) -> dict[str, str]:
+        """What the training API and its workers share: Redis (broker, jobs, events), the
+        artifact store the registry reads, the registry, the model cache and the queue."""
+        return {
+            "KEEL_ARTIFACT_ROOT": os.environ.get("KEEL_ARTIFACT_ROOT") or str(self.data_dir / "artifacts"),
+            "KEEL_TRAINING_REGISTRY_TARGET": self.registry_target,
+            "KEEL_TRAINING_MODEL_CACHE_DIR": os.environ.get("KEEL_TRAINING_MODEL_CACHE_DIR")
+            or self.model_cache(),
+            "KEEL_TRAINING_DEFAULT_QUEUE": self.training_queue,
+        }
+
+    def _start_training(self) -> None:
+        """The training job API (gRPC), then ONE Celery worker on the local queue (train.cpu):
+        each job runs in a fresh child process of that worker."""
+        env = self._training_env()
+        self._start_service("training", self.training_port, self.training_http_port, env)
+        name = "training-worker"
+        port = port_or_free(self.training_worker_metrics_port)
+        proc = self._spawn(
+            name,
+            "keel_training",
+            {
+                **env,
+                "KEEL_DATA_DIR": str(self.data_dir),
+                "KEEL_REDIS_URL": self.redis_url or "",
+                "KEEL_TRAINING_HOST": "127.0.0.1",
+                "KEEL_TRAINING_WORKER_METRICS_PORT": str(port),
+            },
+            ("worker", "--queues", self.training_queue),
+        )
+        http = f"http://127.0.0.1:{port}"
+        self.state.components[name] = Component(
+            name, http=http, pid=proc.pid, log=str(self.data_dir / "logs" / f"{name}.log"),
+            queues=self.training_queue,
+        )  # fmt: skip
+        self._wait(name, lambda t: wait_http_live(f"{http}/livez", timeout=t), proc)
 
     def _start_gateway(self) -> None:
         """The OpenAI-compatible gateway (HTTP only) in front of the local registry and inference
@@ -329,11 +387,13 @@ class LocalPlatform:
             pepper = secrets.token_urlsafe(32)
             write_secret(pepper_file, pepper)
         inference = self.state.components.get("inference")
+        training = self.state.components.get("training")
         env = {
             "KEEL_GATEWAY_REGISTRY_TARGET": self.registry_target,
             "KEEL_GATEWAY_INFERENCE_TARGET": inference.grpc
             if inference
             else f"127.0.0.1:{self.inference_port}",
+            "KEEL_GATEWAY_TRAINING_TARGET": training.grpc if training else f"127.0.0.1:{self.training_port}",
             "KEEL_GATEWAY_KEY_PEPPER": pepper,
             # The MiniLM rails take ~15 s to load; an explicit setting in the environment wins.
             "KEEL_GATEWAY_SEMANTIC_RAILS": os.environ.get("KEEL_GATEWAY_SEMANTIC_RAILS", "true"),
@@ -373,18 +433,31 @@ class LocalPlatform:
         return token
 
     # Ray and Serve take longer than a plain gRPC server to drain and shut down; uvicorn gives
-    # open streams 10 s.
-    GRACE = {"inference": 60.0, "gateway": 20.0}
+    # open streams 10 s. The training worker's warm shutdown waits for the job it runs; past
+    # its grace the job is killed, and it resumes from its last checkpoint on a later start
+    # (the API re-queues a job whose worker went silent).
+    GRACE = {"inference": 60.0, "gateway": 20.0, "training-worker": 30.0}
+    # Nothing a Celery worker started may outlive it: its pool processes die with it (billiard
+    # sets PR_SET_PDEATHSIG), but what a job process started itself would not.
+    REAP_GROUP = {"training-worker"}
 
     def stop(self, grace: float = 10.0) -> None:
         for name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGTERM)  # the main process only: it stops its children
                 try:
                     proc.wait(self.GRACE.get(name, grace))
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    # Its whole process group (a Celery job process, Ray's workers), while the
+                    # leader is not yet reaped, so the group id cannot belong to anyone else.
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+            if name in self.REAP_GROUP:
+                # Whatever is left of its group. Linux does not hand out a pid that is still a
+                # process group's id, so this reaches no one else even after the leader is gone.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
             self.procs.pop(name)
         if self.valkey is not None:
             self.valkey.stop()
