@@ -227,8 +227,8 @@ class TrainingCore:
         return f
 
     # --- jobs ---------------------------------------------------------------------------
-    def _data_uri(self, data: pb.TrainingData, tenant: str, field: str) -> tuple[str, str]:
-        """(uri, file id) of a job's training or validation data."""
+    def _data_uri(self, data: pb.TrainingData, tenant: str, field: str) -> str:
+        """The artifact URI of a job's training or validation data."""
         source = data.WhichOneof("source")
         if source == "file_id":
             f = self.store.get_file(data.file_id)
@@ -236,9 +236,9 @@ class TrainingCore:
                 raise InvalidArgument(f"no file {data.file_id!r}", field=field)
             if f.purpose != "fine-tune":
                 raise InvalidArgument(f"file {f.id} has purpose {f.purpose!r}, not 'fine-tune'", field=field)
-            return f.uri, f.id
+            return f.uri
         if source == "file_uri":
-            return data.file_uri, ""
+            return data.file_uri
         if source == "dataset":
             raise InvalidArgument("datasets from ingestion are not supported yet; upload a file", field=field)
         raise InvalidArgument("is required", field=field)
@@ -285,12 +285,12 @@ class TrainingCore:
                 return self._same_or_conflict(existing, fingerprint, req.idempotency_key)
         _, ctx = self.tokenizers.get(req.base_model)
         hp = check_hyperparameters(req.hyperparameters, ctx)
-        train_uri, _ = self._data_uri(req.training_data, req.tenant, "training_file")
+        train_uri = self._data_uri(req.training_data, req.tenant, "training_file")
         train_examples = self._load_examples(train_uri, "training_file")
         val_examples: list[list[dict[str, Any]]] = []
         val_uri = ""
         if req.HasField("validation_data"):
-            val_uri, _ = self._data_uri(req.validation_data, req.tenant, "validation_file")
+            val_uri = self._data_uri(req.validation_data, req.tenant, "validation_file")
             val_examples = self._load_examples(val_uri, "validation_file")
         job_id = new_id("ftjob")
         if req.idempotency_key:
