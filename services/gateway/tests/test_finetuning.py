@@ -149,3 +149,16 @@ def test_hyperparameters_refuse_unknown_keys_and_method_wins() -> None:
         .n_epochs
         == "auto"
     )
+
+
+def test_integer_hyperparameters_beyond_int32_are_a_validation_error() -> None:
+    with pytest.raises(ValidationError) as err:
+        CreateFineTuningJobRequest.model_validate(
+            {"model": "m", "training_file": "f", "hyperparameters": {"n_epochs": 10**10}}
+        )
+    assert err.value.errors()[0]["loc"][:2] == ("hyperparameters", "n_epochs")
+
+
+def test_a_retry_during_creation_is_a_conflict_to_retry() -> None:
+    err = _error(_Err(grpc.StatusCode.ABORTED, "idempotency_key: still creating job x; retry"), "create")
+    assert (err.status, err.code) == (409, "conflict") and err.message == "still creating job x; retry"

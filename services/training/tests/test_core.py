@@ -561,6 +561,15 @@ def test_watch_ends_at_the_latest_terminal_status_not_an_older_one(
     assert replay[-1].sequence == store.get_job(job.id).last_event_sequence
 
 
+def test_a_fine_tuned_name_over_the_registry_tag_limit_is_refused_up_front(
+    core: TrainingCore, upload: Callable[..., Any], enqueued: list[Any]
+) -> None:
+    tenant = "t" * 60
+    with pytest.raises(InvalidArgument) as err:
+        core.create_job(request(upload(tenant).id, tenant=tenant, suffix="s" * 40))
+    assert err.value.field == "suffix" and enqueued == []
+
+
 # --- the reaper ----------------------------------------------------------------------------------
 def test_reaper_requeues_a_job_whose_lease_is_gone_then_fails_it_after_max_attempts(
     core: TrainingCore, upload: Callable[..., Any], store: Store, enqueued: list[Any]

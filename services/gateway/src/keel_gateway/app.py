@@ -396,12 +396,11 @@ def create_app(settings: GatewaySettings | None = None, embedder: Embedder | Non
         tenant, _ = await _trainer(authorization)
         if not stream:
             return await svc.finetuning.list_events(tenant, job_id, after, limit)
+        await svc.finetuning.get_job(tenant, job_id)  # an unknown job is a 404, not a stream
         feed = svc.finetuning.follow(tenant, job_id, after)
-        first = await anext(feed, None)  # errors (unknown job) become a status code, not a stream
 
         async def events() -> AsyncIterator[str]:
-            if first is not None:
-                yield _sse(first)
+            yield ": following the job\n\n"  # headers go out now; a quiet queued job may take a while
             try:
                 async for ev in feed:
                     yield _sse(ev)

@@ -64,6 +64,9 @@ def _error(err: grpc.RpcError, what: str) -> ApiError:
         elif sep and head.startswith("hyperparameters."):
             api.param, api.message = head, rest
         api.code = "invalid_training_file" if api.param in ("training_file", "file") else "invalid_value"
+    if err.code() == grpc.StatusCode.ABORTED:  # a concurrent change won: the client may retry
+        api.status, api.code, api.type = 409, "conflict", "invalid_request_error"
+        api.message = (err.details() or "").partition(": ")[2] or api.message
     if api.status == 409 and what == "state":  # a job in the wrong state for cancel or resume
         api.status, api.code = 400, "invalid_request"
     return api

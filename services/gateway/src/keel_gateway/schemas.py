@@ -3,7 +3,7 @@ cannot honour (n > 1, logprobs, tools) are refused with the parameter named."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -120,6 +120,8 @@ class CreateKeyRequest(BaseModel):
 
 
 Auto = Literal["auto"]
+# The training API's fields are int32: larger values are refused here as a 400, not a 500.
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class FineTuningHyperparameters(BaseModel):
@@ -127,22 +129,22 @@ class FineTuningHyperparameters(BaseModel):
     are refused so a misspelt setting is not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
-    n_epochs: int | Auto | None = None
-    batch_size: int | Auto | None = None
+    n_epochs: Int32 | Auto | None = None
+    batch_size: Int32 | Auto | None = None
     learning_rate_multiplier: float | Auto | None = None
     learning_rate: float | None = None
-    lora_r: int | None = None
+    lora_r: Int32 | None = None
     lora_alpha: float | None = None
     lora_dropout: float | None = None
     lora_target_modules: list[str] | None = Field(None, max_length=32)
-    max_seq_len: int | None = None
-    max_steps: int | None = None
-    gradient_accumulation_steps: int | None = None
-    warmup_steps: int | None = None
-    save_steps: int | None = None
-    eval_steps: int | None = None
+    max_seq_len: Int32 | None = None
+    max_steps: Int32 | None = None
+    gradient_accumulation_steps: Int32 | None = None
+    warmup_steps: Int32 | None = None
+    save_steps: Int32 | None = None
+    eval_steps: Int32 | None = None
     eval_split: float | None = None
-    early_stopping_patience: int | None = None
+    early_stopping_patience: Int32 | None = None
 
 
 class _Supervised(BaseModel):

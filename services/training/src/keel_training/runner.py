@@ -37,6 +37,8 @@ from keel_training.validation import validate_training_file
 
 log = logging.getLogger(__name__)
 
+BUSY = "busy: a previous run still holds the lease"
+
 
 def code_version() -> str:
     return os.environ.get("KEEL_CODE_VERSION") or importlib.metadata.version("keel-training")
@@ -106,7 +108,9 @@ class Runner:
             return f"skipped: already {pb.JobStatus.Name(job.status)}"
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         if not self.store.acquire_lease(job_id, owner, self.settings.lease_ttl_s):
-            return "skipped: another worker holds the job"
+            # RUNNING: its worker has it (or the reaper will). QUEUED: a run that just ended has
+            # not let go yet, so this message must come back rather than be lost.
+            return BUSY if job.status == pb.JOB_STATUS_QUEUED else "skipped: another worker holds the job"
         lease = _Lease(self.store, job_id, owner, self.settings.lease_ttl_s, self.settings.heartbeat_s)
         with lease:
             job = self.store.get_job(job_id)
@@ -120,14 +124,19 @@ class Runner:
                 return "failed: too many attempts"
             before = job.status
 
-            def start(j: pb.Job) -> None:
+            def start(j: pb.Job) -> bool:
+                if j.status in TERMINAL:  # cancelled or failed since it was read
+                    return False
                 j.status = pb.JOB_STATUS_RUNNING
                 j.attempt += 1
                 j.status_message = f"running on {socket.gethostname()} (attempt {j.attempt})"
                 if not j.HasField("started_at"):
                     j.started_at.CopyFrom(now_ts())
+                return True
 
             job = self.store.update_job(job_id, start)
+            if job.status != pb.JOB_STATUS_RUNNING:
+                return f"skipped: already {pb.JobStatus.Name(job.status)}"
             self.store.mark_running(job_id, True)
             self.core.status_event(job_id, before, pb.JOB_STATUS_RUNNING, job.status_message)
             began = time.monotonic()
@@ -146,7 +155,10 @@ class Runner:
                 self.core.fail(job_id, code, message, getattr(exc, "field", None) or "")
                 return f"failed: {message}"
             finally:
-                self.store.mark_running(job_id, False)
+                # Only while the job is still ours: a run that lost its lease must not hide the
+                # run that took over from the reaper.
+                if not lease.lost and self.store.renew_lease(job_id, owner, self.settings.lease_ttl_s):
+                    self.store.mark_running(job_id, False)
                 metrics.JOB_DURATION.labels(outcome.split(":")[0]).observe(time.monotonic() - began)
                 metrics.JOBS_FINISHED.labels(outcome.split(":")[0]).inc()
 
@@ -295,11 +307,15 @@ class Runner:
         self.store.add_checkpoint(ckpt)
         self.store.append_event(pb.JobEvent(job_id=job.id, checkpoint=ckpt))
 
+    @staticmethod
+    def _tagged(stub: Any, name: str) -> rpb.ModelVersion | None:
+        found = stub.ListVersions(rpb.ListVersionsRequest(tag=name, page_size=1), timeout=30)
+        return found.versions[0] if found.versions else None
+
     def _register(self, job: pb.Job, adapter_dir: Path, result: dict[str, float], lease: _Lease) -> str:
         """Store the adapter and create its registry version, once: a version already tagged
         with this job's model name (a run that died after registering) is reused."""
         name = fine_tuned_name(job.base_model, job.tenant, job.suffix, job.id)
-        ref = self.artifacts.put_dir(f"training/{job.id}/adapter", adapter_dir)
         hp = job.hyperparameters
         params = {
             "rank": str(hp.rank),
@@ -318,12 +334,13 @@ class Runner:
         }
         with channel(self.settings.registry_target) as ch:
             stub = rpb_grpc.RegistryServiceStub(ch)  # type: ignore[no-untyped-call]
-            found = stub.ListVersions(rpb.ListVersionsRequest(tag=name, page_size=1), timeout=30)
-            if found.versions:
-                version = found.versions[0]
-            else:
+            version = self._tagged(stub, name)
+            if version is None:
                 if lease.lost or not self.store.renew_lease(job.id, lease.owner, self.settings.lease_ttl_s):
                     return "abandoned: lease lost before registering"
+                # A key per run: a registered adapter is never overwritten by a later run.
+                attempt = self.store.get_job(job.id).attempt
+                ref = self.artifacts.put_dir(f"training/{job.id}/adapter/attempt-{attempt}", adapter_dir)
                 try:
                     version = stub.CreateVersion(
                         rpb.CreateVersionRequest(
@@ -347,7 +364,10 @@ class Runner:
                         timeout=60,
                     )
                 except grpc.RpcError as err:
-                    raise RuntimeError(f"registering the adapter failed: {err.details()}") from None
+                    # The reply may be what was lost: a version created anyway is the result.
+                    version = self._tagged(stub, name)
+                    if version is None:
+                        raise RuntimeError(f"registering the adapter failed: {err.details()}") from None
         model_ref = f"{version.model}/{version.version}"
 
         def succeeded(j: pb.Job) -> None:
@@ -357,8 +377,8 @@ class Runner:
                     model=version.model,
                     version=version.version,
                     ref=model_ref,
-                    artifact_uri=ref.uri,
-                    artifact_sha256=ref.sha256,
+                    artifact_uri=version.artifact_uri,
+                    artifact_sha256=version.artifact_sha256,
                     metrics=result,
                 )
             )

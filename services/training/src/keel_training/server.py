@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from keel.training.v1 import training_pb2 as pb
 from keel.training.v1 import training_pb2_grpc as pb_grpc
 from keel_common.artifacts import ArtifactStore
+from keel_common.errors import ResourceExhausted
 from keel_common.grpc import GrpcService
 from keel_common.redis import EmbeddedValkey, connect
 from keel_training.config import QUEUES, TrainingSettings
@@ -34,8 +35,9 @@ def _actor(given: str, context: grpc.ServicerContext) -> str:
 
 
 class TrainingServicer(pb_grpc.TrainingServiceServicer):
-    def __init__(self, core: TrainingCore) -> None:
+    def __init__(self, core: TrainingCore, max_watches: int = 48) -> None:
         self.c = core
+        self._watches = threading.BoundedSemaphore(max_watches)
 
     def CreateJob(self, request: pb.CreateJobRequest, context: grpc.ServicerContext) -> pb.Job:
         if not request.creator:
@@ -56,9 +58,16 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
         return self.c.resume_job(request.job_id)
 
     def WatchJob(self, request: pb.WatchJobRequest, context: grpc.ServicerContext) -> Iterator[pb.JobEvent]:
-        yield from self.c.watch(
-            request.job_id, request.after_sequence, request.include_logs, context.is_active
-        )
+        if not self._watches.acquire(blocking=False):
+            raise ResourceExhausted(
+                "too many live event streams on this replica; retry, or poll ListJobEvents"
+            )
+        try:
+            yield from self.c.watch(
+                request.job_id, request.after_sequence, request.include_logs, context.is_active
+            )
+        finally:
+            self._watches.release()
 
     def ListJobEvents(
         self, request: pb.ListJobEventsRequest, context: grpc.ServicerContext
@@ -146,7 +155,7 @@ def build(settings: TrainingSettings) -> GrpcService:
         "training",
         settings,
         lambda server: pb_grpc.add_TrainingServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            TrainingServicer(core), server
+            TrainingServicer(core, settings.max_watches), server
         ),
         [SERVICE_NAME],
         {"redis": check_redis, "artifacts": artifacts.ping},

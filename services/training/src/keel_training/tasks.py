@@ -12,12 +12,27 @@ import logging
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 
 from keel_training.config import TrainingSettings
 
 log = logging.getLogger(__name__)
 
 RUN_JOB = "keel_training.run_job"
+
+
+def _child_gone(pid: int | None = None, **_: Any) -> None:
+    """A job's child exits after each job: drop its live gauges from the metrics files."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+
+# Module level: Celery keeps signal receivers by weak reference.
+worker_process_shutdown.connect(_child_gone)
 
 
 def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
@@ -52,7 +67,16 @@ def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
             store = Store(redis_from_url(broker_url), settings.key_prefix, settings.events_maxlen)
             artifacts = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
             runner["r"] = Runner(settings, store, artifacts)
+        from keel_training.runner import BUSY
+
         outcome = str(runner["r"].run(job_id))
+        if outcome == BUSY:  # a run that just ended still holds the lease: come back later
+            app.send_task(
+                RUN_JOB,
+                args=[job_id],
+                queue=run_job.request.delivery_info.get("routing_key") or settings.default_queue,
+                countdown=settings.lease_ttl_s,
+            )
         log.info("job run ended", extra={"job_id": job_id, "outcome": outcome})
         return outcome
 
