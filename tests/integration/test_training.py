@@ -135,6 +135,28 @@ def test_sigkill_worker_resumes_from_checkpoint_and_registers_once(training: dic
     assert len(by_job) == 1
 
 
+def test_sigterm_checkpoints_and_requeues_then_another_worker_resumes(training: dict[str, Any]) -> None:
+    stub = training["stub"]
+    f = upload(stub, content=facts_jsonl(24))
+    job = create(stub, f.id, batch_size=2, epochs=1)  # no save_steps: only the pause checkpoints
+    worker = next(w for w in reversed(training["workers"]) if w.poll() is None)
+    watch(stub, job.id, lambda e: e.WhichOneof("event") == "metrics" and e.metrics.step >= 2)
+    worker.send_signal(signal.SIGTERM)  # what Kubernetes does to a pod it stops
+    assert worker.wait(timeout=120) == 0
+    paused = stub.GetJob(pb.GetJobRequest(job_id=job.id))
+    assert paused.status == pb.JOB_STATUS_QUEUED and "worker shutting down" in paused.status_message
+    (ckpt,) = stub.ListCheckpoints(pb.ListCheckpointsRequest(job_id=job.id)).checkpoints
+    assert f"resume from step {ckpt.step}" in paused.status_message and ckpt.step >= 2
+    assert paused.attempt == 0  # a drained run does not use up an attempt
+    training["start_worker"]()
+    events = watch(stub, job.id)
+    assert statuses(events) == ["VALIDATING_FILES", "QUEUED", "RUNNING", "QUEUED", "RUNNING", "SUCCEEDED"]
+    logs = [e.log.message for e in events if e.WhichOneof("event") == "log"]
+    assert any(f"resuming from step {ckpt.step}" in m for m in logs), logs
+    done = stub.GetJob(pb.GetJobRequest(job_id=job.id))
+    assert done.attempt == 1 and done.progress.step == 12
+
+
 def test_cancel_running_and_queued_poison_fails_and_the_queue_goes_on(training: dict[str, Any]) -> None:
     stub = training["stub"]
     f = upload(stub)

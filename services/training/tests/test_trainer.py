@@ -281,8 +281,28 @@ def test_should_stop_cancels_at_the_next_step_boundary(tiny_dir: Path, tok: Any,
     assert result.step == 3
     assert steps == [1, 2, 3]
     assert result.metrics["steps"] == 3
-    # The adapter of the steps done is still saved.
-    assert (result.adapter_dir / "adapter_model.safetensors").is_file()
+    # A cancelled run's adapter is no result: nothing is written for it.
+    assert not (result.adapter_dir / "adapter_model.safetensors").exists()
+
+
+def test_should_pause_checkpoints_where_it_stops(tiny_dir: Path, tok: Any, tmp_path: Path) -> None:
+    cfg = TrainConfig(dropout=0.0, batch_size=2, epochs=3, save_steps=2)
+    model, tk = fresh(tiny_dir, cfg)
+    saved: list[str] = []
+    result = train(
+        model,
+        tk,
+        varied_data(tok),
+        [],
+        cfg,
+        tmp_path,
+        CPU,
+        hooks=Hooks(on_checkpoint=lambda d, m: saved.append(d.name), should_pause=StopAfter(3)),
+    )
+    assert (result.outcome, result.step) == ("paused", 3)
+    # The regular checkpoint at 2, then one where it paused (so a resume loses nothing).
+    assert saved == ["step-2", "step-3"]
+    assert (tmp_path / "step-3" / "trainer_state.json").is_file()
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.1])

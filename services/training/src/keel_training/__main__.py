@@ -53,6 +53,9 @@ def _worker(settings: TrainingSettings, queues: list[str], concurrency: int) -> 
         ]
     )
     side.stop()
+    from keel_training.runner import drain_marker
+
+    drain_marker(os.getpid()).unlink(missing_ok=True)
     if own_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     return 0

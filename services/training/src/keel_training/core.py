@@ -452,7 +452,7 @@ class TrainingCore:
             raise Aborted(f"job {job_id} changed while resuming; retry", field="job_id")
         return self.store.get_job(job_id)
 
-    def requeue(self, job: pb.Job, why: str, lost_run: bool = False) -> bool:
+    def requeue(self, job: pb.Job, why: str, lost_run: bool = False, refund: bool = False) -> bool:
         """Back to QUEUED with a new message, only from the state ``job`` was read in (for a lost
         run: the same attempt, still RUNNING, lease still dead). False when that changed."""
         before = job.status
@@ -465,6 +465,8 @@ class TrainingCore:
             j.status = pb.JOB_STATUS_QUEUED
             j.cancel_requested = False
             j.status_message = why
+            if refund:  # a run stopped on purpose (worker shutdown) does not use up an attempt
+                j.attempt = max(0, j.attempt - 1)
             j.ClearField("error")
             j.ClearField("finished_at")
             return True

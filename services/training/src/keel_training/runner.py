@@ -31,13 +31,23 @@ from keel_common.errors import KeelError
 from keel_common.grpc.client import channel
 from keel_training import metrics
 from keel_training.config import TrainingSettings
-from keel_training.core import TrainingCore, fine_tuned_name
+from keel_training.core import Enqueue, TrainingCore, fine_tuned_name
 from keel_training.store import TERMINAL, Store, now_ts
 from keel_training.validation import validate_training_file
 
 log = logging.getLogger(__name__)
 
 BUSY = "busy: a previous run still holds the lease"
+
+
+def drain_marker(worker_pid: int) -> Path:
+    """A file the Celery main process creates when it starts a warm shutdown (SIGTERM); the
+    job's child process, whose parent it is, sees it at the next step boundary."""
+    return Path(tempfile.gettempdir()) / f"keel-training-draining-{worker_pid}"
+
+
+def draining() -> bool:
+    return drain_marker(os.getppid()).exists()
 
 
 def code_version() -> str:
@@ -64,6 +74,10 @@ def train_config(hp: pb.LoraHyperparameters) -> Any:
         eval_steps=hp.eval_steps,
         early_stopping_patience=hp.early_stopping_patience,
     )
+
+
+def _no_queue(job_id: str, queue: str) -> None:
+    raise RuntimeError(f"this runner cannot queue {job_id} on {queue}")
 
 
 class _Lease:
@@ -95,11 +109,18 @@ class _Lease:
 
 
 class Runner:
-    def __init__(self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self,
+        settings: TrainingSettings,
+        store: Store,
+        artifacts: ArtifactStore,
+        enqueue: Enqueue | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.artifacts = artifacts
-        self.core = TrainingCore(settings, store, artifacts, enqueue=lambda _job, _queue: None)
+        # Workers queue too: a job paused by a shutting-down worker goes back on the queue.
+        self.core = TrainingCore(settings, store, artifacts, enqueue or _no_queue)
 
     def run(self, job_id: str) -> str:
         """Run the job if it is ours to run; returns what happened (for the worker's log)."""
@@ -230,11 +251,17 @@ class Runner:
                     on_eval=lambda m: self._on_step(job.id, m, evaluation=True),
                     on_checkpoint=lambda d, m: self._on_checkpoint(job, d, m),
                     should_stop=lambda: lease.lost or self.store.cancel_requested(job.id),
+                    should_pause=draining,
                 ),
                 resume_from=resume[0] if resume else None,
             )
             if lease.lost:
                 return "abandoned: lease lost to another run"
+            if result.outcome == "paused":
+                current = self.store.get_job(job.id)
+                why = f"worker shutting down; re-queued to resume from step {result.step}"
+                self.core.requeue(current, why, refund=True)
+                return "paused"
             if result.outcome == "cancelled":
                 self._finish(job.id, pb.JOB_STATUS_CANCELLED, f"cancelled at step {result.step}")
                 return "cancelled"

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_shutdown, worker_shutting_down
 
 from keel_training.config import TrainingSettings
 
@@ -31,8 +31,19 @@ def _child_gone(pid: int | None = None, **_: Any) -> None:
         multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
 
 
+def _draining(**_: Any) -> None:
+    """SIGTERM to the worker (a pod stopping, ``keel up`` ending): running jobs checkpoint and
+    go back to the queue at their next step instead of being killed after the grace period."""
+    import os
+
+    from keel_training.runner import drain_marker
+
+    drain_marker(os.getpid()).touch()
+
+
 # Module level: Celery keeps signal receivers by weak reference.
 worker_process_shutdown.connect(_child_gone)
+worker_shutting_down.connect(_draining)
 
 
 def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
@@ -66,7 +77,7 @@ def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
 
             store = Store(redis_from_url(broker_url), settings.key_prefix, settings.events_maxlen)
             artifacts = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
-            runner["r"] = Runner(settings, store, artifacts)
+            runner["r"] = Runner(settings, store, artifacts, sender(app))
         from keel_training.runner import BUSY
 
         outcome = str(runner["r"].run(job_id))

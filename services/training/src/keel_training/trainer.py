@@ -149,12 +149,15 @@ class Hooks:
     on_eval: Callable[[dict[str, Any]], None] | None = None
     on_checkpoint: Callable[[Path, dict[str, Any]], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    # Asked at each step boundary too: checkpoint now and return "paused" (the worker is
+    # shutting down; another run resumes from here).
+    should_pause: Callable[[], bool] | None = None
 
 
 @dataclass
 class TrainResult:
     adapter_dir: Path
-    # "completed", "cancelled" or "early_stopping"
+    # "completed", "cancelled", "paused" or "early_stopping"
     outcome: str
     metrics: dict[str, float]
     step: int
@@ -288,6 +291,8 @@ def train(
         st = _State(**json.loads((resume_from / "trainer_state.json").read_text()))
         log.info("resumed", extra={"step": st.step, "epoch": st.epoch, "batch": st.batch_in_epoch})
 
+    saved_at = [-1]  # the step of the newest checkpoint
+
     def checkpoint(final: bool = False) -> Path:
         where = out_dir / ("final" if final else f"step-{st.step}")
         model.save_pretrained(where / "adapter")
@@ -304,6 +309,7 @@ def train(
             where / "optim.pt",
         )
         (where / "trainer_state.json").write_text(json.dumps(asdict(st)))
+        saved_at[0] = st.step
         if hooks.on_checkpoint:
             hooks.on_checkpoint(where, {"loss": st.last_loss, **st.eval})
         return where
@@ -329,6 +335,11 @@ def train(
         while st.batch_in_epoch < len(batches) and st.step < total:
             if hooks.should_stop and hooks.should_stop():
                 outcome = "cancelled"
+                break
+            if hooks.should_pause and hooks.should_pause():
+                outcome = "paused"
+                if st.step and st.step != saved_at[0]:
+                    checkpoint()
                 break
             t0 = time.perf_counter()
             group = batches[st.batch_in_epoch : st.batch_in_epoch + cfg.gradient_accumulation_steps]
@@ -380,7 +391,9 @@ def train(
                 outcome = "early_stopping"
                 break
     elapsed = time.perf_counter() - started
-    adapter = checkpoint(final=True)
+    # A stopped run's adapter is not a result: the runner neither registers nor keeps it.
+    stopped = outcome in ("cancelled", "paused")
+    adapter = out_dir / "final" / "adapter" if stopped else checkpoint(final=True)
     metrics = {
         "train_loss": st.last_loss,
         "trained_tokens": float(st.trained_tokens),
