@@ -694,10 +694,10 @@ def check_training_worker(dep):
     mport = named_port(c, "http-metrics")
     if str(mport) != str(env.get("KEEL_TRAINING_WORKER_METRICS_PORT")):
         problems.append(f"{ref}: container port http-metrics ({mport}) differs from KEEL_TRAINING_WORKER_METRICS_PORT")
-    for probe in ("livenessProbe", "readinessProbe"):
+    for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
         get = (c.get(probe) or {}).get("httpGet") or {}
-        if (get.get("path"), get.get("port")) != ("/livez", "http-metrics"):
-            problems.append(f"{ref}: {probe} must GET /livez on http-metrics")
+        if (get.get("path"), get.get("port")) != (path, "http-metrics"):
+            problems.append(f"{ref}: {probe} must GET {path} on http-metrics")
     cache = env.get("KEEL_TRAINING_MODEL_CACHE_DIR")
     m = mounts_of(c).get(cache or "")
     if not cache or m is None or m.get("readOnly"):

@@ -93,7 +93,9 @@ def test_job_trains_checkpoints_and_registers(training: dict[str, Any]) -> None:
         'keel_training_jobs{state="succeeded"} 1.0' in api
         and 'keel_training_queue_length{queue="train.cpu"} 0.0' in api
     )
-    worker = httpx.get(f"http://127.0.0.1:{training['worker_metrics_ports'][0]}/metrics").text
+    worker_http = f"http://127.0.0.1:{training['worker_metrics_ports'][0]}"
+    assert httpx.get(f"{worker_http}/readyz").json() == {"status": "ready"}
+    worker = httpx.get(f"{worker_http}/metrics").text
     assert "keel_training_step_duration_seconds_count 6.0" in worker
     assert f"keel_training_trained_tokens_total {float(done.progress.trained_tokens)}" in worker
     assert 'keel_training_job_duration_seconds_count{outcome="succeeded"} 1.0' in worker

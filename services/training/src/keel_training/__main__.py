@@ -22,6 +22,7 @@ def _worker(settings: TrainingSettings, queues: list[str], concurrency: int) -> 
     from prometheus_client import CollectorRegistry, multiprocess
 
     from keel_common.http import SideServer
+    from keel_common.redis import redis_from_url
     from keel_training.tasks import make_celery
 
     if not settings.redis_url:
@@ -32,7 +33,17 @@ def _worker(settings: TrainingSettings, queues: list[str], concurrency: int) -> 
         return 2
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    side = SideServer(settings.host, settings.worker_metrics_port, lambda: {}, registry)
+    broker = redis_from_url(settings.redis_url)
+
+    def readiness() -> dict[str, str]:
+        """Ready when the broker answers: a worker that cannot reach Redis takes no jobs."""
+        try:
+            broker.ping()
+        except Exception as exc:
+            return {"redis": f"{type(exc).__name__}: {exc}"}
+        return {}
+
+    side = SideServer(settings.host, settings.worker_metrics_port, readiness, registry)
     side.start()
     app = make_celery(settings, settings.redis_url)
     app.worker_main(
