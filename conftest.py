@@ -157,6 +157,42 @@ def smollm2(smollm2_dir: Path) -> tuple[Any, Any]:
     return load_model(smollm2_dir, torch.device("cpu"), torch.float32)
 
 
+@pytest.fixture(scope="session")
+def tiny_llama(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``make(**config)``: a random 2-layer Llama (4 heads, 2 KV heads; hidden 32 unless
+    ``config`` says otherwise) saved with SmolLM2's tokenizer, seeded, cached per config. Fast
+    stand-in where the real weights do not matter."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(smollm2_dir)
+    made: dict[str, Path] = {}
+
+    def make(**config: Any) -> Path:
+        key = repr(sorted(config.items()))
+        if key not in made:
+            torch.manual_seed(0)
+            base: dict[str, Any] = {
+                "vocab_size": len(tok),
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+                "max_position_embeddings": 256,
+                "bos_token_id": tok.bos_token_id,
+                "eos_token_id": tok.eos_token_id,
+                "pad_token_id": tok.pad_token_id,
+            }
+            path = tmp_path_factory.mktemp("tiny-llama")
+            LlamaForCausalLM(LlamaConfig(**(base | config))).save_pretrained(path)
+            tok.save_pretrained(path)
+            made[key] = path
+        return made[key]
+
+    return make
+
+
 @dataclass(frozen=True)
 class Adapter:
     uri: str

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from keel_inference.engine import Delta, Done, Engine, EngineConfig, EngineRequest, Event, Failed
 from keel_inference.sampling import SamplingConfig
@@ -52,27 +51,9 @@ def chat(tokenizer: Any) -> Callable[[str], list[int]]:
 
 
 @pytest.fixture(scope="session")
-def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Path:
-    """A random 2-layer Llama (4 heads, 2 KV heads) with SmolLM2's tokenizer saved alongside."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    path = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+def tiny_llama_dir(tiny_llama: Callable[..., Path]) -> Path:
+    """A random 2-layer Llama (hidden 64, 4 heads, 2 KV heads) with SmolLM2's tokenizer."""
+    return tiny_llama(hidden_size=64, intermediate_size=128, max_position_embeddings=512)
 
 
 # --- engine events -----------------------------------------------------------------------------

@@ -32,28 +32,9 @@ def tok(smollm2_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory, tok: Any) -> Path:
+def tiny_dir(tiny_llama: Callable[..., Path]) -> Path:
     """A random 2-layer Llama (hidden 32) with SmolLM2's tokenizer saved alongside."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    path = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return tiny_llama()
 
 
 # --- Redis ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,29 +38,10 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def learnable_dir(tmp_path_factory: pytest.TempPathFactory, tok: Any) -> Path:
+def learnable_dir(tiny_llama: Callable[..., Path]) -> Path:
     """The tiny Llama with a wider weight init: at the default 0.02 a hidden size of 32 cannot
     move the logits far from uniform, so attention-only LoRA could not show learning."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        initializer_range=0.2,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    path = tmp_path_factory.mktemp("tiny-llama-wide")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return tiny_llama(initializer_range=0.2)
 
 
 def labelled_text(tok: Any, enc: Encoded) -> str:
