@@ -90,18 +90,23 @@ class Store:
                     continue
         raise Aborted(f"job {job_id} changed too often to update", field="job_id")
 
-    def list_jobs(self, tenant: str, after: str, limit: int) -> tuple[list[pb.Job], bool]:
-        """Newest first; ``after`` is the last job id of the previous page."""
-        key = self.k("jobs", tenant) if tenant else self.k("jobs")
+    def _page_ids(self, key: str, after: str, limit: int, what: str) -> tuple[list[str], bool]:
+        """Ids of one page of a newest-first index and whether more follow; ``after`` is the
+        last id of the previous page."""
         start = 0
         if after:
             rank = self.r.zrevrank(key, after)
             if rank is None:
-                raise NotFound(f"no fine-tuning job {after!r}", field="after")
+                raise NotFound(f"no {what} {after!r}", field="after")
             start = int(rank) + 1
         ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]
-        jobs = [self.get_job(i) for i in ids[:limit]]
-        return jobs, len(ids) > limit
+        return ids[:limit], len(ids) > limit
+
+    def list_jobs(self, tenant: str, after: str, limit: int) -> tuple[list[pb.Job], bool]:
+        """Newest first; every tenant's when ``tenant`` is empty."""
+        key = self.k("jobs", tenant) if tenant else self.k("jobs")
+        ids, more = self._page_ids(key, after, limit, "fine-tuning job")
+        return [self.get_job(i) for i in ids], more
 
     def find_idempotent(self, tenant: str, key: str) -> str | None:
         raw = self.r.get(self.k("idem", tenant, key))
@@ -224,13 +229,5 @@ class Store:
         pipe.execute()
 
     def list_files(self, tenant: str, after: str, limit: int) -> tuple[list[pb.File], bool]:
-        key = self.k("files", tenant)
-        start = 0
-        if after:
-            rank = self.r.zrevrank(key, after)
-            if rank is None:
-                raise NotFound(f"no file {after!r}", field="after")
-            start = int(rank) + 1
-        ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]
-        files = [f for f in (self.get_file(i) for i in ids[:limit]) if f is not None]
-        return files, len(ids) > limit
+        ids, more = self._page_ids(self.k("files", tenant), after, limit, "file")
+        return [f for f in (self.get_file(i) for i in ids) if f is not None], more
