@@ -7,8 +7,8 @@ there. Everything a trainer can get wrong is checked before anything is queued.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import math
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -30,7 +30,7 @@ from keel_common.paging import decode_token, encode_token, page_size
 from keel_training import metrics
 from keel_training.config import TrainingSettings
 from keel_training.store import TERMINAL, Store, now_ts, status_name
-from keel_training.trainer import DEFAULT_TARGETS
+from keel_training.trainer import DEFAULT_TARGETS, planned_steps
 from keel_training.validation import validate_training_file
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ DEFAULT_LR = 2e-4
 Enqueue = Callable[[str, str], None]
 T = TypeVar("T")
 
-# (field, low, high, inclusive-low) of the numeric hyperparameters a trainer may set.
+# Inclusive (low, high) of the numeric hyperparameters a trainer may set; 0 takes the default.
 _RANGES: dict[str, tuple[float, float]] = {
     "rank": (1, 256),
     "alpha": (1e-3, 4096),
@@ -74,8 +74,6 @@ def check_hyperparameters(hp: pb.LoraHyperparameters, model_max_len: int) -> pb.
             raise InvalidArgument(
                 f"must be between {low:g} and {high:g}, got {value:g}", field=f"hyperparameters.{name}"
             )
-        if value < 0:
-            raise InvalidArgument(f"must not be negative, got {value:g}", field=f"hyperparameters.{name}")
     if hp.HasField("dropout") and not 0 <= hp.dropout < 1:
         raise InvalidArgument(f"must be in [0, 1), got {hp.dropout:g}", field="hyperparameters.dropout")
     if hp.HasField("eval_split") and not 0 <= hp.eval_split <= 0.5:
@@ -115,8 +113,6 @@ def check_hyperparameters(hp: pb.LoraHyperparameters, model_max_len: int) -> pb.
 
 def _fingerprint(req: pb.CreateJobRequest) -> str:
     """What a request asks for, so a reused idempotency key with other parameters is caught."""
-    import hashlib
-
     same = pb.CreateJobRequest()
     same.CopyFrom(req)
     same.ClearField("creator")
@@ -339,13 +335,15 @@ class TrainingCore:
         self.status_event(
             job.id, pb.JOB_STATUS_UNSPECIFIED, pb.JOB_STATUS_VALIDATING_FILES, "validating files"
         )
-        steps = math.ceil(math.ceil(len(train_examples) / hp.batch_size) / hp.gradient_accumulation_steps)
+        steps = planned_steps(
+            len(train_examples), hp.batch_size, hp.gradient_accumulation_steps, hp.epochs, hp.max_steps
+        )
         self.log(
             job.id,
             pb.LOG_SEVERITY_INFO,
             f"training file: {len(train_examples)} examples"
             + (f", validation file: {len(val_examples)}" if val_examples else "")
-            + f"; about {steps * hp.epochs if not hp.max_steps else hp.max_steps} steps",
+            + f"; about {steps} steps",
         )
         if longer:
             self.log(
@@ -359,7 +357,7 @@ class TrainingCore:
                 return False
             j.status = pb.JOB_STATUS_QUEUED
             j.truncated_examples = longer
-            j.progress.total_steps = hp.max_steps or steps * hp.epochs
+            j.progress.total_steps = steps
             return True
 
         job = self.store.update_job(job.id, queued)
@@ -413,7 +411,6 @@ class TrainingCore:
         if job.status in TERMINAL:
             raise FailedPrecondition(f"job {job_id} is already {status_name(job.status)}", field="job_id")
         self.store.request_cancel(job_id)
-        before = job.status
 
         def cancel(j: pb.Job) -> bool:
             if j.status in TERMINAL:
@@ -426,7 +423,7 @@ class TrainingCore:
                 j.status_message = f"cancelled by {actor or 'anonymous'} before it started"
             return True
 
-        job = self.store.update_job(job_id, cancel)
+        before, job = self.store.transition(job_id, cancel)
         if job.status == pb.JOB_STATUS_CANCELLED and before != pb.JOB_STATUS_CANCELLED:
             self.status_event(job_id, before, pb.JOB_STATUS_CANCELLED, job.status_message)
         else:
@@ -439,7 +436,7 @@ class TrainingCore:
             raise FailedPrecondition(
                 f"only failed or cancelled jobs resume; this one is {status_name(job.status)}", field="job_id"
             )
-        self.store.r.delete(self.store.k("cancel", job_id))
+        self.store.clear_cancel(job_id)
 
         def fresh_budget(j: pb.Job) -> bool:
             if j.status != job.status:
@@ -560,17 +557,16 @@ class TrainingCore:
         for job_id in self.store.running_ids():
             if self.store.lease_alive(job_id):
                 continue
+            # Silent worker: the entry goes, whatever happens to the job below.
+            self.store.mark_running(job_id, False)
             try:
                 job = self.store.get_job(job_id)
             except NotFound:
-                self.store.mark_running(job_id, False)
                 continue
             # Keyed by the run's RUNNING event, unique even after a resume resets the attempt count.
             run = self.store.status_sequence(job_id)
             if job.status != pb.JOB_STATUS_RUNNING or not self.store.once(f"reap:{job_id}:{run}"):
-                self.store.mark_running(job_id, False)
                 continue
-            self.store.mark_running(job_id, False)
             metrics.WORKERS_LOST.inc()
             if job.attempt >= self.settings.max_attempts:
                 self.fail(job_id, "worker_lost", f"the worker running this job was lost {job.attempt} times")
@@ -584,8 +580,6 @@ class TrainingCore:
         return acted
 
     def fail(self, job_id: str, code: str, message: str, param: str = "") -> pb.Job:
-        before = self.store.get_job(job_id).status
-
         def failed(j: pb.Job) -> bool:
             if j.status in TERMINAL:
                 return False
@@ -595,7 +589,7 @@ class TrainingCore:
             j.finished_at.CopyFrom(now_ts())
             return True
 
-        job = self.store.update_job(job_id, failed)
-        if before not in TERMINAL and job.status == pb.JOB_STATUS_FAILED:
+        before, job = self.store.transition(job_id, failed)
+        if before not in TERMINAL:
             self.status_event(job_id, before, pb.JOB_STATUS_FAILED, message)
         return job

@@ -143,7 +143,6 @@ class Runner:
             if job.attempt >= self.settings.max_attempts:
                 self.core.fail(job_id, "worker_lost", f"the job's worker was lost {job.attempt} times")
                 return "failed: too many attempts"
-            before = job.status
 
             def start(j: pb.Job) -> bool:
                 if j.status in TERMINAL:  # cancelled or failed since it was read
@@ -155,7 +154,7 @@ class Runner:
                     j.started_at.CopyFrom(now_ts())
                 return True
 
-            job = self.store.update_job(job_id, start)
+            before, job = self.store.transition(job_id, start)
             if job.status != pb.JOB_STATUS_RUNNING:
                 return f"skipped: already {pb.JobStatus.Name(job.status)}"
             self.store.mark_running(job_id, True)
@@ -184,8 +183,6 @@ class Runner:
                 metrics.JOBS_FINISHED.labels(outcome.split(":")[0]).inc()
 
     def _finish(self, job_id: str, status: pb.JobStatus, message: str, change: Any = None) -> pb.Job:
-        before = self.store.get_job(job_id).status
-
         def done(j: pb.Job) -> None:
             j.status = status
             j.status_message = message
@@ -193,7 +190,7 @@ class Runner:
             if change:
                 change(j)
 
-        job = self.store.update_job(job_id, done)
+        before, job = self.store.transition(job_id, done)
         self.core.status_event(job_id, before, status, message)
         return job
 

@@ -102,6 +102,18 @@ class Store:
         ids = [i.decode() for i in self.r.zrevrange(key, start, start + limit)]
         return ids[:limit], len(ids) > limit
 
+    def transition(self, job_id: str, change: Callable[[pb.Job], bool | None]) -> tuple[pb.JobStatus, pb.Job]:
+        """``update_job`` that also returns the status the change was applied to (for the
+        status event's ``from``), read in the same transaction rather than before it."""
+        before: list[pb.JobStatus] = []
+
+        def recording(j: pb.Job) -> bool | None:
+            before[:] = [j.status]
+            return change(j)
+
+        job = self.update_job(job_id, recording)
+        return before[0], job
+
     def list_jobs(self, tenant: str, after: str, limit: int) -> tuple[list[pb.Job], bool]:
         """Newest first; every tenant's when ``tenant`` is empty."""
         key = self.k("jobs", tenant) if tenant else self.k("jobs")
@@ -121,6 +133,9 @@ class Store:
     # --- cancel, leases, running set ----------------------------------------------------
     def request_cancel(self, job_id: str) -> None:
         self.r.set(self.k("cancel", job_id), "1", ex=30 * 86400)
+
+    def clear_cancel(self, job_id: str) -> None:
+        self.r.delete(self.k("cancel", job_id))
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.r.exists(self.k("cancel", job_id)))

@@ -91,6 +91,11 @@ def encode_example(tok: Any, messages: Sequence[dict[str, Any]], max_seq_len: in
     return Encoded(ids[:max_seq_len], labels[:max_seq_len], truncated)
 
 
+def planned_steps(examples: int, batch_size: int, accumulation: int, epochs: int, max_steps: int) -> int:
+    """Optimizer steps of a run: ``max_steps`` when set, else whole epochs of accumulated batches."""
+    return max_steps or math.ceil(math.ceil(examples / batch_size) / accumulation) * epochs
+
+
 def make_batches(
     lengths: Sequence[int], batch_size: int, seed: int, epoch: int, group_by_length: bool
 ) -> list[list[int]]:
@@ -271,8 +276,9 @@ def train(
     torch.manual_seed(cfg.seed)
     pad_id = int(tok.pad_token_id)
     lengths = [len(e.input_ids) for e in train_data]
-    per_epoch = math.ceil(math.ceil(len(train_data) / cfg.batch_size) / cfg.gradient_accumulation_steps)
-    total = cfg.max_steps or per_epoch * cfg.epochs
+    total = planned_steps(
+        len(train_data), cfg.batch_size, cfg.gradient_accumulation_steps, cfg.epochs, cfg.max_steps
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps, total))
