@@ -363,8 +363,7 @@ class Runner:
                 if lease.lost or not self.store.renew_lease(job.id, lease.owner, self.settings.lease_ttl_s):
                     return "abandoned: lease lost before registering"
                 # A key per run: a registered adapter is never overwritten by a later run.
-                attempt = self.store.get_job(job.id).attempt
-                ref = self.artifacts.put_dir(f"training/{job.id}/adapter/attempt-{attempt}", adapter_dir)
+                ref = self.artifacts.put_dir(f"training/{job.id}/adapter/attempt-{job.attempt}", adapter_dir)
                 try:
                     version = stub.CreateVersion(
                         rpb.CreateVersionRequest(

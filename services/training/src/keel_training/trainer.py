@@ -352,12 +352,12 @@ def train(
             micro = [[train_data[i] for i in ids] for ids in group]
             targets = sum(e.target_tokens for items in micro for e in items) or 1
             tokens = sum(len(e.input_ids) for items in micro for e in items)
-            step_loss = 0.0
+            step_loss = torch.zeros((), device=device)
             for items in micro:
                 with _autocast(device):
                     loss = token_loss(model, collate(items, pad_id, device))
                 (loss / targets).backward()  # type: ignore[no-untyped-call]
-                step_loss += loss.item()
+                step_loss += loss.detach()  # one host sync per step (below), not per micro-batch
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
             opt.step()
             sched.step()
@@ -365,7 +365,7 @@ def train(
             st.step += 1
             st.batch_in_epoch += len(group)
             st.trained_tokens += tokens
-            st.last_loss = step_loss / targets
+            st.last_loss = step_loss.item() / targets
             dt = time.perf_counter() - t0
             if hooks.on_step:
                 hooks.on_step(
