@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from grpc_health.v1 import health, health_pb2
 
+from keel_common.periodic import Periodic
+
 log = logging.getLogger(__name__)
 
 Check = Callable[[], None]  # raises when the dependency is not usable
@@ -28,9 +30,8 @@ class HealthMonitor:
         self.servicer = servicer or health.HealthServicer(experimental_non_blocking=True)
         self._failures: dict[str, str] = {name: "not checked yet" for name in self.checks}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._shutting_down = False
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("keel-health", interval_s, self._tick)
         self._set(health_pb2.HealthCheckResponse.NOT_SERVING)
 
     def _set(self, status: int) -> None:
@@ -74,18 +75,14 @@ class HealthMonitor:
 
     def start(self) -> None:
         self.check_now()
-        self._thread = threading.Thread(target=self._loop, name="keel-health", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.check_now()
+    def _tick(self) -> None:
+        self.check_now()  # not ready is a result, not a reason to stop checking
 
     def shutdown(self) -> None:
         """Flip to NOT_SERVING for good: load balancers drain us before the server stops."""
         with self._lock:
             self._shutting_down = True
         self.servicer.enter_graceful_shutdown()
-        self._stop.set()
-        if self._thread is not None:  # no check may run against dependencies being closed
-            self._thread.join(timeout=30)
+        self._loop.stop(timeout=30)  # no check may run against dependencies being closed

@@ -15,7 +15,6 @@ import random
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +28,7 @@ from keel.training.v1 import training_pb2 as pb
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import KeelError
 from keel_common.grpc.client import channel
+from keel_common.periodic import Periodic
 from keel_training import metrics
 from keel_training.config import TrainingSettings
 from keel_training.core import Enqueue, TrainingCore, fine_tuned_name
@@ -84,27 +84,20 @@ class _Lease:
     """Renews the job's lease in the background; ``lost`` once another run owns the job."""
 
     def __init__(self, store: Store, job_id: str, owner: str, ttl_s: float, every_s: float) -> None:
-        self.store, self.job_id, self.owner, self.ttl_s, self.every_s = store, job_id, owner, ttl_s, every_s
+        self.store, self.job_id, self.owner, self.ttl_s = store, job_id, owner, ttl_s
         self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
+        self._renewer = Periodic(f"lease-{job_id}", every_s, self._renew)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                if not self.store.renew_lease(self.job_id, self.owner, self.ttl_s):
-                    self.lost = True
-                    return
-            except Exception:
-                log.warning("lease renewal failed", exc_info=True, extra={"job_id": self.job_id})
+    def _renew(self) -> bool:
+        self.lost = not self.store.renew_lease(self.job_id, self.owner, self.ttl_s)
+        return not self.lost
 
     def __enter__(self) -> _Lease:
-        self._thread.start()
+        self._renewer.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._renewer.stop()
         self.store.release_lease(self.job_id, self.owner)
 
 

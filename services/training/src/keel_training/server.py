@@ -16,6 +16,7 @@ from keel.training.v1 import training_pb2_grpc as pb_grpc
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import ResourceExhausted
 from keel_common.grpc import GrpcService
+from keel_common.periodic import Periodic
 from keel_common.redis import EmbeddedValkey, connect
 from keel_training.config import QUEUES, TrainingSettings
 from keel_training.core import TrainingCore
@@ -104,31 +105,6 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
         return self.c.delete_file(request.file_id, request.tenant)
 
 
-class Reaper:
-    """Calls ``core.reap`` every ``interval_s`` until stopped."""
-
-    def __init__(self, core: TrainingCore, interval_s: float) -> None:
-        self.core = core
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="training-reaper", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                for job_id in self.core.reap():
-                    log.warning("worker lost; job handled", extra={"job_id": job_id})
-            except Exception:
-                log.warning("reaper pass failed", exc_info=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
 def build(settings: TrainingSettings) -> GrpcService:
     """Wire the training API from settings: Redis (jobs, events, Celery broker), artifacts, gRPC."""
     client, embedded = connect(settings.redis_url, Path(settings.data_dir))
@@ -137,7 +113,12 @@ def build(settings: TrainingSettings) -> GrpcService:
     store = Store(client, settings.key_prefix, settings.events_maxlen)
     celery = make_celery(settings, broker_url)
     core = TrainingCore(settings, store, artifacts, sender(celery))
-    reaper = Reaper(core, settings.reaper_interval_s)
+
+    def reap() -> None:
+        for job_id in core.reap():
+            log.warning("worker lost; job handled", extra={"job_id": job_id})
+
+    reaper = Periodic("training-reaper", settings.reaper_interval_s, reap)
     collector = StateCollector(store, QUEUES)
     REGISTRY.register(collector)
 
