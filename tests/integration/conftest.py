@@ -31,25 +31,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 def training(
     valkey_url: str, model_cache: Path, artifact_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    from keel_registry.config import RegistrySettings
-    from keel_registry.server import build as build_registry
+    from keel_testing import start_registry
+
     from keel_training.server import build
 
     tmp = tmp_path_factory.mktemp("training")
     prefix = f"keel:training:{tmp.name}"
-    reg = build_registry(
-        RegistrySettings(
-            data_dir=tmp,
-            grpc_port=0,
-            http_port=0,
-            redis_url=valkey_url,
-            database_url=f"sqlite:///{tmp / 'registry.db'}",
-            artifact_root=str(artifact_root),
-        )
-    )
-    reg.start()
-    reg_target = f"127.0.0.1:{reg.grpc_port}"
-    wait_healthy(reg_target, timeout=30)
+    reg, reg_target = start_registry(tmp, valkey_url, artifact_root)
     env = {
         "KEEL_DATA_DIR": str(tmp),
         "KEEL_REDIS_URL": valkey_url,

@@ -4,10 +4,13 @@ integration conftest puts this folder on ``sys.path``)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from keel_client.local import port_or_free
+from keel_common.grpc import wait_healthy
 from keel_gateway.server import ThreadedGateway
 
 PEPPER = "test-pepper-7f3a"
@@ -80,3 +83,51 @@ def create_key(
     r = httpx.post(f"{gw.url}/v1/admin/keys", json=body, headers={"Authorization": f"Bearer {admin}"})
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+def start_registry(tmp: Path, valkey_url: str, artifact_root: Path) -> tuple[Any, str]:
+    """A registry gRPC server on SQLite in ``tmp`` (stop it yourself) and its target."""
+    from keel_registry.config import RegistrySettings
+    from keel_registry.server import build
+
+    reg = build(
+        RegistrySettings(
+            data_dir=tmp,
+            grpc_port=0,
+            http_port=0,
+            redis_url=valkey_url,
+            database_url=f"sqlite:///{tmp / 'registry.db'}",
+            artifact_root=str(artifact_root),
+        )
+    )
+    reg.start()
+    target = f"127.0.0.1:{reg.grpc_port}"
+    wait_healthy(target, timeout=30)
+    return reg, target
+
+
+def start_inference(app: str, tmp: Path, model_cache: Path, artifact_root: Path) -> str:
+    """The inference Serve app ``app`` with the real SmolLM2 in fp32 (``serve.delete(app)``
+    yourself); returns its gRPC target once healthy."""
+    from ray import serve
+
+    from keel_inference.app import build_app
+
+    grpc_port = port_or_free(0)
+    args = {
+        "data_dir": str(tmp / "inference"),
+        "model_cache_dir": str(model_cache),
+        "artifact_root": str(artifact_root),
+        "dtype": "float32",
+        "grpc_port": grpc_port,
+        "http_port": port_or_free(0),
+        "max_batch_size": 8,
+        "max_adapters": 4,
+        "max_model_len": 512,
+        "health_interval_s": 0.5,
+    }
+    serve.start(proxy_location="Disabled")
+    serve.run(build_app(args), name=app, route_prefix=None)
+    target = f"127.0.0.1:{grpc_port}"
+    wait_healthy(target, timeout=120)
+    return target

@@ -13,10 +13,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from keel_testing import BASE, PEPPER, create_key, facts_jsonl
+from keel_testing import BASE, PEPPER, create_key, facts_jsonl, start_inference
 
-from keel_client.local import port_or_free
-from keel_common.grpc import wait_healthy
 from keel_gateway.config import GatewaySettings
 from keel_gateway.server import ThreadedGateway
 
@@ -33,31 +31,8 @@ def stack(
 ) -> Iterator[dict[str, Any]]:
     from ray import serve
 
-    from keel_inference.app import build_app
-
     tmp = tmp_path_factory.mktemp("finetune")
-    grpc_port = port_or_free(0)
-    serve.start(proxy_location="Disabled")
-    serve.run(
-        build_app(
-            {
-                "data_dir": str(tmp / "inference"),
-                "model_cache_dir": str(model_cache),
-                "artifact_root": str(artifact_root),
-                "dtype": "float32",
-                "grpc_port": grpc_port,
-                "http_port": port_or_free(0),
-                "max_batch_size": 8,
-                "max_adapters": 4,
-                "max_model_len": 512,
-                "health_interval_s": 0.5,
-            }
-        ),
-        name=APP,
-        route_prefix=None,
-    )
-    inference = f"127.0.0.1:{grpc_port}"
-    wait_healthy(inference, timeout=120)
+    inference = start_inference(APP, tmp, model_cache, artifact_root)
     gw = ThreadedGateway(
         GatewaySettings(
             http_port=0,

@@ -15,12 +15,10 @@ import httpx
 import openai
 import pytest
 import redis
-from keel_testing import PEPPER, create_key
+from keel_testing import PEPPER, create_key, start_inference, start_registry
 
 from keel.gateway.v1 import gateway_pb2 as gpb
-from keel_client.local import port_or_free
 from keel_client.registry import RegistryClient
-from keel_common.grpc import wait_healthy
 from keel_gateway.config import GatewaySettings
 from keel_gateway.guardrails.semantic import Embedder
 from keel_gateway.server import ThreadedGateway
@@ -51,42 +49,9 @@ def stack(
 ) -> Iterator[dict[str, Any]]:
     from ray import serve
 
-    from keel_inference.app import build_app
-    from keel_registry.config import RegistrySettings
-    from keel_registry.server import build
-
     tmp = tmp_path_factory.mktemp("gateway")
-    reg = build(
-        RegistrySettings(
-            data_dir=tmp,
-            grpc_port=0,
-            http_port=0,
-            redis_url=valkey_url,
-            database_url=f"sqlite:///{tmp / 'registry.db'}",
-            artifact_root=str(artifact_root),
-        )
-    )
-    reg.start()
-    reg_target = f"127.0.0.1:{reg.grpc_port}"
-    wait_healthy(reg_target, timeout=30)
-
-    grpc_port = port_or_free(0)
-    args = {
-        "data_dir": str(tmp / "inference"),
-        "model_cache_dir": str(model_cache),
-        "artifact_root": str(artifact_root),
-        "dtype": "float32",
-        "grpc_port": grpc_port,
-        "http_port": port_or_free(0),
-        "max_batch_size": 8,
-        "max_adapters": 4,
-        "max_model_len": 512,
-        "health_interval_s": 0.5,
-    }
-    serve.start(proxy_location="Disabled")
-    serve.run(build_app(args), name=APP, route_prefix=None)
-    inf_target = f"127.0.0.1:{grpc_port}"
-    wait_healthy(inf_target, timeout=120)
+    reg, reg_target = start_registry(tmp, valkey_url, artifact_root)
+    inf_target = start_inference(APP, tmp, model_cache, artifact_root)
 
     # Two adapter versions of one registry model owned by tenant acme.
     with RegistryClient(reg_target, actor="test") as rc:
