@@ -3,6 +3,7 @@ codes the official client maps to its exception classes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -67,6 +68,8 @@ _GRPC = {
     grpc.StatusCode.UNAUTHENTICATED: (401, "invalid_api_key"),
     grpc.StatusCode.FAILED_PRECONDITION: (400, "failed_precondition"),
     grpc.StatusCode.ALREADY_EXISTS: (409, "already_exists"),
+    # A concurrent change won; the client may retry.
+    grpc.StatusCode.ABORTED: (409, "conflict"),
     # The engine's queue is full: a server-side overload, not the client's budget.
     grpc.StatusCode.RESOURCE_EXHAUSTED: (503, "engine_overloaded"),
     grpc.StatusCode.UNAVAILABLE: (503, "upstream_unavailable"),
@@ -89,15 +92,17 @@ _PARAMS = {
 }
 
 
-def from_grpc(err: grpc.RpcError, service: str) -> ApiError:
+def from_grpc(err: grpc.RpcError, service: str, params: Mapping[str, str] = _PARAMS) -> ApiError:
+    """The client's view of a failed call to ``service``; ``params`` maps the service's field
+    names to the request's."""
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     details = (err.details() if hasattr(err, "details") else "") or ""
     status, kind = _GRPC.get(code, (502, "upstream_error"))
     param = None
     # Keel services put "field: message" in the details (keel_common.errors.KeelError.describe).
     head, sep, rest = details.partition(": ")
-    if sep and status in (400, 404) and head in _PARAMS:
-        param = _PARAMS[head]
+    if sep and status in (400, 404, 409) and head in params:
+        param = params[head]
         details = rest
     if status >= 500:
         message = f"{service} is unavailable or failed: {details or code.name}"

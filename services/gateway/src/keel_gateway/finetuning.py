@@ -17,22 +17,6 @@ from keel_common.paging import encode_token
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.schemas import CreateFineTuningJobRequest
 
-# The training service's field names → the OpenAI request's.
-_PARAMS = {
-    "model": "model",
-    "suffix": "suffix",
-    "metadata": "metadata",
-    "training_file": "training_file",
-    "validation_file": "validation_file",
-    "file": "file",
-    "purpose": "purpose",
-    "filename": "file",
-    "hyperparameters.epochs": "hyperparameters.n_epochs",
-    "hyperparameters.rank": "hyperparameters.lora_r",
-    "hyperparameters.alpha": "hyperparameters.lora_alpha",
-    "hyperparameters.dropout": "hyperparameters.lora_dropout",
-    "hyperparameters.target_modules": "hyperparameters.lora_target_modules",
-}
 _HP = {  # request field → LoraHyperparameters field
     "n_epochs": "epochs",
     "batch_size": "batch_size",
@@ -50,23 +34,23 @@ _HP = {  # request field → LoraHyperparameters field
     "eval_split": "eval_split",
     "early_stopping_patience": "early_stopping_patience",
 }
+# The training service's field names → the OpenAI request's.
+_PARAMS = {
+    **{name: name for name in ("model", "suffix", "metadata", "training_file", "validation_file")},
+    **{name: name for name in ("file", "purpose", "hyperparameters", "idempotency_key")},
+    "filename": "file",
+    "hyperparameters.target_modules": "hyperparameters.lora_target_modules",
+    **{f"hyperparameters.{field}": f"hyperparameters.{name}" for name, field in _HP.items()},
+}
 _LEVEL = {pb.LOG_SEVERITY_WARNING: "warn", pb.LOG_SEVERITY_ERROR: "error"}
 
 
 def _error(err: grpc.RpcError, what: str) -> ApiError:
-    api = from_grpc(err, "training")
+    api = from_grpc(err, "training", _PARAMS)
     if api.status == 404:
         api.code = "not_found"
     if api.status == 400:
-        head, sep, rest = (err.details() or "").partition(": ")
-        if sep and head in _PARAMS:
-            api.param, api.message = _PARAMS[head], rest
-        elif sep and head.startswith("hyperparameters."):
-            api.param, api.message = head, rest
         api.code = "invalid_training_file" if api.param in ("training_file", "file") else "invalid_value"
-    if err.code() == grpc.StatusCode.ABORTED:  # a concurrent change won: the client may retry
-        api.status, api.code, api.type = 409, "conflict", "invalid_request_error"
-        api.message = (err.details() or "").partition(": ")[2] or api.message
     if api.status == 409 and what == "state":  # a job in the wrong state for cancel or resume
         api.status, api.code = 400, "invalid_request"
     return api
