@@ -463,6 +463,20 @@ for name, sm in by_kind.get("ServiceMonitor", {}).items():
         if svcs and not any(p.get("name") == ep.get("port") for s in svcs for p in s["spec"].get("ports", [])):
             problems.append(f"ServiceMonitor/{name}: no selected Service has a port named {ep.get('port')!r}")
 
+def check_target(ref, var, target, required_service=False):
+    """A host:port that names one of the chart's Services (<name>.<ns>.svc) must hit one of its ports."""
+    host, _, tport = (target or "").rpartition(":")
+    if not host or not tport.isdigit():
+        problems.append(f"{ref}: {var}={target!r} is not host:port")
+        return
+    svc = by_kind.get("Service", {}).get(host.split(".")[0])
+    if host.endswith(".svc") and svc is None:
+        problems.append(f"{ref}: {var}={target} names a Service that is not rendered")
+    elif svc is not None and int(tport) not in {p.get("port") for p in svc["spec"].get("ports", [])}:
+        problems.append(f"{ref}: {var}={target}: Service/{svc['metadata']['name']} has no port {tport}")
+    elif required_service and svc is None:
+        problems.append(f"{ref}: {var}={target} is not one of the rendered Services")
+
 # ---- the gateway
 gateway_values = values.get("gateway") or {}
 GATEWAY_ENV = ("KEEL_GATEWAY_HOST", "KEEL_GATEWAY_HTTP_PORT", "KEEL_GATEWAY_WORKERS",
@@ -498,16 +512,7 @@ def check_gateway(dep):
     for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET"):
         if var == "KEEL_GATEWAY_TRAINING_TARGET" and var not in env:
             continue
-        target = env_of(c).get(var) or ""
-        host, _, tport = target.rpartition(":")
-        if not host or not tport.isdigit():
-            problems.append(f"{ref}: {var}={target!r} is not host:port")
-            continue
-        svc = by_kind.get("Service", {}).get(host.split(".")[0])
-        if host.endswith(".svc") and svc is None:
-            problems.append(f"{ref}: {var}={target} names a Service that is not rendered")
-        elif svc is not None and int(tport) not in {p.get("port") for p in svc["spec"].get("ports", [])}:
-            problems.append(f"{ref}: {var}={target}: Service/{svc['metadata']['name']} has no port {tport}")
+        check_target(ref, var, env_of(c).get(var))
     # The policy: mounted from a rendered ConfigMap whose policy.yaml is a YAML map.
     path = env_of(c).get("KEEL_GATEWAY_POLICY_PATH")
     if values_file and bool(gateway_values.get("policy")) != bool(path):
@@ -560,20 +565,6 @@ TRAINING_SHARED_ENV = ("KEEL_TRAINING_HOST", "KEEL_TRAINING_REGISTRY_TARGET", "K
                        "KEEL_TRAINING_JOB_TIME_LIMIT_S", "KEEL_TRAINING_VISIBILITY_TIMEOUT_S",
                        "KEEL_REDIS_URL", "KEEL_ARTIFACT_ROOT", "KEEL_DATA_DIR", "KEEL_LOG_LEVEL")
 TRAINING_QUEUES = {"train.gpu", "train.cpu"}
-
-def check_target(ref, var, target, required_service=False):
-    """A host:port that names one of the chart's Services (<name>.<ns>.svc) must hit one of its ports."""
-    host, _, tport = (target or "").rpartition(":")
-    if not host or not tport.isdigit():
-        problems.append(f"{ref}: {var}={target!r} is not host:port")
-        return
-    svc = by_kind.get("Service", {}).get(host.split(".")[0])
-    if host.endswith(".svc") and svc is None:
-        problems.append(f"{ref}: {var}={target} names a Service that is not rendered")
-    elif svc is not None and int(tport) not in {p.get("port") for p in svc["spec"].get("ports", [])}:
-        problems.append(f"{ref}: {var}={target}: Service/{svc['metadata']['name']} has no port {tport}")
-    elif required_service and svc is None:
-        problems.append(f"{ref}: {var}={target} is not one of the rendered Services")
 
 def check_redis_env(ref, c):
     """KEEL_REDIS_URL: a literal must point at a rendered Service port (or an external host);
