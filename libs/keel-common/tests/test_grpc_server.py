@@ -13,7 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from keel_common.errors import InvalidArgument, NotFound
+from keel_common.errors import InvalidArgument, NotFound, field_violation
 from keel_common.grpc import GrpcService, channel, wait_healthy
 from keel_common.settings import ServiceSettings
 
@@ -32,6 +32,8 @@ def echo(request: bytes, context: grpc.ServicerContext) -> bytes:
         raise NotFound("no such thing", field="id")
     if text == "crash":
         raise RuntimeError("secret internals")
+    if text == "unnamed":
+        raise InvalidArgument("no field to blame")
     return text.upper().encode()
 
 
@@ -122,6 +124,12 @@ def test_errors_map_to_status_codes_and_metrics(service: tuple[GrpcService, Depe
             with pytest.raises(grpc.RpcError) as info:
                 call(payload)
             assert (info.value.code(), info.value.details()) == (code, message)
+            # The field travels as a google.rpc.BadRequest field violation, not only in the text.
+            field, _, description = message.partition(": ")
+            assert field_violation(info.value) == (field, description)
+        with pytest.raises(grpc.RpcError) as info:
+            call(b"unnamed")
+        assert info.value.details() == "no field to blame" and field_violation(info.value) is None
         with pytest.raises(grpc.RpcError) as info:
             call(b"crash")
         assert info.value.code() == grpc.StatusCode.INTERNAL
@@ -134,6 +142,7 @@ def test_errors_map_to_status_codes_and_metrics(service: tuple[GrpcService, Depe
             for item in stream(b"5"):
                 got.append(item)
         assert got == [b"0", b"1"] and info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violation(info.value) == ("n", "stopped at 2")  # streams carry it too
         assert call(b"still up") == b"STILL UP"
     status, body = http_get(svc.http_port, "/metrics")
     text = body.decode()

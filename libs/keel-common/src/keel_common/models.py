@@ -7,8 +7,6 @@ from pathlib import Path
 
 from keel_common.errors import FailedPrecondition
 
-DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-
 
 def shipped_gguf() -> Path:
     """Locate the GGUF without importing the package (its __init__ needs the `llm` CLI, which

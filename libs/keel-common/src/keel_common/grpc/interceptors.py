@@ -56,7 +56,7 @@ class _Call:
     def fail(self, exc: BaseException) -> None:
         """Turn an exception into a status; re-raise what gRPC already handles."""
         if isinstance(exc, KeelError):
-            self.context.abort(exc.code, exc.describe())
+            self.context.abort_with_status(exc.to_status())
         if self._code() not in (None, grpc.StatusCode.OK):
             raise exc  # the servicer already called context.abort
         log.exception("unhandled error in %s", self.method)
