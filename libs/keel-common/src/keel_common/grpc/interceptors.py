@@ -11,6 +11,7 @@ import grpc
 from prometheus_client import Counter, Histogram
 
 from keel_common import metrics
+from keel_common.contract import REQUEST_ID_HEADER
 from keel_common.errors import KeelError
 from keel_common.ids import new_id
 from keel_common.logging import request_id_var
@@ -46,7 +47,7 @@ class _Call:
         self.service = service
         self.start = time.perf_counter()
         md = dict(context.invocation_metadata() or ())
-        self.request_id = str(md.get("x-request-id") or new_id("req"))
+        self.request_id = str(md.get(REQUEST_ID_HEADER) or new_id("req"))
         self.token = request_id_var.set(self.request_id)
 
     def _code(self) -> grpc.StatusCode | None:
@@ -95,7 +96,7 @@ class ServiceInterceptor(InterceptorBase):
                 call = _Call(method, context, service)
                 error: BaseException | None = None
                 try:
-                    context.set_trailing_metadata((("x-request-id", call.request_id),))
+                    context.set_trailing_metadata(((REQUEST_ID_HEADER, call.request_id),))
                     return behaviour(request, context)
                 except BaseException as exc:
                     error = exc
@@ -112,7 +113,7 @@ class ServiceInterceptor(InterceptorBase):
                 call = _Call(method, context, service)
                 error: BaseException | None = None
                 try:
-                    context.set_trailing_metadata((("x-request-id", call.request_id),))
+                    context.set_trailing_metadata(((REQUEST_ID_HEADER, call.request_id),))
                     yield from behaviour(request, context)
                 except GeneratorExit:
                     # The client went away mid-stream (cancelled a watch): not an error.
