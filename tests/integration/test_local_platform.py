@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from keel_client.adapters import BaseShape, write_lora_adapter
-from keel_client.cli import component_health, main
+from keel_client.cli import main
+from keel_client.cli.platform import component_health
 from keel_client.gateway import GatewayClient
 from keel_client.local import STATE_FILE, LocalPlatform, PlatformState, admin_key_path
 

@@ -20,7 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner
 
-from keel_client.cli import _file_lines, follow_events, main
+from keel_client.cli import main
+from keel_client.cli.jobs import _file_lines
+from keel_client.cli.progress import follow_events
 from keel_client.gateway import GatewayClient, GatewayError
 
 JOB = "ftjob_abc"
@@ -442,7 +444,7 @@ def test_on_a_terminal_the_bar_is_rich_live(fake: tuple[Fake, str], monkeypatch:
 
     from rich.console import Console
 
-    from keel_client import cli
+    from keel_client.cli import progress as cli
 
     screen = io.StringIO()
     monkeypatch.setattr(cli, "console", Console(file=screen, force_terminal=True, width=140))

@@ -28,7 +28,7 @@ def base_model_file() -> tuple[str, str]:
 
 
 def run_demo(console: Console, data_dir: Path | None = None) -> int:
-    from keel_client.cli import history_table, versions_table
+    from keel_client.cli.render import history_table, versions_table
 
     tmp = tempfile.TemporaryDirectory(prefix="keel-demo-") if data_dir is None else None
     root = Path(tmp.name) if tmp else Path(data_dir)  # type: ignore[arg-type]

@@ -15,12 +15,17 @@ from typing import Any
 
 import httpx
 
+from keel_common.contract import REQUEST_ID_HEADER
+from keel_common.errors import KeelError
+
 DEFAULT_URL = "http://127.0.0.1:8080"
-OPERATOR_TENANT = "keel"
 
 
-class GatewayError(Exception):
-    """A refused or failed request: ``status`` 0 when no HTTP answer came."""
+class GatewayError(KeelError):
+    """A refused or failed request: ``status`` 0 when no HTTP answer came; ``code`` is OpenAI's
+    error code string and ``param`` (also ``field``) the request field at fault."""
+
+    code: str | None  # type: ignore[assignment]  # OpenAI's code string, as its clients name it
 
     def __init__(
         self,
@@ -30,12 +35,18 @@ class GatewayError(Exception):
         retry_after: str | None = None,
         param: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, field=param)
         self.status = status
+        self.http_status = status
         self.code = code
         self.retry_after = retry_after
         self.param = param  # the request field at fault, when the gateway names one
+
+    def __str__(self) -> str:
+        return self.message  # the gateway's message already names the field where it matters
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.status, self.code, self.retry_after, self.param))
 
 
 class GatewayUnreachable(GatewayError):
@@ -204,7 +215,7 @@ class GatewayClient:
                 choice = whole["choices"][0]
                 result.text = choice["message"].get("content") or ""
                 result.finish_reason = choice.get("finish_reason")
-                result.request_id = whole.get("id") or resp.headers.get("x-request-id", "")
+                result.request_id = whole.get("id") or resp.headers.get(REQUEST_ID_HEADER, "")
                 result.model = whole.get("model") or model
                 result.usage = dict(whole.get("usage") or {})
                 if on_text and result.text:
@@ -214,7 +225,7 @@ class GatewayClient:
                 if resp.status_code >= 400:
                     resp.read()
                     raise error_from(resp)
-                result.request_id = resp.headers.get("x-request-id", "")
+                result.request_id = resp.headers.get(REQUEST_ID_HEADER, "")
                 self._read_stream(resp.iter_lines(), result, on_text)
             return result
         except httpx.TransportError as exc:

@@ -19,18 +19,26 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
 
-from keel_client.gateway import OPERATOR_TENANT, GatewayClient, GatewayError
+from keel_client.gateway import GatewayClient, GatewayError
+from keel_client.state import (
+    STATE_FILE,
+    Component,
+    PlatformState,
+    admin_key_path,
+    default_data_dir,
+    gateway_dir,
+    read_secret,
+)
+from keel_common.contract import OPERATOR_TENANT
 from keel_common.errors import Unavailable
 from keel_common.grpc import wait_healthy
 from keel_common.redis import EmbeddedValkey
 
-STATE_FILE = "platform.json"
 ADMIN_KEY_NAME = "keel-up-admin"
 ADMIN_SCOPES = "admin,inference,training"
 
@@ -45,19 +53,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get("KEEL_DATA_DIR") or Path.home() / ".keel")
-
-
-def gateway_dir(data_dir: Path) -> Path:
-    return data_dir / "gateway"
-
-
-def admin_key_path(data_dir: Path) -> Path:
-    """Where ``keel up`` keeps the operator's admin key (tenant ``keel``)."""
-    return gateway_dir(data_dir) / "admin-key"
-
-
 def write_secret(path: Path, value: str) -> None:
     """Replace ``path`` atomically with ``value``, readable by this user only (0600)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -67,13 +62,6 @@ def write_secret(path: Path, value: str) -> None:
         os.fchmod(f.fileno(), 0o600)  # a stale .tmp may have been created with other bits
         f.write(value + "\n")
     tmp.replace(path)
-
-
-def read_secret(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return ""
 
 
 def wait_http_live(url: str, timeout: float) -> None:
@@ -103,42 +91,6 @@ def port_or_free(preferred: int, host: str = "127.0.0.1") -> int:
                 continue
             return int(s.getsockname()[1])
     raise OSError("no free port")
-
-
-@dataclass
-class Component:
-    name: str
-    grpc: str = ""
-    http: str = ""
-    url: str = ""
-    pid: int = 0
-    log: str = ""
-    queues: str = ""  # a Celery worker: the queues it consumes
-
-
-@dataclass
-class PlatformState:
-    data_dir: str
-    components: dict[str, Component] = field(default_factory=dict)
-
-    def save(self) -> None:
-        path = Path(self.data_dir) / STATE_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                {"data_dir": self.data_dir, "components": {k: asdict(v) for k, v in self.components.items()}},
-                indent=2,
-            )
-        )
-        tmp.replace(path)
-
-    @classmethod
-    def load(cls, data_dir: Path) -> PlatformState | None:
-        path = data_dir / STATE_FILE
-        if not path.exists():
-            return None
-        raw = json.loads(path.read_text())
-        return cls(raw["data_dir"], {k: Component(**v) for k, v in raw["components"].items()})
 
 
 class LocalPlatform:
@@ -326,9 +278,7 @@ class LocalPlatform:
     def model_cache() -> str:
         """Where converted base models live, shared across data dirs (and by inference and
         training) so only the first start converts the GGUF."""
-        return os.environ.get("KEEL_INFERENCE_MODEL_CACHE_DIR") or str(
-            Path.home() / ".cache" / "keel" / "models"
-        )
+        return os.environ.get("KEEL_INFERENCE_MODEL_CACHE_DIR") or str(Path.home() / ".cache/keel/models")
 
     def _start_inference(self) -> None:
         """Ray in local mode with the Serve app (N=1)."""

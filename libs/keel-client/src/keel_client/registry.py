@@ -13,26 +13,36 @@ import grpc
 from keel.registry.v1 import registry_pb2 as pb
 from keel.registry.v1 import registry_pb2_grpc as pb_grpc
 from keel_common.artifacts import file_sha256, pack_dir
+from keel_common.contract import ACTOR_HEADER
+from keel_common.errors import KeelError, field_violation
 from keel_common.grpc import channel
 
 CHUNK = 1024 * 1024
 DEFAULT_TARGET = "127.0.0.1:50051"
 
 
-class KeelApiError(Exception):
-    """A failed call, with the gRPC status name and the server's message (which names the field)."""
+class KeelApiError(KeelError):
+    """A failed registry call: the gRPC status (``code``), the server's message and, when the
+    service named one, the request field at fault (``field``, from its BadRequest detail)."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(f"{code.name}: {message}")
+    def __init__(self, code: grpc.StatusCode, message: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.code = code  # this call's status, not the class default
+
+    def __str__(self) -> str:
+        return f"{self.code.name}: {self.message}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.code, self.message, self.field))
 
 
 def _call(fn: Any, request: Any, **kwargs: Any) -> Any:
     try:
         return fn(request, **kwargs)
     except grpc.RpcError as exc:
-        raise KeelApiError(exc.code(), exc.details() or "") from None
+        violation = field_violation(exc)
+        field = violation[0] if violation else None
+        raise KeelApiError(exc.code(), exc.details() or "", field) from None
 
 
 def status_value(name: str) -> str | None:
@@ -55,7 +65,7 @@ class RegistryClient:
         self.timeout = timeout
         self._channel = channel(target)
         self.stub = pb_grpc.RegistryServiceStub(self._channel)  # type: ignore[no-untyped-call]
-        self._metadata = (("x-keel-actor", actor),) if actor else ()
+        self._metadata = ((ACTOR_HEADER, actor),) if actor else ()
 
     def close(self) -> None:
         self._channel.close()
@@ -66,22 +76,22 @@ class RegistryClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _rpc(self, name: str, request: Any) -> Any:
-        return _call(getattr(self.stub, name), request, timeout=self.timeout, metadata=self._metadata)
+    def _rpc(self, method: Any, request: Any) -> Any:
+        return _call(method, request, timeout=self.timeout, metadata=self._metadata)
 
     # models
     def create_model(self, name: str, description: str = "", tenant: str = "") -> pb.Model:
         return self._rpc(
-            "CreateModel", pb.CreateModelRequest(name=name, description=description, tenant=tenant)
+            self.stub.CreateModel, pb.CreateModelRequest(name=name, description=description, tenant=tenant)
         )
 
     def get_model(self, name: str) -> pb.Model:
-        return self._rpc("GetModel", pb.GetModelRequest(name=name))
+        return self._rpc(self.stub.GetModel, pb.GetModelRequest(name=name))
 
-    def _pages(self, name: str, request: Any, items: str) -> Iterator[Any]:
+    def _pages(self, method: Any, request: Any, items: str) -> Iterator[Any]:
         """Follow next_page_token until the last page."""
         while True:
-            resp = self._rpc(name, request)
+            resp = self._rpc(method, request)
             yield from getattr(resp, items)
             if not resp.next_page_token:
                 return
@@ -89,7 +99,7 @@ class RegistryClient:
 
     def list_models(self, tenant: str = "", query: str = "", page_size: int = 0) -> Iterator[pb.Model]:
         request = pb.ListModelsRequest(tenant=tenant, query=query, page_size=page_size)
-        return self._pages("ListModels", request, "models")
+        return self._pages(self.stub.ListModels, request, "models")
 
     # versions
     def create_version(self, model: str, base_model: str, **fields: Any) -> pb.ModelVersion:
@@ -100,22 +110,22 @@ class RegistryClient:
         )
         if lineage:
             req.lineage.CopyFrom(pb.Lineage(**lineage))
-        return self._rpc("CreateVersion", req)
+        return self._rpc(self.stub.CreateVersion, req)
 
     def get_version(self, model: str, version: int) -> pb.ModelVersion:
-        return self._rpc("GetVersion", pb.GetVersionRequest(model=model, version=version))
+        return self._rpc(self.stub.GetVersion, pb.GetVersionRequest(model=model, version=version))
 
     def list_versions(self, model: str = "", page_size: int = 0, **filters: Any) -> Iterator[pb.ModelVersion]:
         status = filters.pop("status", "")
         request = pb.ListVersionsRequest(
             model=model, page_size=page_size, status=status_value(status), **filters
         )
-        return self._pages("ListVersions", request, "versions")
+        return self._pages(self.stub.ListVersions, request, "versions")
 
     def update_version(self, model: str, version: int, **fields: Any) -> pb.ModelVersion:
         status = fields.pop("status", "")
         return self._rpc(
-            "UpdateVersion",
+            self.stub.UpdateVersion,
             pb.UpdateVersionRequest(model=model, version=version, status=status_value(status), **fields),
         )
 
@@ -147,23 +157,27 @@ class RegistryClient:
     # aliases
     def set_alias(self, model: str, alias: str, version: int, reason: str = "") -> pb.Alias:
         return self._rpc(
-            "SetAlias", pb.SetAliasRequest(model=model, alias=alias, version=version, reason=reason)
+            self.stub.SetAlias, pb.SetAliasRequest(model=model, alias=alias, version=version, reason=reason)
         )
 
     def delete_alias(self, model: str, alias: str, reason: str = "") -> int:
-        resp = self._rpc("DeleteAlias", pb.DeleteAliasRequest(model=model, alias=alias, reason=reason))
+        resp = self._rpc(
+            self.stub.DeleteAlias, pb.DeleteAliasRequest(model=model, alias=alias, reason=reason)
+        )
         return int(resp.previous_version)
 
     def list_aliases(self, model: str) -> list[pb.Alias]:
-        return list(self._rpc("ListAliases", pb.ListAliasesRequest(model=model)).aliases)
+        return list(self._rpc(self.stub.ListAliases, pb.ListAliasesRequest(model=model)).aliases)
 
     def alias_history(self, model: str, alias: str = "", page_size: int = 0) -> list[pb.AliasEvent]:
         """Every recorded move, newest first (all pages)."""
         req = pb.GetAliasHistoryRequest(model=model, alias=alias, page_size=page_size)
-        return list(self._pages("GetAliasHistory", req, "events"))
+        return list(self._pages(self.stub.GetAliasHistory, req, "events"))
 
     def rollback_alias(self, model: str, alias: str, reason: str = "") -> pb.Alias:
-        return self._rpc("RollbackAlias", pb.RollbackAliasRequest(model=model, alias=alias, reason=reason))
+        return self._rpc(
+            self.stub.RollbackAlias, pb.RollbackAliasRequest(model=model, alias=alias, reason=reason)
+        )
 
     def resolve(self, ref: str) -> pb.ResolveResponse:
-        return self._rpc("Resolve", pb.ResolveRequest(ref=ref))
+        return self._rpc(self.stub.Resolve, pb.ResolveRequest(ref=ref))

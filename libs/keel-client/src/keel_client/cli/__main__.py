@@ -1,0 +1,3 @@
+from keel_client.cli import main
+
+main()

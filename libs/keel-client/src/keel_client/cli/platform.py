@@ -1,0 +1,228 @@
+"""`keel up`, `keel status` and `keel demo`: the local platform on this machine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.markup import escape
+from rich.table import Table
+
+from keel_client.cli.render import console, err
+from keel_client.local import LocalPlatform
+from keel_client.state import PlatformState, admin_key_path, default_data_dir
+from keel_common.grpc import channel
+from keel_common.grpc.client import health_status
+
+
+@click.command()
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="default: $KEEL_DATA_DIR or ~/.keel"
+)
+@click.option("--registry-port", default=50051, show_default=True)
+@click.option("--inference-port", default=50052, show_default=True)
+@click.option("--gateway-port", default=8080, show_default=True, help="the gateway's HTTP port")
+@click.option("--training-port", default=50053, show_default=True, help="the training API's gRPC port")
+@click.option(
+    "--inference/--no-inference",
+    default=True,
+    show_default=True,
+    help="serve SmolLM2 with Ray Serve (local mode, tensor_parallel_size=1)",
+)
+@click.option(
+    "--gateway/--no-gateway",
+    default=True,
+    show_default=True,
+    help="run the OpenAI-compatible gateway (API keys, rate limits, guardrails)",
+)
+@click.option(
+    "--training/--no-training",
+    default=True,
+    show_default=True,
+    help="run the fine-tuning job API and one CPU training worker (Celery, queue train.cpu)",
+)
+def up(
+    data_dir: Path | None,
+    registry_port: int,
+    inference_port: int,
+    gateway_port: int,
+    training_port: int,
+    inference: bool,
+    gateway: bool,
+    training: bool,
+) -> None:
+    """Run the whole platform locally until Ctrl-C (or SIGTERM)."""
+
+    def _terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the platform exactly like Ctrl-C
+
+    signal.signal(signal.SIGTERM, _terminate)
+    platform = LocalPlatform(
+        data_dir,
+        registry_port=registry_port,
+        inference=inference,
+        inference_port=inference_port,
+        gateway=gateway,
+        gateway_port=gateway_port,
+        training=training,
+        training_port=training_port,
+    )
+    died = None
+    parts = "embedded Valkey, registry"
+    parts += ", inference (Ray Serve; the first start converts the model)" if inference else ""
+    parts += ", training API + 1 CPU worker" if training else ""
+    parts += ", gateway" if gateway else ""
+    try:
+        with console.status(f"starting Keel ({parts}) ..."):
+            try:
+                state = platform.start()
+            except Exception as exc:
+                err.print(f"[red]failed to start:[/red] {exc}")
+                sys.exit(1)
+        show_components(state, check=True)
+        if gateway:
+            show_gateway_usage(platform, inference, training)
+        console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
+        died = platform.wait()
+        err.print(f"[red]{died} exited unexpectedly[/red]; see the logs in {state.data_dir}/logs")
+    except KeyboardInterrupt:
+        note = f" (a running fine-tuning job gets up to {LocalPlatform.GRACE['training-worker']:.0f} s)"
+        console.print("stopping ..." + (note if training else ""), highlight=False)
+    finally:
+        platform.stop()
+    console.print("stopped")
+    sys.exit(1 if died else 0)
+
+
+def show_gateway_usage(platform: LocalPlatform, inference: bool, training: bool = False) -> None:
+    url = f"{platform.gateway_url}/v1"
+    key = platform.admin_key
+    note = "" if inference else " [yellow](no inference: chat requests fail until it runs)[/yellow]"
+    lines = [
+        f"gateway   [bold]{url}[/bold]  (OpenAI-compatible){note}",
+        f"admin key [bold]{key}[/bold]",
+        "          tenant keel, scopes admin,inference,training; "
+        f"kept in {admin_key_path(platform.data_dir)}",
+        "use it:",
+        f"  export OPENAI_BASE_URL={url} OPENAI_API_KEY={key}",
+        '  keel chat -m "Hello!"                                  # or any OpenAI client',
+        "  keel keys create --tenant acme --scopes inference --name my-app",
+    ]
+    if training:
+        lines.append(
+            "  keel jobs create --file data.jsonl --follow            # LoRA fine-tuning on the CPU worker"
+        )
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+def _readiness(http: str) -> str:
+    """``ready``, or why not, from a service's /readyz (keel_common's and the gateway's shapes)."""
+    try:
+        with urllib.request.urlopen(f"{http}/readyz", timeout=2):
+            return "ready"
+    except urllib.error.HTTPError as exc:
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            return f"not ready (HTTP {exc.code})"
+        if "reasons" in body:
+            return str(body["reasons"])
+        failing = {k: v for k, v in (body.get("checks") or {}).items() if v != "ok"}
+        return "not ready: " + ", ".join(f"{k} {v}" for k, v in failing.items())
+    except OSError as exc:
+        return f"unreachable: {exc}"
+
+
+def component_health(comp: Any) -> tuple[str, str]:
+    """(status, detail) for one component of a running platform. An HTTP-only service (the
+    gateway) is SERVING when /readyz passes, LIVE when only /livez does."""
+    if comp.http and not comp.grpc:
+        try:
+            live = httpx.get(f"{comp.http}/livez", timeout=2, trust_env=False)
+        except httpx.HTTPError as exc:
+            return "UNREACHABLE", f"{type(exc).__name__}: {exc}"
+        if live.status_code != 200:
+            return "UNREACHABLE", f"/livez answered {live.status_code}"
+        detail = _readiness(comp.http)
+        return ("SERVING" if detail == "ready" else "LIVE"), detail
+    if comp.grpc:
+        with channel(comp.grpc) as ch:
+            status = health_status(ch)
+        return status, _readiness(comp.http) if comp.http else ""
+    if comp.url:
+        import redis
+
+        try:
+            redis.Redis.from_url(comp.url, socket_connect_timeout=2).ping()
+            return "SERVING", ""
+        except redis.RedisError as exc:
+            return "UNREACHABLE", str(exc)
+    return "UNKNOWN", ""
+
+
+def address(comp: Any) -> str:
+    if comp.name == "gateway":
+        return f"{comp.http}/v1"
+    if comp.queues:  # a Celery worker: it listens on queues, not on a port
+        return f"queue {comp.queues}"
+    return str(comp.grpc or comp.url)
+
+
+def show_components(state: PlatformState, check: bool) -> bool:
+    table = Table(title="Keel components")
+    for col in ("component", "status", "address", "metrics / health", "log"):
+        table.add_column(col)
+    healthy = True
+    for comp in state.components.values():
+        status, detail = component_health(comp) if check else ("-", "")
+        # LIVE: the process serves but a dependency is missing; that dependency has its own row
+        # (or was left out on purpose, as with --no-inference).
+        healthy &= status in ("SERVING", "LIVE")
+        colour = {"SERVING": "green", "LIVE": "yellow"}.get(status, "red")
+        table.add_row(
+            comp.name,
+            f"[{colour}]{status}[/{colour}] {escape(detail)}",
+            address(comp),
+            f"{comp.http}/metrics" if comp.http else "",
+            comp.log,
+        )
+    console.print(table)
+    return healthy
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+def status(data_dir: Path | None) -> None:
+    """Show the health of each component of the running local platform."""
+    state = PlatformState.load(data_dir or default_data_dir())
+    if state is None:
+        err.print("no local platform is running (start one with `keel up`)")
+        sys.exit(1)
+    healthy = show_components(state, check=True)
+    if "gateway" in state.components:
+        console.print(
+            f"gateway admin key in {admin_key_path(Path(state.data_dir))}; "
+            "`keel chat`, `keel keys` and `keel jobs` use it",
+            soft_wrap=True,
+            highlight=False,
+        )
+    sys.exit(0 if healthy else 1)
+
+
+@click.command()
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="default: a fresh temporary directory"
+)
+def demo(data_dir: Path | None) -> None:
+    """Start the local platform, register a model with an adapter, move an alias, resolve it."""
+    from keel_client.demo import run_demo
+
+    sys.exit(run_demo(console, data_dir))
