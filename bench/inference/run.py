@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keel_client.local import port_or_free
+from keel_dev.local import port_or_free
 
 REPO = Path(__file__).resolve().parents[2]
 TOPICS = [

@@ -16,10 +16,10 @@ import pytest
 
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
 from keel.training.v1 import training_pb2_grpc as tgrpc
-from keel_client.local import port_or_free
 from keel_common.artifacts import ArtifactStore
 from keel_common.grpc import wait_healthy
 from keel_common.redis import redis_from_url
+from keel_dev.local import port_or_free
 from keel_training.config import TrainingSettings
 from keel_training.store import Store
 

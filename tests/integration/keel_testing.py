@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from keel_client.local import port_or_free
 from keel_common.grpc import wait_healthy
+from keel_dev.local import port_or_free
 from keel_gateway.server import ThreadedGateway
 
 PEPPER = "test-pepper-7f3a"

@@ -18,8 +18,8 @@ import pytest
 from keel.common.v1 import common_pb2 as cpb
 from keel.inference.v1 import inference_pb2 as pb
 from keel.inference.v1 import inference_pb2_grpc as pb_grpc
-from keel_client.local import port_or_free
 from keel_common.grpc import wait_healthy
+from keel_dev.local import port_or_free
 
 MODEL = "smollm2-135m-instruct"
 APP = "keel-inference-test"

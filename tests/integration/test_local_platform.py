@@ -18,11 +18,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from keel_client.adapters import BaseShape, write_lora_adapter
 from keel_client.cli import main
-from keel_client.cli.platform import component_health
 from keel_client.gateway import GatewayClient
-from keel_client.local import STATE_FILE, LocalPlatform, PlatformState, admin_key_path
+from keel_dev.adapters import BaseShape, write_lora_adapter
+from keel_dev.cli import component_health
+from keel_dev.local import STATE_FILE, LocalPlatform, PlatformState, admin_key_path
 
 KEEL = str(Path(sys.executable).with_name("keel"))
 
@@ -419,7 +419,7 @@ def test_keys_cli_through_the_gateway_and_admin_key_rotation(
 
 
 def port_of_nothing() -> int:
-    from keel_client.local import port_or_free
+    from keel_dev.local import port_or_free
 
     return port_or_free(0)
 
@@ -443,8 +443,8 @@ def test_keel_up_without_the_gateway(tmp_path: Path) -> None:
 
 
 def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Path) -> None:
-    from keel_client.local import port_or_free
     from keel_common.grpc import wait_healthy
+    from keel_dev.local import port_or_free
 
     grpc_port, http_port = port_or_free(0), port_or_free(0)
     env = {

@@ -12,9 +12,9 @@ import grpc
 import pytest
 import redis
 
-from keel_client.adapters import BaseShape, write_lora_adapter
 from keel_client.registry import KeelApiError, RegistryClient, status_name
 from keel_common.artifacts import ArtifactStore
+from keel_dev.adapters import BaseShape, write_lora_adapter
 
 TINY = BaseShape("tiny-llama", hidden_size=16, num_layers=2, num_heads=4, num_kv_heads=2)
 

@@ -5,6 +5,7 @@ httpx MockTransport plays the server so that each framing edge case is pinned ex
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,13 @@ import httpx
 import pytest
 
 from keel_client.gateway import GatewayClient, GatewayError, GatewayUnreachable, iter_sse
-from keel_client.local import port_or_free
+
+
+def port_or_free(_: int) -> int:
+    """A port nothing listens on (keel-client's tests do not need the keel-dev runner)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def sse(*events: dict[str, Any] | str) -> bytes:

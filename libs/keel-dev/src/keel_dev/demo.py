@@ -12,11 +12,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from keel_client.adapters import SMOLLM2_135M, write_lora_adapter
-from keel_client.local import LocalPlatform
+from keel_client.cli.render import history_table, versions_table
 from keel_client.registry import KeelApiError, RegistryClient, describe_resolution
 from keel_common.artifacts import file_sha256
 from keel_common.models import shipped_gguf
+from keel_dev.adapters import SMOLLM2_135M, write_lora_adapter
+from keel_dev.local import LocalPlatform
 
 MODEL = "support-bot"
 
@@ -28,8 +29,6 @@ def base_model_file() -> tuple[str, str]:
 
 
 def run_demo(console: Console, data_dir: Path | None = None) -> int:
-    from keel_client.cli.render import history_table, versions_table
-
     tmp = tempfile.TemporaryDirectory(prefix="keel-demo-") if data_dir is None else None
     root = Path(tmp.name) if tmp else Path(data_dir)  # type: ignore[arg-type]
     step = 0

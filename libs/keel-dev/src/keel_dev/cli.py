@@ -16,10 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from keel_client.cli.render import console, err
-from keel_client.local import LocalPlatform
 from keel_client.state import PlatformState, admin_key_path, default_data_dir
 from keel_common.grpc import channel
 from keel_common.grpc.client import health_status
+from keel_dev.local import LocalPlatform
 
 
 @click.command()
@@ -223,6 +223,6 @@ def status(data_dir: Path | None) -> None:
 )
 def demo(data_dir: Path | None) -> None:
     """Start the local platform, register a model with an adapter, move an alias, resolve it."""
-    from keel_client.demo import run_demo
+    from keel_dev.demo import run_demo
 
     sys.exit(run_demo(console, data_dir))
