@@ -5,13 +5,16 @@ platform's own Celery worker)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,9 +23,11 @@ from click.testing import CliRunner
 
 from keel_client.cli import main
 from keel_client.gateway import GatewayClient
+from keel_client.state import STATE_FILE, Component, PlatformState, admin_key_path
+from keel_common.contract import DEFAULT_BASE_MODEL
 from keel_dev.adapters import BaseShape, write_lora_adapter
-from keel_dev.cli import component_health
-from keel_dev.local import STATE_FILE, LocalPlatform, PlatformState, admin_key_path
+from keel_dev.health import component_health
+from keel_dev.local import LocalPlatform
 
 KEEL = str(Path(sys.executable).with_name("keel"))
 
@@ -316,7 +321,9 @@ def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path
     process group is left running."""
     admin_keys = []
     for how in ("sigterm", "crash"):
-        proc, _ = keel_up(tmp_path, "--no-inference", *(("--no-training",) if how == "sigterm" else ()))
+        # --max-restarts 0: the first crash stops the platform (by default it is restarted)
+        extra = ("--no-training",) if how == "sigterm" else ("--max-restarts", "0")
+        proc, _ = keel_up(tmp_path, "--no-inference", *extra)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -521,3 +528,125 @@ def test_local_platform_serves_inference(
     assert procs["gateway"].returncode in (0, -signal.SIGTERM)
     gateway_log = (tmp_path / "keel" / "logs" / "gateway.log").read_text()
     assert "Application shutdown complete" in gateway_log
+
+
+class ChatTraffic:
+    """Base-model chats through the gateway in a loop on a thread: each one's start time and
+    outcome (the HTTP status, or the transport error's name)."""
+
+    def __init__(self, gateway: str, key: str) -> None:
+        self.results: list[tuple[float, int | str, str]] = []
+        self.stop = threading.Event()
+        self.client = httpx.Client(base_url=gateway, headers=bearer(key), timeout=60, trust_env=False)
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        body = {
+            "model": DEFAULT_BASE_MODEL,
+            "messages": [{"role": "user", "content": "Say hi."}],
+            "max_tokens": 4,
+        }
+        while not self.stop.is_set():
+            began = time.monotonic()
+            try:
+                r = self.client.post("/v1/chat/completions", json=body)
+                self.results.append((began, r.status_code, r.text[:300]))
+            except httpx.HTTPError as exc:
+                self.results.append((began, type(exc).__name__, str(exc)))
+            self.stop.wait(0.05)
+
+    def between(self, start: float, end: float) -> list[tuple[float, int | str, str]]:
+        return [r for r in self.results if start <= r[0] < end]
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(90)
+        self.client.close()
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
+    """Poll observable state (the state file, the traffic's results) until ``check`` holds;
+    the time it did."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return time.monotonic()
+
+
+def test_keel_up_restarts_killed_components_under_traffic(tmp_path: Path) -> None:
+    """The runner behaves like a cluster: SIGKILL the registry under chat traffic and it is
+    restarted on the same port while base-model chats keep succeeding; SIGKILL inference and it
+    is restarted too: chats fail with clear 503s only while it is down, then succeed again."""
+    proc, env = keel_up(tmp_path, "--no-training")
+    seen: list[str] = []
+    traffic = None
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "press Ctrl-C" in line:
+                break
+        else:
+            pytest.fail("keel up ended early:\n" + "".join(seen))
+        # the rest of keel up's output, as it comes
+        threading.Thread(target=lambda: seen.extend(proc.stdout or ()), daemon=True).start()
+        state = PlatformState.load(tmp_path)
+        assert state is not None
+        key = admin_key_path(tmp_path).read_text().strip()
+        traffic = ChatTraffic(state.components["gateway"].http, key)
+        wait_for("a first chat", lambda: any(r[1] == 200 for r in traffic.results), 120)
+
+        def component(name: str) -> Component:
+            now = PlatformState.load(tmp_path)
+            assert now is not None, "the platform stopped:\n" + "".join(seen)
+            return now.components[name]
+
+        # --- the registry, killed: base-model chats need no registry ---------------------------
+        registry = state.components["registry"]
+        os.kill(registry.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        wait_for("the registry's restart", lambda: component("registry").restarts == 1, 30)
+        back = wait_for("the registry serving again", lambda: component("registry").state == "running", 120)
+        now = component("registry")
+        assert now.pid != registry.pid and now.last_exit == -signal.SIGKILL and now.grpc == registry.grpc
+        assert component_health(now)[0] == "SERVING"  # on the same port
+        during = traffic.between(killed, back)
+        assert during and all(r[1] == 200 for r in during), during
+        assert "registry exited with -9; restarting in 1s (restart 1/5)" in "".join(seen)
+
+        # `keel status` shows the restart
+        status = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
+        rows = {line.split("│")[1].strip(): line for line in status.stdout.splitlines() if "│" in line}
+        assert "1, last exit -9" in rows["registry"] and "SERVING" in rows["registry"], status.stdout
+
+        # --- inference, killed: clear 503s while it is down, answers again after --------------
+        inference = component("inference")
+        os.kill(inference.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        wait_for("the inference restart", lambda: component("inference").restarts == 1, 30)
+        back = wait_for("inference serving again", lambda: component("inference").state == "running", 600)
+        assert component("inference").grpc == inference.grpc
+        recovered = wait_for(
+            "a chat answered after inference came back",
+            lambda: any(r[1] == 200 for r in traffic.between(back, math.inf)),
+            120,
+        )
+        failed = [r for r in traffic.between(killed, math.inf) if r[1] != 200]
+        assert failed, "no chat failed while inference was down"
+        assert all(r[1] == 503 for r in failed), failed  # a clear answer, never a dropped connection
+        assert all("inference" in r[2] for r in failed), failed[:3]
+        assert all(r[0] < recovered for r in failed)  # and only until it served again
+        assert "inference exited with -9; restarting in 1s (restart 1/5)" in "".join(seen)
+        traffic.close()
+        after = traffic.between(recovered, math.inf)
+        assert after and all(r[1] == 200 for r in after), after
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(120) == 0
+    finally:
+        if traffic is not None:
+            traffic.close()
+        stop_keel_up(proc)
+    assert not (tmp_path / STATE_FILE).exists()

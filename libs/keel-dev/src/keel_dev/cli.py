@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import click
-import httpx
 from rich.markup import escape
 from rich.table import Table
 
 from keel_client.cli.render import console, err
-from keel_client.state import PlatformState, admin_key_path, default_data_dir
-from keel_common.grpc import channel
-from keel_common.grpc.client import health_status
-from keel_dev.local import LocalPlatform
+from keel_client.state import Component, PlatformState, admin_key_path, default_data_dir
+from keel_common.contract import OPERATOR_TENANT
+from keel_dev.health import component_health
+from keel_dev.local import ADMIN_SCOPES, LocalPlatform
+from keel_dev.supervisor import Event, RestartPolicy
 
 
 @click.command()
@@ -48,6 +44,15 @@ from keel_dev.local import LocalPlatform
     show_default=True,
     help="run the fine-tuning job API and one CPU training worker (Celery, queue train.cpu)",
 )
+@click.option(
+    "--max-restarts",
+    type=click.IntRange(min=0),
+    default=RestartPolicy.max_restarts,
+    show_default=True,
+    help=f"restarts of a crashed component within {RestartPolicy.window:.0f} s (backoff "
+    f"{RestartPolicy.backoff:g} s, doubling up to {RestartPolicy.max_backoff:g} s) before it stops the "
+    "platform; 0: the first crash stops it",
+)
 def up(
     data_dir: Path | None,
     registry_port: int,
@@ -57,8 +62,10 @@ def up(
     inference: bool,
     gateway: bool,
     training: bool,
+    max_restarts: int,
 ) -> None:
-    """Run the whole platform locally until Ctrl-C (or SIGTERM)."""
+    """Run the whole platform locally until Ctrl-C (or SIGTERM); a component that crashes is
+    restarted on the same port."""
 
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM stops the platform exactly like Ctrl-C
@@ -73,6 +80,7 @@ def up(
         gateway_port=gateway_port,
         training=training,
         training_port=training_port,
+        restart_policy=RestartPolicy(max_restarts=max_restarts),
     )
     died = None
     parts = "embedded Valkey, registry"
@@ -90,8 +98,12 @@ def up(
         if gateway:
             show_gateway_usage(platform, inference, training)
         console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
-        died = platform.wait()
-        err.print(f"[red]{died} exited unexpectedly[/red]; see the logs in {state.data_dir}/logs")
+        died = platform.supervise(show_event)
+        err.print(f"[red]{escape(died.describe())}[/red]; stopping the platform", highlight=False)
+        log = state.components[died.name].log
+        err.print(f"--- last lines of {log} ---", highlight=False, soft_wrap=True)
+        for line in died.tail:
+            err.print(escape(line), highlight=False, soft_wrap=True)
     except KeyboardInterrupt:
         note = f" (a running fine-tuning job gets up to {LocalPlatform.GRACE['training-worker']:.0f} s)"
         console.print("stopping ..." + (note if training else ""), highlight=False)
@@ -101,6 +113,13 @@ def up(
     sys.exit(1 if died else 0)
 
 
+def show_event(event: Event) -> None:
+    """A restart as it happens, on stderr (the give-up is shown by the caller)."""
+    if event.kind != "gave_up":
+        colour = "yellow" if event.kind == "restarting" else "green"
+        err.print(f"[{colour}]{escape(event.describe())}[/{colour}]", highlight=False)
+
+
 def show_gateway_usage(platform: LocalPlatform, inference: bool, training: bool = False) -> None:
     url = f"{platform.gateway_url}/v1"
     key = platform.admin_key
@@ -108,7 +127,7 @@ def show_gateway_usage(platform: LocalPlatform, inference: bool, training: bool 
     lines = [
         f"gateway   [bold]{url}[/bold]  (OpenAI-compatible){note}",
         f"admin key [bold]{key}[/bold]",
-        "          tenant keel, scopes admin,inference,training; "
+        f"          tenant {OPERATOR_TENANT}, scopes {ADMIN_SCOPES}; "
         f"kept in {admin_key_path(platform.data_dir)}",
         "use it:",
         f"  export OPENAI_BASE_URL={url} OPENAI_API_KEY={key}",
@@ -123,52 +142,7 @@ def show_gateway_usage(platform: LocalPlatform, inference: bool, training: bool 
         console.print(line, soft_wrap=True, highlight=False)
 
 
-def _readiness(http: str) -> str:
-    """``ready``, or why not, from a service's /readyz (keel_common's and the gateway's shapes)."""
-    try:
-        with urllib.request.urlopen(f"{http}/readyz", timeout=2):
-            return "ready"
-    except urllib.error.HTTPError as exc:
-        try:
-            body = json.loads(exc.read() or b"{}")
-        except ValueError:
-            return f"not ready (HTTP {exc.code})"
-        if "reasons" in body:
-            return str(body["reasons"])
-        failing = {k: v for k, v in (body.get("checks") or {}).items() if v != "ok"}
-        return "not ready: " + ", ".join(f"{k} {v}" for k, v in failing.items())
-    except OSError as exc:
-        return f"unreachable: {exc}"
-
-
-def component_health(comp: Any) -> tuple[str, str]:
-    """(status, detail) for one component of a running platform. An HTTP-only service (the
-    gateway) is SERVING when /readyz passes, LIVE when only /livez does."""
-    if comp.http and not comp.grpc:
-        try:
-            live = httpx.get(f"{comp.http}/livez", timeout=2, trust_env=False)
-        except httpx.HTTPError as exc:
-            return "UNREACHABLE", f"{type(exc).__name__}: {exc}"
-        if live.status_code != 200:
-            return "UNREACHABLE", f"/livez answered {live.status_code}"
-        detail = _readiness(comp.http)
-        return ("SERVING" if detail == "ready" else "LIVE"), detail
-    if comp.grpc:
-        with channel(comp.grpc) as ch:
-            status = health_status(ch)
-        return status, _readiness(comp.http) if comp.http else ""
-    if comp.url:
-        import redis
-
-        try:
-            redis.Redis.from_url(comp.url, socket_connect_timeout=2).ping()
-            return "SERVING", ""
-        except redis.RedisError as exc:
-            return "UNREACHABLE", str(exc)
-    return "UNKNOWN", ""
-
-
-def address(comp: Any) -> str:
+def address(comp: Component) -> str:
     if comp.name == "gateway":
         return f"{comp.http}/v1"
     if comp.queues:  # a Celery worker: it listens on queues, not on a port
@@ -176,20 +150,40 @@ def address(comp: Any) -> str:
     return str(comp.grpc or comp.url)
 
 
+def restarts(comp: Component) -> str:
+    if not comp.restarts:
+        return "0"
+    return f"{comp.restarts}, last exit {comp.last_exit}"
+
+
 def show_components(state: PlatformState, check: bool) -> bool:
     table = Table(title="Keel components")
-    for col in ("component", "status", "address", "metrics / health", "log"):
-        table.add_column(col)
+    # The restarts column only once the supervisor has restarted something.
+    restarted = any(c.restarts or c.state != "running" for c in state.components.values())
+    cols = (
+        "component",
+        "status",
+        *(("restarts",) if restarted else ()),
+        "address",
+        "metrics / health",
+        "log",
+    )
+    for col in cols:
+        table.add_column(col, no_wrap=col == "restarts")
     healthy = True
     for comp in state.components.values():
-        status, detail = component_health(comp) if check else ("-", "")
+        if comp.state == "restarting":  # waiting out its backoff: nothing to probe
+            status, detail = "RESTARTING", f"after exit {comp.last_exit}"
+        else:
+            status, detail = component_health(comp) if check else ("-", "")
         # LIVE: the process serves but a dependency is missing; that dependency has its own row
         # (or was left out on purpose, as with --no-inference).
         healthy &= status in ("SERVING", "LIVE")
-        colour = {"SERVING": "green", "LIVE": "yellow"}.get(status, "red")
+        colour = {"SERVING": "green", "LIVE": "yellow", "RESTARTING": "yellow"}.get(status, "red")
         table.add_row(
             comp.name,
             f"[{colour}]{status}[/{colour}] {escape(detail)}",
+            *((restarts(comp),) if restarted else ()),
             address(comp),
             f"{comp.http}/metrics" if comp.http else "",
             comp.log,

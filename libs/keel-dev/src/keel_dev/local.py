@@ -1,6 +1,7 @@
 """The local platform behind ``keel up``: an embedded Valkey and each service as a child
 process on this machine (registry, inference, the training API and one CPU training worker,
-the gateway), started in order, health-checked, and stopped cleanly.
+the gateway), started in order, health-checked, restarted with backoff when one crashes
+(``supervisor``), and stopped cleanly.
 
 State (URLs, ports, pids) goes to ``<data_dir>/platform.json`` so ``keel status`` and the
 other commands find a running platform without flags. The gateway's key pepper and the
@@ -9,18 +10,15 @@ operator's admin key live in ``<data_dir>/gateway/`` (mode 0600), so keys surviv
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import httpx
 
@@ -38,6 +36,7 @@ from keel_common.contract import OPERATOR_TENANT
 from keel_common.errors import Unavailable
 from keel_common.grpc import wait_healthy
 from keel_common.redis import EmbeddedValkey
+from keel_dev.supervisor import Event, Probe, RestartPolicy, Supervisor
 
 ADMIN_KEY_NAME = "keel-up-admin"
 ADMIN_SCOPES = "admin,inference,training"
@@ -115,6 +114,7 @@ class LocalPlatform:
         training_http_port: int = 8083,
         training_worker_metrics_port: int = 8086,
         training_queue: str = "train.cpu",
+        restart_policy: RestartPolicy | None = None,
     ) -> None:
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.registry_port = registry_port
@@ -136,8 +136,8 @@ class LocalPlatform:
         # The admin key of the operator tenant, once the gateway is up (never in platform.json).
         self.admin_key = ""
         self.valkey: EmbeddedValkey | None = None
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._logs: list[IO[bytes]] = []
+        # Each service a supervised child: `keel up` restarts a crashed one (see supervise()).
+        self.supervisor = Supervisor(restart_policy)
         self.state = PlatformState(str(self.data_dir))
 
     def __enter__(self) -> LocalPlatform:
@@ -156,22 +156,22 @@ class LocalPlatform:
         """The gateway's root URL (the OpenAI API is under ``/v1``)."""
         return self.state.components["gateway"].http
 
+    @property
+    def procs(self) -> dict[str, subprocess.Popen[bytes]]:
+        """The current process of each running child, in start order."""
+        return {n: c.proc for n, c in self.supervisor.children.items() if c.proc is not None}
+
     def _spawn(
-        self, name: str, module: str, env: dict[str, str], args: tuple[str, ...] = ("serve",)
+        self,
+        name: str,
+        module: str,
+        env: dict[str, str],
+        probe: Probe,
+        args: tuple[str, ...] = ("serve",),
     ) -> subprocess.Popen[bytes]:
         log_path = self.data_dir / "logs" / f"{name}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = log_path.open("ab")
-        self._logs.append(log)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
-        )
-        self.procs[name] = proc
-        return proc
+        argv = [sys.executable, "-m", module, *args]
+        return self.supervisor.spawn(name, argv, {**os.environ, **env}, log_path, probe)
 
     def _wait(
         self,
@@ -245,6 +245,15 @@ class LocalPlatform:
         ports = {prefix + "HTTP_PORT": str(http_port)}
         if grpc_port is not None:
             ports[prefix + "GRPC_PORT"] = str(grpc_port)
+        target = "" if grpc_port is None else f"127.0.0.1:{grpc_port}"
+        http = f"http://127.0.0.1:{http_port}"
+
+        def probe(t: float) -> None:
+            if target:
+                wait_healthy(target, timeout=t)
+            else:
+                wait_http_live(f"{http}/livez", timeout=t)
+
         proc = self._spawn(
             name,
             f"keel_{name}",
@@ -255,9 +264,8 @@ class LocalPlatform:
                 **ports,
                 **(env or {}),
             },
+            probe,
         )
-        target = "" if grpc_port is None else f"127.0.0.1:{grpc_port}"
-        http = f"http://127.0.0.1:{http_port}"
         self.state.components[name] = Component(
             name,
             grpc=target,
@@ -265,13 +273,6 @@ class LocalPlatform:
             pid=proc.pid,
             log=str(self.data_dir / "logs" / f"{name}.log"),
         )
-
-        def probe(t: float) -> None:
-            if target:
-                wait_healthy(target, timeout=t)
-            else:
-                wait_http_live(f"{http}/livez", timeout=t)
-
         self._wait(name, probe, proc, timeout)
 
     @staticmethod
@@ -308,6 +309,11 @@ class LocalPlatform:
         self._start_service("training", self.training_port, self.training_http_port, env)
         name = "training-worker"
         port = port_or_free(self.training_worker_metrics_port)
+        http = f"http://127.0.0.1:{port}"
+
+        def probe(t: float) -> None:
+            wait_http_live(f"{http}/livez", timeout=t)
+
         proc = self._spawn(
             name,
             "keel_training",
@@ -318,14 +324,14 @@ class LocalPlatform:
                 "KEEL_TRAINING_HOST": "127.0.0.1",
                 "KEEL_TRAINING_WORKER_METRICS_PORT": str(port),
             },
+            probe,
             ("worker", "--queues", self.training_queue),
         )
-        http = f"http://127.0.0.1:{port}"
         self.state.components[name] = Component(
             name, http=http, pid=proc.pid, log=str(self.data_dir / "logs" / f"{name}.log"),
             queues=self.training_queue,
         )  # fmt: skip
-        self._wait(name, lambda t: wait_http_live(f"{http}/livez", timeout=t), proc)
+        self._wait(name, probe, proc)
 
     def _start_gateway(self) -> None:
         """The OpenAI-compatible gateway (HTTP only) in front of the local registry and inference
@@ -392,35 +398,34 @@ class LocalPlatform:
     REAP_GROUP = {"training-worker"}
 
     def stop(self, grace: float = 10.0) -> None:
-        for name, proc in reversed(list(self.procs.items())):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)  # the main process only: it stops its children
-                try:
-                    proc.wait(self.GRACE.get(name, grace))
-                except subprocess.TimeoutExpired:
-                    # Its whole process group (a Celery job process, Ray's workers), while the
-                    # leader is not yet reaped, so the group id cannot belong to anyone else.
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            if name in self.REAP_GROUP:
-                # Whatever is left of its group. Linux does not hand out a pid that is still a
-                # process group's id, so this reaches no one else even after the leader is gone.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            self.procs.pop(name)
+        for name in reversed(list(self.supervisor.children)):
+            self.supervisor.stop(name, self.GRACE.get(name, grace), reap_group=name in self.REAP_GROUP)
         if self.valkey is not None:
             self.valkey.stop()
             self.valkey = None
-        for log in self._logs:
-            log.close()
-        self._logs.clear()
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
 
-    def wait(self) -> str | None:
-        """Block until a child exits (returns its name) — ``keel up``'s main loop."""
-        while True:
-            for name, proc in self.procs.items():
-                if proc.poll() is not None:
-                    return name
-            time.sleep(0.5)
+    def supervise(self, on_event: Callable[[Event], None] = lambda _: None) -> Event:
+        """``keel up``'s main loop: restart what crashes (recorded in the state file, so `keel
+        status` shows it) until a component keeps crashing; returns that ``gave_up`` event."""
+
+        def record(event: Event) -> None:
+            comp = self.state.components.get(event.name)
+            child = self.supervisor.children.get(event.name)
+            if comp is not None and child is not None:
+                comp.restarts, comp.last_exit = child.restarts, child.last_exit
+                comp.state = {
+                    "restarting": "restarting",
+                    "restarted": "starting" if child.starting else "running",
+                    "gave_up": "failed",
+                }.get(event.kind, "running")
+                if child.proc is not None:
+                    comp.pid = child.proc.pid
+                self.state.save()
+            on_event(event)
+
+        self.supervisor.on_event = record
+        try:
+            return self.supervisor.run()
+        finally:
+            self.supervisor.on_event = lambda _: None
