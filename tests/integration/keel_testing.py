@@ -11,7 +11,7 @@ import httpx
 
 from keel_common.grpc import wait_healthy
 from keel_dev.local import port_or_free
-from keel_gateway.server import ThreadedGateway
+from keel_gateway.testing import ThreadedGateway
 
 PEPPER = "test-pepper-7f3a"
 

@@ -16,7 +16,7 @@ import pytest
 from keel_testing import BASE, PEPPER, create_key, facts_jsonl, start_inference
 
 from keel_gateway.config import GatewaySettings
-from keel_gateway.server import ThreadedGateway
+from keel_gateway.testing import ThreadedGateway
 
 APP = "keel-finetune-test"
 

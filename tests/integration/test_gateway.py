@@ -21,7 +21,7 @@ from keel.gateway.v1 import gateway_pb2 as gpb
 from keel_client.registry import RegistryClient
 from keel_gateway.config import GatewaySettings
 from keel_gateway.guardrails.semantic import Embedder
-from keel_gateway.server import ThreadedGateway
+from keel_gateway.testing import ThreadedGateway
 
 BASE = "smollm2-135m-instruct"
 APP = "keel-gateway-test"

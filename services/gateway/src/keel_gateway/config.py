@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from keel_common.contract import ALIAS_CHANNEL, INTERACTIONS_STREAM, OPERATOR_TENANT
 from keel_common.settings import KeelSettings, reject_placeholder
 
 
@@ -32,7 +33,9 @@ class GatewaySettings(KeelSettings):
     key_cache_stale_s: float = Field(
         60.0, ge=0, description="how long a cached key keeps working while Redis is unreachable"
     )
-    operator_tenant: str = Field("keel", description="admins of this tenant manage every tenant's keys")
+    operator_tenant: str = Field(
+        OPERATOR_TENANT, description="admins of this tenant manage every tenant's keys"
+    )
 
     # Rate limits for keys that do not set their own (0 = unlimited).
     default_rpm: int = Field(600, ge=0)
@@ -50,10 +53,10 @@ class GatewaySettings(KeelSettings):
     max_file_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="POST /v1/files bodies")
     default_max_tokens: int = Field(256, ge=1, description="chat completions without max_tokens")
     route_cache_ttl_s: float = Field(30.0, ge=0, description="safety net; alias events invalidate at once")
-    alias_channel: str = "keel:registry:aliases"
+    alias_channel: str = ALIAS_CHANNEL
 
     # Interaction log
-    interactions_stream: str = "keel:interactions"
+    interactions_stream: str = INTERACTIONS_STREAM
     interactions_maxlen: int = Field(1_000_000, ge=1)
     interactions_buffer: int = Field(10_000, ge=1, description="records kept while Redis is down")
     interactions_batch: int = Field(100, ge=1)

@@ -1,6 +1,6 @@
 """The gateway's request handling, independent of HTTP: authenticate, route, rate-limit, run
-the rails, call inference, filter the answer, account and log. ``app.py`` only maps HTTP onto
-this and formats OpenAI's JSON and SSE."""
+the rails, call inference, filter the answer, account and log. ``http_api/`` only maps HTTP
+onto this and formats OpenAI's JSON and SSE."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from keel.common.v1 import common_pb2 as cpb
 from keel.gateway.v1 import gateway_pb2 as gpb
 from keel.inference.v1 import inference_pb2 as ipb
 from keel.inference.v1 import inference_pb2_grpc as igrpc
+from keel_common.contract import GUARDRAILS_HEADER, MODEL_HEADER, REQUEST_ID_HEADER
 from keel_gateway import metrics as m
 from keel_gateway.config import GatewaySettings
 from keel_gateway.errors import ApiError, from_grpc
@@ -91,14 +92,14 @@ class Call:
         return self.route.requested if self.route is not None else "unresolved"
 
     def headers(self) -> dict[str, str]:
-        h = {"x-request-id": self.request_id}
+        h = {REQUEST_ID_HEADER: self.request_id}
         if self.route is not None:
-            h["x-keel-model"] = self.route.served
+            h[MODEL_HEADER] = self.route.served
         if self.elapsed_s:
             gateway_ms = max(self.elapsed_s - self.upstream_s, 0.0) * 1000
             h["server-timing"] = f"gateway;dur={gateway_ms:.2f}, inference;dur={self.upstream_s * 1000:.2f}"
         if self.verdicts:
-            h["x-keel-guardrails"] = ",".join(v.header() for v in self.verdicts)
+            h[GUARDRAILS_HEADER] = ",".join(v.header() for v in self.verdicts)
         a = self.admission
         if a is not None and a.enforced:
             if a.remaining_requests >= 0:
@@ -106,13 +107,6 @@ class Call:
             if a.remaining_tokens >= 0:
                 h["x-ratelimit-remaining-tokens"] = str(max(a.remaining_tokens, 0))
         return h
-
-    def keel_field(self) -> dict[str, object]:
-        return {
-            "request_id": self.request_id,
-            "model": self.route.served if self.route is not None else "",
-            "guardrails": [v.public() for v in self.verdicts],
-        }
 
 
 class Gateway:
@@ -320,7 +314,7 @@ class Gateway:
             resp = await self.inference.Generate(
                 self._request(call),
                 timeout=self.settings.upstream_timeout_s,
-                metadata=(("x-request-id", call.request_id),),
+                metadata=((REQUEST_ID_HEADER, call.request_id),),
             )
         except grpc.RpcError as err:
             api_err = self._upstream(err)
@@ -342,7 +336,7 @@ class Gateway:
         upstream = self.inference.GenerateStream(
             self._request(call),
             timeout=self.settings.upstream_timeout_s,
-            metadata=(("x-request-id", call.request_id),),
+            metadata=((REQUEST_ID_HEADER, call.request_id),),
         )
         it = upstream.__aiter__()
         try:

@@ -1,4 +1,4 @@
-"""The interaction log: every finished request goes to the Redis stream ``keel:interactions``
+"""The interaction log: every finished request goes to a Redis stream (``INTERACTIONS_STREAM``)
 (one serialized ``keel.gateway.v1.Interaction`` per entry, field ``data``, capped by MAXLEN).
 
 Writing is never on a response's critical path: ``record`` only appends to a bounded

@@ -22,6 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from keel_common.contract import GATEWAY_KEY_PREFIX
 from keel_gateway.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,9 @@ SCOPES = ("inference", "training", "admin")
 PREFIX = "sk-keel-"
 _KEY = re.compile(r"^sk-keel-([a-z0-9]{12})\.([A-Za-z0-9_-]{20,128})$")
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
-EVENTS = "keel:gateway:keys:events"
-_REC = "keel:gateway:key:"
-_INDEX = "keel:gateway:keys"
+EVENTS = f"{GATEWAY_KEY_PREFIX}:keys:events"
+_REC = f"{GATEWAY_KEY_PREFIX}:key:"
+_INDEX = f"{GATEWAY_KEY_PREFIX}:keys"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,28 @@ def check_scopes(scopes: list[str] | tuple[str, ...] | frozenset[str]) -> frozen
     if unknown:
         raise ApiError(400, f"unknown scope(s) {unknown}; known: {', '.join(SCOPES)}", param="scopes")
     return frozenset(scopes)
+
+
+def admin_tenant(caller: ApiKey, tenant: str | None, operator: str) -> str:
+    """The tenant an admin key acts on: its own (the default), or any for the operator
+    tenant's admins; another tenant's admin is refused (403)."""
+    target = tenant or caller.tenant
+    if target != caller.tenant and caller.tenant != operator:
+        raise ApiError(
+            403,
+            f"This key administers tenant '{caller.tenant}' only.",
+            param="tenant",
+            code="insufficient_scope",
+        )
+    return target
+
+
+def managed_key(caller: ApiKey, found: ApiKey | None, key_id: str, operator: str) -> ApiKey:
+    """``found`` if the admin ``caller`` may see and revoke it; another tenant's key looks
+    missing (404), as an unknown one does."""
+    if found is None or (found.tenant != caller.tenant and caller.tenant != operator):
+        raise ApiError(404, f"No API key with id '{key_id}'.", param="key_id", code="not_found")
+    return found
 
 
 def _decode(key_id: str, raw: Mapping[Any, Any]) -> tuple[ApiKey, bytes]:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from keel_common.contract import GATEWAY_KEY_PREFIX
+
 log = logging.getLogger(__name__)
 
 WINDOW_S = 60
-_PREFIX = "keel:gateway:rl:"
+_PREFIX = f"{GATEWAY_KEY_PREFIX}:rl:"
 
 # KEYS: rpm:cur rpm:prev tpm:cur tpm:prev conc
 # ARGV: rpm tpm concurrency est_tokens request_id lease_s

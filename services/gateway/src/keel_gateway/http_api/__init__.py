@@ -1,0 +1,19 @@
+"""The HTTP transport: one router per resource over ``core.Gateway`` and ``FineTuning``.
+
+To add a resource: write ``http_api/<resource>.py`` with an ``APIRouter`` whose routes take
+``key: ApiKey = Depends(require("<scope>"))``, and add its router to ``ROUTERS``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from keel_gateway.http_api import admin_keys, chat, files, fine_tuning, models, ops
+
+ROUTERS: tuple[APIRouter, ...] = (
+    chat.router,
+    models.router,
+    files.router,
+    fine_tuning.router,
+    admin_keys.router,
+    ops.router,
+)

@@ -1,0 +1,52 @@
+"""What routes ask FastAPI for: the running core objects (from ``app.state``) and the caller's
+API key, authenticated and checked for a scope: ``key: ApiKey = Depends(require("inference"))``,
+spelt ``key: InferenceKey`` (FastAPI's ``Annotated`` form, so the default stays free)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from keel_gateway.core import Gateway
+from keel_gateway.finetuning import FineTuning
+from keel_gateway.keys import ApiKey
+from keel_gateway.runtime import Runtime
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def gateway(request: Request) -> Gateway:
+    return runtime(request).gateway
+
+
+def finetuning(request: Request) -> FineTuning:
+    return runtime(request).finetuning
+
+
+def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency that returns the caller's key when it is valid and has ``scope``
+    (401 / 403 in OpenAI's envelope otherwise)."""
+
+    async def authenticated(request: Request, authorization: str | None = Header(None)) -> ApiKey:
+        return await gateway(request).authenticate(authorization, scope)
+
+    authenticated.__name__ = f"require_{scope}"
+    return authenticated
+
+
+def actor(key: ApiKey) -> str:
+    """How services record a gateway caller in their audit trails."""
+    return f"key:{key.id}"
+
+
+InferenceKey = Annotated[ApiKey, Depends(require("inference"))]
+TrainingKey = Annotated[ApiKey, Depends(require("training"))]
+AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+GatewayDep = Annotated[Gateway, Depends(gateway)]
+FineTuningDep = Annotated[FineTuning, Depends(finetuning)]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
