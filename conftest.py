@@ -74,7 +74,7 @@ RegistryFactory = Callable[..., object]
 def registry_factory(tmp_path: Path, valkey_url: str) -> Iterator[Callable[..., object]]:
     """Start real registry gRPC servers (ephemeral ports); all are stopped at teardown."""
     from keel_registry.config import RegistrySettings
-    from keel_registry.server import build
+    from keel_registry.grpc_api import build
 
     started = []
 

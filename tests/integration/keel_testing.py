@@ -88,7 +88,7 @@ def create_key(
 def start_registry(tmp: Path, valkey_url: str, artifact_root: Path) -> tuple[Any, str]:
     """A registry gRPC server on SQLite in ``tmp`` (stop it yourself) and its target."""
     from keel_registry.config import RegistrySettings
-    from keel_registry.server import build
+    from keel_registry.grpc_api import build
 
     reg = build(
         RegistrySettings(

@@ -14,7 +14,7 @@ from keel_client.registry import RegistryClient
 from keel_common.grpc import channel, wait_healthy
 from keel_common.redis import EmbeddedValkey
 from keel_registry.config import RegistrySettings
-from keel_registry.server import build
+from keel_registry.grpc_api import build
 
 
 def readyz(port: int) -> tuple[int, dict]:

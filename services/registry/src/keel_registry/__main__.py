@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         migrate.upgrade(engine)
         print(f"schema at {migrate.current_revision(engine)}")
         return 0
-    from keel_registry.server import build
+    from keel_registry.grpc_api import build
 
     build(settings).run()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from keel_common.contract import ALIAS_CHANNEL, REGISTRY_EVENTS_STREAM
 from keel_common.settings import ServiceSettings, reject_placeholder
 
 
@@ -16,8 +17,8 @@ class RegistrySettings(ServiceSettings):
         None, description="SQLAlchemy URL; defaults to SQLite at <data_dir>/registry.db"
     )
     migrate_on_start: bool = True
-    alias_channel: str = "keel:registry:aliases"
-    events_stream: str = "keel:registry:events"
+    alias_channel: str = ALIAS_CHANNEL
+    events_stream: str = REGISTRY_EVENTS_STREAM
     events_maxlen: int = Field(10_000, ge=100)
 
     @field_validator("database_url")

@@ -15,6 +15,8 @@ from keel.registry.v1 import registry_pb2_grpc as pb_grpc
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import InvalidArgument
 from keel_common.grpc import GrpcService
+from keel_common.grpc.metadata import actor
+from keel_common.protoenum import enum_name
 from keel_common.redis import EmbeddedValkey, connect
 from keel_registry import core, migrate
 from keel_registry.config import RegistrySettings
@@ -36,7 +38,7 @@ def _status_name(value: int, field: str = "status") -> str:
     if value == pb.VERSION_STATUS_UNSPECIFIED:
         return ""
     try:
-        return pb.VersionStatus.Name(value).removeprefix("VERSION_STATUS_")
+        return enum_name(pb.VersionStatus, value)
     except ValueError as exc:
         raise InvalidArgument(f"unknown status {value}", field=field) from exc
 
@@ -102,13 +104,6 @@ def event_pb(e: core.AliasEventView) -> pb.AliasEvent:
     )
 
 
-def _actor(given: str, context: grpc.ServicerContext) -> str:
-    """Who did it: the request field, else the ``x-keel-actor`` metadata the gateway/CLI sends."""
-    if given:
-        return given
-    return str(dict(context.invocation_metadata() or ()).get("x-keel-actor", "")) or "anonymous"
-
-
 class RegistryServicer(pb_grpc.RegistryServiceServicer):
     def __init__(self, registry: core.Registry) -> None:
         self.r = registry
@@ -116,7 +111,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
     def CreateModel(self, request: pb.CreateModelRequest, context: grpc.ServicerContext) -> pb.Model:
         return model_pb(
             self.r.create_model(
-                request.name, request.description, request.tenant, _actor(request.creator, context)
+                request.name, request.description, request.tenant, actor(request.creator, context)
             )
         )
 
@@ -152,7 +147,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
             tags=list(request.tags),
             description=request.description,
             status=_status_name(request.status),
-            creator=_actor(request.creator, context),
+            creator=actor(request.creator, context),
             create_model=request.create_model,
             tenant=request.tenant,
         )
@@ -212,7 +207,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
     def SetAlias(self, request: pb.SetAliasRequest, context: grpc.ServicerContext) -> pb.Alias:
         return alias_pb(
             self.r.set_alias(
-                request.model, request.alias, request.version, _actor(request.actor, context), request.reason
+                request.model, request.alias, request.version, actor(request.actor, context), request.reason
             )
         )
 
@@ -220,7 +215,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         self, request: pb.DeleteAliasRequest, context: grpc.ServicerContext
     ) -> pb.DeleteAliasResponse:
         prev = self.r.delete_alias(
-            request.model, request.alias, _actor(request.actor, context), request.reason
+            request.model, request.alias, actor(request.actor, context), request.reason
         )
         return pb.DeleteAliasResponse(previous_version=prev)
 
@@ -239,9 +234,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
 
     def RollbackAlias(self, request: pb.RollbackAliasRequest, context: grpc.ServicerContext) -> pb.Alias:
         return alias_pb(
-            self.r.rollback_alias(
-                request.model, request.alias, _actor(request.actor, context), request.reason
-            )
+            self.r.rollback_alias(request.model, request.alias, actor(request.actor, context), request.reason)
         )
 
     def Resolve(self, request: pb.ResolveRequest, context: grpc.ServicerContext) -> pb.ResolveResponse:
