@@ -99,11 +99,12 @@ def up(
             show_gateway_usage(platform, inference, training)
         console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
         died = platform.supervise(show_event)
-        err.print(f"[red]{escape(died.describe())}[/red]; stopping the platform", highlight=False)
-        log = state.components[died.name].log
-        err.print(f"--- last lines of {log} ---", highlight=False, soft_wrap=True)
-        for line in died.tail:
-            err.print(escape(line), highlight=False, soft_wrap=True)
+        if died is not None:
+            err.print(f"[red]{escape(died.describe())}[/red]; stopping the platform", highlight=False)
+            log = state.components[died.name].log
+            err.print(f"--- last lines of {log} ---", highlight=False, soft_wrap=True)
+            for line in died.tail:
+                err.print(escape(line), highlight=False, soft_wrap=True)
     except KeyboardInterrupt:
         note = f" (a running fine-tuning job gets up to {LocalPlatform.GRACE['training-worker']:.0f} s)"
         console.print("stopping ..." + (note if training else ""), highlight=False)

@@ -16,6 +16,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -405,9 +406,12 @@ class LocalPlatform:
             self.valkey = None
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
 
-    def supervise(self, on_event: Callable[[Event], None] = lambda _: None) -> Event:
+    def supervise(
+        self, on_event: Callable[[Event], None] = lambda _: None, stop: threading.Event | None = None
+    ) -> Event | None:
         """``keel up``'s main loop: restart what crashes (recorded in the state file, so `keel
-        status` shows it) until a component keeps crashing; returns that ``gave_up`` event."""
+        status` shows it) until a component keeps crashing (returns that ``gave_up`` event) or
+        ``stop`` is set."""
 
         def record(event: Event) -> None:
             comp = self.state.components.get(event.name)
@@ -426,6 +430,6 @@ class LocalPlatform:
 
         self.supervisor.on_event = record
         try:
-            return self.supervisor.run()
+            return self.supervisor.run(stop=stop)
         finally:
             self.supervisor.on_event = lambda _: None

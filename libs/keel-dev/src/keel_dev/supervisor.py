@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,13 +178,16 @@ class Supervisor:
         self.on_event(Event("restarting", child.name, code, attempt, self.policy.max_restarts, delay))
         return None
 
-    def run(self, interval: float = 0.2) -> Event:
-        """Keep the children running until one keeps crashing; returns that ``gave_up`` event."""
-        while True:
+    def run(self, interval: float = 0.2, stop: threading.Event | None = None) -> Event | None:
+        """Keep the children running until one keeps crashing (returns that ``gave_up`` event)
+        or ``stop`` is set (returns None)."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
             given_up = self.poll()
             if given_up:
                 return given_up
-            time.sleep(interval)
+            stop.wait(interval)
+        return None
 
     def stop(self, name: str, grace: float, reap_group: bool = False) -> None:
         """SIGTERM to the child's main process (it stops its own children), SIGKILL to its whole
