@@ -33,7 +33,7 @@ def training(
 ) -> Iterator[dict[str, Any]]:
     from keel_testing import start_registry
 
-    from keel_training.server import build
+    from keel_training.grpc_api import build
 
     tmp = tmp_path_factory.mktemp("training")
     prefix = f"keel:training:{tmp.name}"

@@ -17,7 +17,7 @@ from keel_testing import BASE, facts_jsonl
 
 from keel.registry.v1 import registry_pb2 as rpb
 from keel.training.v1 import training_pb2 as pb
-from keel_training.runner import Runner
+from keel_training.worker.job_run import Runner
 
 
 def upload(stub: Any, tenant: str = "acme", content: bytes | None = None) -> pb.File:

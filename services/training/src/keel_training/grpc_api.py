@@ -16,23 +16,18 @@ from keel.training.v1 import training_pb2_grpc as pb_grpc
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import ResourceExhausted
 from keel_common.grpc import GrpcService
+from keel_common.grpc.metadata import actor
 from keel_common.periodic import Periodic
 from keel_common.redis import EmbeddedValkey, connect
 from keel_training.config import QUEUES, TrainingSettings
 from keel_training.core import TrainingCore
 from keel_training.metrics import StateCollector
 from keel_training.store import Store
-from keel_training.tasks import make_celery, sender
+from keel_training.worker.celery_app import make_celery, sender
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TrainingService"].full_name
-
-
-def _actor(given: str, context: grpc.ServicerContext) -> str:
-    if given:
-        return given
-    return str(dict(context.invocation_metadata() or ()).get("x-keel-actor", "")) or "anonymous"
 
 
 class TrainingServicer(pb_grpc.TrainingServiceServicer):
@@ -42,7 +37,7 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
 
     def CreateJob(self, request: pb.CreateJobRequest, context: grpc.ServicerContext) -> pb.Job:
         if not request.creator:
-            request.creator = _actor("", context)
+            request.creator = actor("", context)
         return self.c.create_job(request)
 
     def GetJob(self, request: pb.GetJobRequest, context: grpc.ServicerContext) -> pb.Job:
@@ -53,7 +48,7 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
         return pb.ListJobsResponse(jobs=jobs, next_page_token=token)
 
     def CancelJob(self, request: pb.CancelJobRequest, context: grpc.ServicerContext) -> pb.Job:
-        return self.c.cancel_job(request.job_id, actor=_actor(request.actor, context))
+        return self.c.cancel_job(request.job_id, actor=actor(request.actor, context))
 
     def ResumeJob(self, request: pb.ResumeJobRequest, context: grpc.ServicerContext) -> pb.Job:
         return self.c.resume_job(request.job_id)

@@ -36,7 +36,7 @@ def _draining(**_: Any) -> None:
     go back to the queue at their next step instead of being killed after the grace period."""
     import os
 
-    from keel_training.runner import drain_marker
+    from keel_training.worker.job_run import drain_marker
 
     drain_marker(os.getpid()).touch()
 
@@ -72,13 +72,13 @@ def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
         if "r" not in runner:
             from keel_common.artifacts import ArtifactStore
             from keel_common.redis import redis_from_url
-            from keel_training.runner import Runner
             from keel_training.store import Store
+            from keel_training.worker.job_run import Runner
 
             store = Store(redis_from_url(broker_url), settings.key_prefix, settings.events_maxlen)
             artifacts = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
             runner["r"] = Runner(settings, store, artifacts, sender(app))
-        from keel_training.runner import BUSY
+        from keel_training.worker.job_run import BUSY
 
         outcome = str(runner["r"].run(job_id))
         if outcome == BUSY:  # a run that just ended still holds the lease: come back later

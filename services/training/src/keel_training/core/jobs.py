@@ -1,19 +1,14 @@
-"""The job API's logic, free of transports: files, job creation with validation, listing,
-cancel, resume, events, checkpoints, and the reaper that re-queues jobs whose worker died.
-
-Jobs leave here as Celery messages through ``enqueue``; workers (``runner``) take it from
-there. Everything a trainer can get wrong is checked before anything is queued.
-"""
+"""The job API's logic, free of transports: job creation with validation, listing, cancel,
+resume, events, checkpoints. Jobs leave here as Celery messages through ``enqueue``; workers
+(``worker.job_run``) take it from there. Everything a trainer can get wrong is checked before
+anything is queued."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from keel.training.v1 import training_pb2 as pb
 from keel_common.artifacts import ArtifactStore
@@ -29,86 +24,18 @@ from keel_common.ids import new_id
 from keel_common.paging import decode_token, encode_token, page_size
 from keel_training import metrics
 from keel_training.config import TrainingSettings
+from keel_training.core.files import Files
+from keel_training.core.hyperparameters import check_hyperparameters
+from keel_training.core.names import SUFFIX, fine_tuned_name, output_model_name
+from keel_training.core.paging import filtered_page
+from keel_training.core.reaper import reap_lost
+from keel_training.core.tokenizers import Tokenizers
 from keel_training.store import TERMINAL, Store, now_ts, status_name
-from keel_training.trainer import DEFAULT_TARGETS, planned_steps
-from keel_training.validation import validate_training_file
+from keel_training.trainer import planned_steps
 
 log = logging.getLogger(__name__)
 
-SUFFIX = re.compile(r"^[A-Za-z0-9_-]{0,40}$")
-DEFAULT_LR = 2e-4
 Enqueue = Callable[[str, str], None]
-T = TypeVar("T")
-
-# Inclusive (low, high) of the numeric hyperparameters a trainer may set; 0 takes the default.
-_RANGES: dict[str, tuple[float, float]] = {
-    "rank": (1, 256),
-    "alpha": (1e-3, 4096),
-    "learning_rate": (1e-7, 1.0),
-    "learning_rate_multiplier": (1e-3, 100.0),
-    "epochs": (1, 100),
-    "max_steps": (1, 1_000_000),
-    "batch_size": (1, 256),
-    "gradient_accumulation_steps": (1, 1024),
-    "max_seq_len": (16, 32768),
-    "warmup_steps": (1, 100_000),
-    "save_steps": (1, 1_000_000),
-    "eval_steps": (1, 1_000_000),
-    "early_stopping_patience": (1, 100),
-}
-
-
-def fine_tuned_name(base: str, tenant: str, suffix: str, job_id: str) -> str:
-    return f"ft:{base}:{tenant}:{suffix}:{job_id}"
-
-
-def output_model_name(tenant: str, base: str) -> str:
-    return re.sub(r"[^a-z0-9._-]+", "-", f"{tenant}-ft-{base}".lower()).strip("-._")[:128]
-
-
-def check_hyperparameters(hp: pb.LoraHyperparameters, model_max_len: int) -> pb.LoraHyperparameters:
-    """The effective hyperparameters (defaults filled in), or InvalidArgument naming the field."""
-    for name, (low, high) in _RANGES.items():
-        value = getattr(hp, name)
-        if value and not low <= value <= high:
-            raise InvalidArgument(
-                f"must be between {low:g} and {high:g}, got {value:g}", field=f"hyperparameters.{name}"
-            )
-    if hp.HasField("dropout") and not 0 <= hp.dropout < 1:
-        raise InvalidArgument(f"must be in [0, 1), got {hp.dropout:g}", field="hyperparameters.dropout")
-    if hp.HasField("eval_split") and not 0 <= hp.eval_split <= 0.5:
-        raise InvalidArgument(
-            f"must be in [0, 0.5], got {hp.eval_split:g}", field="hyperparameters.eval_split"
-        )
-    if hp.learning_rate and hp.learning_rate_multiplier:
-        raise InvalidArgument(
-            "give learning_rate or learning_rate_multiplier, not both", field="hyperparameters"
-        )
-    if hp.max_seq_len > model_max_len:
-        raise InvalidArgument(
-            f"must not exceed the model's context of {model_max_len} tokens",
-            field="hyperparameters.max_seq_len",
-        )
-    for m in hp.target_modules:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", m):
-            raise InvalidArgument(f"{m!r} is not a module name", field="hyperparameters.target_modules")
-    out = pb.LoraHyperparameters()
-    out.CopyFrom(hp)
-    out.rank = hp.rank or 8
-    out.alpha = hp.alpha or 2.0 * out.rank
-    if not hp.HasField("dropout"):
-        out.dropout = 0.05
-    if not hp.target_modules:
-        out.target_modules.extend(DEFAULT_TARGETS)
-    out.learning_rate = hp.learning_rate or DEFAULT_LR * (hp.learning_rate_multiplier or 1.0)
-    out.learning_rate_multiplier = out.learning_rate / DEFAULT_LR
-    out.epochs = hp.epochs or 3
-    out.batch_size = hp.batch_size or 8
-    out.gradient_accumulation_steps = hp.gradient_accumulation_steps or 1
-    out.max_seq_len = hp.max_seq_len or min(1024, model_max_len)
-    if not hp.HasField("seed"):
-        out.seed = 42
-    return out
 
 
 def _fingerprint(req: pb.CreateJobRequest) -> str:
@@ -120,52 +47,6 @@ def _fingerprint(req: pb.CreateJobRequest) -> str:
     return hashlib.sha256(same.SerializeToString(deterministic=True)).hexdigest()[:24]
 
 
-def _filtered_page(
-    fetch: Callable[[str, int], tuple[list[T], bool]], keep: Callable[[T], bool], limit: int, after: str
-) -> tuple[list[T], str]:
-    """Up to ``limit`` kept items, reading on past pages the filter emptied."""
-    out: list[T] = []
-    while True:
-        items, more = fetch(after, limit)
-        for i, item in enumerate(items):
-            if keep(item):
-                out.append(item)
-                if len(out) == limit:
-                    last = item.id  # type: ignore[attr-defined]
-                    return out, encode_token({"after": last}) if more or i < len(items) - 1 else ""
-        if not more or not items:
-            return out, ""
-        after = items[-1].id  # type: ignore[attr-defined]
-
-
-class Tokenizers:
-    """One tokenizer per base model, loaded on first use (converting a GGUF once)."""
-
-    def __init__(self, settings: TrainingSettings, artifacts: ArtifactStore) -> None:
-        self.settings = settings
-        self.artifacts = artifacts
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[Any, int]] = {}
-
-    def model_dir(self, base: str) -> Path:
-        from keel_common.loader import resolve_source
-
-        return resolve_source(
-            self.settings.base_models[base], self.settings.resolved_model_cache(), self.artifacts
-        ).path
-
-    def get(self, base: str) -> tuple[Any, int]:
-        """(tokenizer, context length)."""
-        with self._lock:
-            if base not in self._cache:
-                from transformers import AutoConfig, AutoTokenizer
-
-                path = self.model_dir(base)
-                ctx = int(getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", 2048))
-                self._cache[base] = (AutoTokenizer.from_pretrained(path), ctx)
-            return self._cache[base]
-
-
 class TrainingCore:
     def __init__(
         self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore, enqueue: Enqueue
@@ -175,91 +56,22 @@ class TrainingCore:
         self.artifacts = artifacts
         self.enqueue = enqueue
         self.tokenizers = Tokenizers(settings, artifacts)
+        self.files = Files(settings, store, artifacts)
 
-    # --- files --------------------------------------------------------------------------
+    # --- files (see Files) ------------------------------------------------------------------
     def upload_file(self, tenant: str, filename: str, purpose: str, content: bytes) -> pb.File:
-        if not tenant:
-            raise InvalidArgument("is required", field="tenant")
-        if purpose != "fine-tune":
-            raise InvalidArgument(f"must be 'fine-tune', got {purpose!r}", field="purpose")
-        if not filename or len(filename) > 255 or "/" in filename:
-            raise InvalidArgument("must be a plain file name of at most 255 characters", field="filename")
-        if len(content) > self.settings.max_file_bytes:
-            raise InvalidArgument(
-                f"is {len(content)} bytes; the limit is {self.settings.max_file_bytes}", field="file"
-            )
-        examples = validate_training_file(
-            content, min_examples=self.settings.min_examples, max_errors=self.settings.max_line_errors
-        )
-        file_id = new_id("file")
-        ref = self.artifacts.put_bytes(f"training/files/{tenant}/{file_id}.jsonl", content)
-        f = pb.File(
-            id=file_id,
-            tenant=tenant,
-            filename=filename,
-            purpose=purpose,
-            bytes=len(content),
-            uri=ref.uri,
-            sha256=ref.sha256,
-            examples=len(examples),
-            created_at=now_ts(),
-            status="processed",
-        )
-        self.store.put_file(f)
-        log.info("file stored", extra={"file_id": file_id, "tenant": tenant, "examples": len(examples)})
-        return f
+        return self.files.upload_file(tenant, filename, purpose, content)
 
     def get_file(self, file_id: str, tenant: str = "") -> pb.File:
-        f = self.store.get_file(file_id)
-        if f is None or (tenant and f.tenant != tenant):
-            raise NotFound(f"no file {file_id!r}", field="file_id")
-        return f
+        return self.files.get_file(file_id, tenant)
 
     def list_files(self, tenant: str, purpose: str, size: int, token: str) -> tuple[list[pb.File], str]:
-        return _filtered_page(
-            lambda after, n: self.store.list_files(tenant, after, n),
-            lambda f: not purpose or f.purpose == purpose,
-            page_size(size),
-            str(decode_token(token).get("after", "")),
-        )
+        return self.files.list_files(tenant, purpose, size, token)
 
     def delete_file(self, file_id: str, tenant: str = "") -> pb.File:
-        f = self.get_file(file_id, tenant)
-        self.store.delete_file(f)
-        # The bytes stay in the artifact store: jobs that used the file keep their lineage.
-        return f
+        return self.files.delete_file(file_id, tenant)
 
     # --- jobs ---------------------------------------------------------------------------
-    def _data_uri(self, data: pb.TrainingData, tenant: str, field: str) -> str:
-        """The artifact URI of a job's training or validation data."""
-        source = data.WhichOneof("source")
-        if source == "file_id":
-            f = self.store.get_file(data.file_id)
-            if f is None or f.tenant != tenant:
-                raise InvalidArgument(f"no file {data.file_id!r}", field=field)
-            if f.purpose != "fine-tune":
-                raise InvalidArgument(f"file {f.id} has purpose {f.purpose!r}, not 'fine-tune'", field=field)
-            return f.uri
-        if source == "file_uri":
-            return data.file_uri
-        if source == "dataset":
-            raise InvalidArgument("datasets from ingestion are not supported yet; upload a file", field=field)
-        raise InvalidArgument("is required", field=field)
-
-    def _load_examples(self, uri: str, field: str) -> list[list[dict[str, Any]]]:
-        try:
-            content = self.artifacts.get_bytes(uri)
-        except (FileNotFoundError, NotFound, InvalidArgument) as exc:
-            raise InvalidArgument(
-                f"{uri} cannot be read: {getattr(exc, 'message', exc)}", field=field
-            ) from exc
-        return validate_training_file(
-            content,
-            min_examples=1 if field != "training_file" else self.settings.min_examples,
-            max_errors=self.settings.max_line_errors,
-            field_name=field,
-        )
-
     def _too_long(self, base: str, examples: list[list[dict[str, Any]]], max_len: int) -> int:
         tok, _ = self.tokenizers.get(base)
         longer = 0
@@ -297,13 +109,13 @@ class TrainingCore:
                 return self._same_or_conflict(existing, fingerprint, req.idempotency_key)
         _, ctx = self.tokenizers.get(req.base_model)
         hp = check_hyperparameters(req.hyperparameters, ctx)
-        train_uri = self._data_uri(req.training_data, req.tenant, "training_file")
-        train_examples = self._load_examples(train_uri, "training_file")
+        train_uri = self.files.data_uri(req.training_data, req.tenant, "training_file")
+        train_examples = self.files.load_examples(train_uri, "training_file")
         val_examples: list[list[dict[str, Any]]] = []
         val_uri = ""
         if req.HasField("validation_data"):
-            val_uri = self._data_uri(req.validation_data, req.tenant, "validation_file")
-            val_examples = self._load_examples(val_uri, "validation_file")
+            val_uri = self.files.data_uri(req.validation_data, req.tenant, "validation_file")
+            val_examples = self.files.load_examples(val_uri, "validation_file")
         longer = self._too_long(req.base_model, train_examples + val_examples, hp.max_seq_len)
         job_id = new_id("ftjob")
         if req.idempotency_key:
@@ -399,7 +211,7 @@ class TrainingCore:
         return job
 
     def list_jobs(self, tenant: str, status: int, size: int, token: str) -> tuple[list[pb.Job], str]:
-        return _filtered_page(
+        return filtered_page(
             lambda after, n: self.store.list_jobs(tenant, after, n),
             lambda j: not status or j.status == status,
             page_size(size),
@@ -551,33 +363,8 @@ class TrainingCore:
 
     # --- lost workers ----------------------------------------------------------------------
     def reap(self) -> list[str]:
-        """Re-queue running jobs whose worker stopped renewing its lease (killed, OOM, node
-        lost); fail them after ``max_attempts`` runs. Returns the job ids acted on."""
-        acted = []
-        for job_id in self.store.running_ids():
-            if self.store.lease_alive(job_id):
-                continue
-            # Silent worker: the entry goes, whatever happens to the job below.
-            self.store.mark_running(job_id, False)
-            try:
-                job = self.store.get_job(job_id)
-            except NotFound:
-                continue
-            # Keyed by the run's RUNNING event, unique even after a resume resets the attempt count.
-            run = self.store.status_sequence(job_id)
-            if job.status != pb.JOB_STATUS_RUNNING or not self.store.once(f"reap:{job_id}:{run}"):
-                continue
-            metrics.WORKERS_LOST.inc()
-            if job.attempt >= self.settings.max_attempts:
-                self.fail(job_id, "worker_lost", f"the worker running this job was lost {job.attempt} times")
-            else:
-                at = f" at step {job.progress.step}" if job.progress.step else ""
-                if not self.requeue(
-                    job, f"worker lost{at}; re-queued to resume from its last checkpoint", True
-                ):
-                    continue
-            acted.append(job_id)
-        return acted
+        """Re-queue (or fail) running jobs whose worker died; see ``reap_lost``."""
+        return reap_lost(self.store, self.settings.max_attempts, self.requeue, self.fail)
 
     def fail(self, job_id: str, code: str, message: str, param: str = "") -> pb.Job:
         def failed(j: pb.Job) -> bool:
