@@ -7,22 +7,31 @@ import pytest
 from pydantic import ValidationError
 
 from keel.training.v1 import training_pb2 as pb
+from keel_common.errors import KeelError
 from keel_gateway.errors import ApiError
 from keel_gateway.finetuning import _error, _event_seq, checkpoint_object, event_object, job_object
 from keel_gateway.schemas import CreateFineTuningJobRequest
 
 
 class _Err(grpc.RpcError):
-    """What a failed unary call raises (a grpc.Call's code() and details())."""
+    """What a failed unary call to a Keel service raises: the code, the details and, when the
+    details name a field (``"field: message"``, as ``KeelError.describe`` writes them), that
+    field as a BadRequest violation in the trailers (as ``KeelError.to_status`` sends it)."""
 
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
+        field, sep, message = details.partition(": ")
+        err = KeelError(message, field=field) if sep and " " not in field else KeelError(details)
+        err.code = code
+        self._status = err.to_status()
 
     def code(self) -> grpc.StatusCode:
-        return self._code
+        return self._status.code
 
     def details(self) -> str:
-        return self._details
+        return self._status.details
+
+    def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+        return tuple(self._status.trailing_metadata)
 
 
 def _job(**kw: object) -> pb.Job:

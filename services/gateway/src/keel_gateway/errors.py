@@ -1,5 +1,9 @@
 """OpenAI-shaped errors: ``{"error": {"message", "type", "param", "code"}}`` with the status
-codes the official client maps to its exception classes."""
+codes the official client maps to its exception classes.
+
+``ApiError`` is a ``keel_common.errors.KeelError`` (one hierarchy): its ``param`` is the
+``field``. A failed call to a Keel service becomes one with ``from_grpc``, which takes the
+field from the call's ``google.rpc.BadRequest`` violation and maps it to the request's name."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
+
+from keel_common.errors import KeelError, field_violation
 
 # OpenAI's error types by status (what the official SDK expects to see in ``type``).
 _TYPES = {
@@ -21,8 +27,10 @@ _TYPES = {
 }
 
 
-class ApiError(Exception):
+class ApiError(KeelError):
     """Raised anywhere in the gateway; the app turns it into the OpenAI error body."""
+
+    code: str | None  # type: ignore[assignment]  # OpenAI's code string, not a gRPC status
 
     def __init__(
         self,
@@ -34,16 +42,42 @@ class ApiError(Exception):
         type: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, field=param)
         self.status = status
-        self.message = message
+        self.http_status = status
         self.code = code
-        self.param = param
         self.type = type or _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
         self.headers = headers or {}
 
+    @property
+    def param(self) -> str | None:
+        return self.field
+
+    @param.setter
+    def param(self, value: str | None) -> None:
+        self.field = value
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (self.status, self.message, self.code, self.param, self.type, self.headers))
+
+    def to_status(self) -> grpc.Status:
+        """Never sent over gRPC by the gateway; kept coherent for code that treats it as any
+        KeelError (the status's code from the HTTP status)."""
+        err = KeelError(self.message, field=self.field)
+        err.code = _GRPC_BY_STATUS.get(self.status, grpc.StatusCode.UNKNOWN)
+        return err.to_status()
+
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+def _rebuild(
+    status: int, message: str, code: str | None, param: str | None, type: str, headers: dict[str, str]
+) -> ApiError:
+    return ApiError(status, message, code=code, param=param, type=type, headers=headers)
 
 
 def invalid(message: str, param: str | None = None, code: str = "invalid_value") -> ApiError:
@@ -92,20 +126,25 @@ _PARAMS = {
 }
 
 
+_GRPC_BY_STATUS = {status: code for code, (status, _) in reversed(list(_GRPC.items()))}
+
+
 def from_grpc(err: grpc.RpcError, service: str, params: Mapping[str, str] = _PARAMS) -> ApiError:
-    """The client's view of a failed call to ``service``; ``params`` maps the service's field
-    names to the request's."""
+    """The client's view of a failed call to ``service``. The request field at fault comes from
+    the call's BadRequest field violation, named through ``params`` (the service's field names
+    → the request's); the message is the violation's description when there is one."""
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     details = (err.details() if hasattr(err, "details") else "") or ""
     status, kind = _GRPC.get(code, (502, "upstream_error"))
-    param = None
-    # Keel services put "field: message" in the details (keel_common.errors.KeelError.describe).
-    head, sep, rest = details.partition(": ")
-    if sep and status in (400, 404, 409) and head in params:
-        param = params[head]
-        details = rest
     if status >= 500:
         message = f"{service} is unavailable or failed: {details or code.name}"
         headers = {"retry-after": "1"} if status == 503 else {}
         return ApiError(status, message, code=kind, headers=headers)
+    param = None
+    violation = field_violation(err)
+    if violation is not None:
+        field, description = violation
+        details = description or details
+        if status in (400, 404, 409):
+            param = params.get(field)
     return ApiError(status, details or code.name, code=kind, param=param)

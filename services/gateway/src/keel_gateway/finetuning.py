@@ -6,16 +6,17 @@ the caller's tenant before it is shown or changed, and another tenant's looks mi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import grpc
 
 from keel.training.v1 import training_pb2 as pb
-from keel.training.v1 import training_pb2_grpc as tgrpc
+from keel_common.contract import ACTOR_HEADER
 from keel_common.paging import encode_token
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.schemas import CreateFineTuningJobRequest
+from keel_gateway.training_stub import Metadata, TrainingStub
 
 _HP = {  # request field → LoraHyperparameters field
     "n_epochs": "epochs",
@@ -42,6 +43,7 @@ _PARAMS = {
     "hyperparameters.target_modules": "hyperparameters.lora_target_modules",
     **{f"hyperparameters.{field}": f"hyperparameters.{name}" for name, field in _HP.items()},
 }
+T = TypeVar("T")
 _LEVEL = {pb.LOG_SEVERITY_WARNING: "warn", pb.LOG_SEVERITY_ERROR: "error"}
 
 
@@ -226,13 +228,19 @@ def _limit(limit: int | None, default: int = 20) -> int:
 
 
 class FineTuning:
-    def __init__(self, stub: tgrpc.TrainingServiceStub, timeout_s: float = 120.0) -> None:
+    def __init__(self, stub: TrainingStub, timeout_s: float = 120.0) -> None:
         self.stub = stub
         self.timeout_s = timeout_s
 
-    async def _rpc(self, name: str, req: Any, what: str = "") -> Any:
+    @staticmethod
+    def _meta(actor: str = "") -> Metadata:
+        return ((ACTOR_HEADER, actor),) if actor else ()
+
+    @staticmethod
+    async def _call(pending: Awaitable[T], what: str = "") -> T:
+        """Await a call on the stub; a failure becomes the client's ApiError."""
         try:
-            return await getattr(self.stub, name)(req, timeout=self.timeout_s)
+            return await pending
         except grpc.RpcError as err:
             raise _error(err, what) from None
 
@@ -243,33 +251,34 @@ class FineTuning:
         req = pb.UploadFileRequest(
             tenant=tenant, filename=filename, purpose=purpose, content=content, creator=actor
         )
-        return file_object(await self._rpc("UploadFile", req))
+        return file_object(
+            await self._call(self.stub.UploadFile(req, timeout=self.timeout_s, metadata=self._meta(actor)))
+        )
 
     async def list_files(
         self, tenant: str, purpose: str | None, after: str | None, limit: int | None
     ) -> dict[str, Any]:
-        n = _limit(limit, 100)
-        resp = await self._rpc(
-            "ListFiles",
-            pb.ListFilesRequest(
-                tenant=tenant,
-                purpose=purpose or "",
-                page_size=n,
-                page_token=encode_token({"after": after}) if after else "",
-            ),
+        req = pb.ListFilesRequest(
+            tenant=tenant,
+            purpose=purpose or "",
+            page_size=_limit(limit, 100),
+            page_token=encode_token({"after": after}) if after else "",
         )
+        resp = await self._call(self.stub.ListFiles(req, timeout=self.timeout_s))
         return _page([file_object(f) for f in resp.files], bool(resp.next_page_token))
 
     async def get_file(self, tenant: str, file_id: str) -> dict[str, Any]:
-        return file_object(await self._rpc("GetFile", pb.GetFileRequest(file_id=file_id, tenant=tenant)))
+        req = pb.GetFileRequest(file_id=file_id, tenant=tenant)
+        return file_object(await self._call(self.stub.GetFile(req, timeout=self.timeout_s)))
 
     async def delete_file(self, tenant: str, file_id: str) -> dict[str, Any]:
-        f = await self._rpc("DeleteFile", pb.DeleteFileRequest(file_id=file_id, tenant=tenant))
+        req = pb.DeleteFileRequest(file_id=file_id, tenant=tenant)
+        f = await self._call(self.stub.DeleteFile(req, timeout=self.timeout_s))
         return {"id": f.id, "object": "file", "deleted": True}
 
     # --- jobs -----------------------------------------------------------------------------
     async def _job(self, tenant: str, job_id: str) -> pb.Job:
-        job: pb.Job = await self._rpc("GetJob", pb.GetJobRequest(job_id=job_id))
+        job = await self._call(self.stub.GetJob(pb.GetJobRequest(job_id=job_id), timeout=self.timeout_s))
         if job.tenant != tenant:
             raise ApiError(
                 404, f"No fine-tuning job with id '{job_id}'.", param="fine_tuning_job_id", code="not_found"
@@ -302,16 +311,14 @@ class FineTuning:
         )
         if body.validation_file:
             req.validation_data.CopyFrom(pb.TrainingData(file_id=body.validation_file))
-        return job_object(await self._rpc("CreateJob", req))
+        job = await self._call(self.stub.CreateJob(req, timeout=self.timeout_s, metadata=self._meta(actor)))
+        return job_object(job)
 
     async def list_jobs(self, tenant: str, after: str | None, limit: int | None) -> dict[str, Any]:
-        n = _limit(limit)
-        resp = await self._rpc(
-            "ListJobs",
-            pb.ListJobsRequest(
-                tenant=tenant, page_size=n, page_token=encode_token({"after": after}) if after else ""
-            ),
+        req = pb.ListJobsRequest(
+            tenant=tenant, page_size=_limit(limit), page_token=encode_token({"after": after}) if after else ""
         )
+        resp = await self._call(self.stub.ListJobs(req, timeout=self.timeout_s))
         return _page([job_object(j) for j in resp.jobs], bool(resp.next_page_token))
 
     async def get_job(self, tenant: str, job_id: str) -> dict[str, Any]:
@@ -319,31 +326,30 @@ class FineTuning:
 
     async def cancel_job(self, tenant: str, actor: str, job_id: str) -> dict[str, Any]:
         await self._job(tenant, job_id)
-        return job_object(
-            await self._rpc("CancelJob", pb.CancelJobRequest(job_id=job_id, actor=actor), "state")
-        )
+        req = pb.CancelJobRequest(job_id=job_id, actor=actor)
+        call = self.stub.CancelJob(req, timeout=self.timeout_s, metadata=self._meta(actor))
+        return job_object(await self._call(call, "state"))
 
     async def resume_job(self, tenant: str, actor: str, job_id: str) -> dict[str, Any]:
         """Re-queue a failed or cancelled job from its newest checkpoint."""
         await self._job(tenant, job_id)
         req = pb.ResumeJobRequest(job_id=job_id, actor=actor)
-        return job_object(await self._rpc("ResumeJob", req, "state"))
+        call = self.stub.ResumeJob(req, timeout=self.timeout_s, metadata=self._meta(actor))
+        return job_object(await self._call(call, "state"))
 
     async def list_events(
         self, tenant: str, job_id: str, after: str | None, limit: int | None
     ) -> dict[str, Any]:
         """Newest first, as OpenAI lists them; ``after`` is the last event id already seen."""
         await self._job(tenant, job_id)
-        resp = await self._rpc(
-            "ListJobEvents",
-            pb.ListJobEventsRequest(
-                job_id=job_id,
-                limit=_limit(limit),
-                include_logs=True,
-                newest_first=True,
-                before_sequence=_event_seq(job_id, after, "after") or 0,
-            ),
+        req = pb.ListJobEventsRequest(
+            job_id=job_id,
+            limit=_limit(limit),
+            include_logs=True,
+            newest_first=True,
+            before_sequence=_event_seq(job_id, after, "after") or 0,
         )
+        resp = await self._call(self.stub.ListJobEvents(req, timeout=self.timeout_s))
         return _page([event_object(e) for e in resp.events], resp.has_more)
 
     async def follow(self, tenant: str, job_id: str, after: str | None) -> AsyncIterator[dict[str, Any]]:
@@ -364,7 +370,8 @@ class FineTuning:
     ) -> dict[str, Any]:
         job = await self._job(tenant, job_id)
         n = _limit(limit, 10)
-        resp = await self._rpc("ListCheckpoints", pb.ListCheckpointsRequest(job_id=job_id, page_size=500))
+        req = pb.ListCheckpointsRequest(job_id=job_id, page_size=500)
+        resp = await self._call(self.stub.ListCheckpoints(req, timeout=self.timeout_s))
         items = [checkpoint_object(c, job) for c in resp.checkpoints]
         if after:
             ids = [c["id"] for c in items]

@@ -22,11 +22,14 @@ from keel.inference.v1 import inference_pb2 as ipb
 from keel.inference.v1 import inference_pb2_grpc as igrpc
 from keel.registry.v1 import registry_pb2 as rpb
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
+from keel_common.errors import field_violation
 from keel_gateway.errors import ApiError, from_grpc, model_not_found
 
 log = logging.getLogger(__name__)
 
 READY = rpb.VersionStatus.VERSION_STATUS_READY
+# The registry's field names → the request's: every name the gateway sends it is `model`.
+_REGISTRY_PARAMS = {"ref": "model", "tag": "model", "name": "model"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,9 @@ class Router:
                 version = res.version
             owner = await self.registry.GetModel(rpb.GetModelRequest(name=version.model), timeout=5)
         except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.INVALID_ARGUMENT and field_violation(err) is not None:
+                # A malformed name: the registry says what is wrong with it, about `model`.
+                raise from_grpc(err, "registry", _REGISTRY_PARAMS) from None
             if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
             raise from_grpc(err, "registry") from None
