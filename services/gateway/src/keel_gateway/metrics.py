@@ -26,6 +26,9 @@ RATE_LIMITED = metrics.counter(S, "rate_limit_rejections", "Requests refused wit
 RATE_UNENFORCED = metrics.counter(
     S, "rate_limit_unenforced", "Requests admitted because Redis was unreachable"
 )
+STALE_ROUTES = metrics.counter(
+    S, "stale_routes", "Requests routed by a cached route because the registry was unreachable"
+)
 UPSTREAM_ERRORS = metrics.counter(S, "upstream_errors", "Failed calls to other services", ("service", "code"))
 INTERACTIONS_DROPPED = metrics.counter(S, "interactions_dropped", "Interaction records dropped (buffer full)")
 INTERACTIONS_WRITTEN = metrics.counter(S, "interactions_written", "Interaction records written to the stream")

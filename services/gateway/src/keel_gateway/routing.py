@@ -4,7 +4,8 @@
 ``production`` alias, else the latest ready version; ``name@alias``; ``name/N``) or a
 fine-tuned model id (``ft:…``, found through the registry version tagged with it).
 Resolutions are cached; an alias event from the registry drops that model's entries at once,
-and a TTL bounds what is not announced (e.g. a version archived)."""
+and a TTL bounds what is not announced (e.g. a version archived). Base models need no registry;
+while the registry is unreachable, cached routes keep serving (stale) and unknown names get 503."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from keel.inference.v1 import inference_pb2_grpc as igrpc
 from keel.registry.v1 import registry_pb2 as rpb
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
 from keel_common.errors import field_violation
+from keel_gateway import metrics as m
 from keel_gateway.errors import ApiError, from_grpc, model_not_found
 
 log = logging.getLogger(__name__)
@@ -71,11 +73,13 @@ class Router:
         inference: igrpc.InferenceServiceStub,
         ttl_s: float = 30.0,
         base_ttl_s: float = 10.0,
+        outage_retry_s: float = 1.0,
     ) -> None:
         self.registry = registry
         self.inference = inference
         self.ttl_s = ttl_s
         self.base_ttl_s = base_ttl_s
+        self.outage_retry_s = outage_retry_s
         self._cache: dict[str, _Entry] = {}
         self._base: dict[str, ipb.BaseModel] = {}
         self._base_at = -1e9
@@ -111,8 +115,7 @@ class Router:
         # its job has registered it, even if someone asked for the name before.
         ttl = self.ttl_s if entry is None or entry.route is not None else min(self.ttl_s, 1.0)
         if entry is None or time.monotonic() - entry.at > ttl:
-            entry = _Entry(await self._lookup(model), time.monotonic())
-            self._cache[model] = entry
+            entry = await self._refresh(model, entry)
         route = entry.route
         # Another tenant's model is indistinguishable from a missing one.
         if route is None or route.tenant != tenant:
@@ -126,6 +129,21 @@ class Router:
                 code="model_not_found",
             )
         return route
+
+    async def _refresh(self, model: str, cached: _Entry | None) -> _Entry:
+        """Look ``model`` up again. While the registry is unreachable a route known before keeps
+        serving (stale beats failing, as Kubernetes keeps a Service's last endpoints); the
+        registry is asked again after ``outage_retry_s``. Unknown names fail with a 503."""
+        try:
+            entry = _Entry(await self._lookup(model), time.monotonic())
+        except ApiError as err:
+            if err.status not in (503, 504) or cached is None or cached.route is None:
+                raise
+            log.warning("registry unreachable; routing %s by its cached route", model)
+            m.STALE_ROUTES.inc()
+            entry = _Entry(cached.route, time.monotonic() - self.ttl_s + self.outage_retry_s)
+        self._cache[model] = entry
+        return entry
 
     async def _lookup(self, model: str) -> Route | None:
         try:
