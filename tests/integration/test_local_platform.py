@@ -600,8 +600,11 @@ def test_keel_up_restarts_killed_components_under_traffic(tmp_path: Path) -> Non
         threading.Thread(target=lambda: seen.extend(proc.stdout or ()), daemon=True).start()
         state = PlatformState.load(tmp_path)
         assert state is not None
-        key = admin_key_path(tmp_path).read_text().strip()
-        traffic = ChatTraffic(state.components["gateway"].http, key)
+        gateway = state.components["gateway"].http
+        with GatewayClient(gateway, admin_key_path(tmp_path).read_text().strip()) as gw:
+            # no rate limits: the loop sends as fast as the model answers
+            key = gw.create_key("acme", ["inference"], "traffic", rpm=-1, tpm=-1, concurrency=-1)["key"]
+        traffic = ChatTraffic(gateway, key)
         wait_for("a first chat", lambda: any(r[1] == 200 for r in traffic.results), 120)
 
         def component(name: str) -> Component:

@@ -109,6 +109,9 @@ def up(
         note = f" (a running fine-tuning job gets up to {LocalPlatform.GRACE['training-worker']:.0f} s)"
         console.print("stopping ..." + (note if training else ""), highlight=False)
     finally:
+        # A second SIGTERM (a supervisor repeating itself) must not cut the orderly stop short:
+        # the children run in their own sessions and would be left behind.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         platform.stop()
     console.print("stopped")
     sys.exit(1 if died else 0)
