@@ -156,5 +156,18 @@ def test_stop_kills_a_child_that_ignores_sigterm_and_its_group(tmp_path: Path) -
     grandchild = int(pid_file.read_text())
     sup.stop("stubborn", grace=0.5)
     assert proc.returncode == -9 and "stubborn" not in sup.children
-    stat = Path(f"/proc/{grandchild}/stat")
-    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    wait_gone(grandchild)
+
+
+def wait_gone(pid: int, timeout: float = 10) -> None:
+    """Until ``pid`` no longer runs (gone, or a zombie): a SIGKILL takes effect asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state == "Z":
+            return
+        assert time.monotonic() < deadline, f"{pid} still runs ({state})"
+        time.sleep(0.02)
