@@ -186,3 +186,56 @@ def run_alone() -> Callable[..., Recorder]:
         return rec
 
     return run
+
+
+# --- the core and the gRPC front over a tiny model (no Ray) ------------------------------------
+@pytest.fixture(scope="session")
+def tiny_core(
+    tiny_llama_dir: Path, model_cache: Path, artifact_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """One ``InferenceCore`` over the tiny Llama for the session (float32, CPU): the core tests
+    and the gRPC front tests share its model load. Tests leave it without adapters."""
+    from keel_inference.config import InferenceSettings
+    from keel_inference.core import InferenceCore
+
+    settings = InferenceSettings(
+        data_dir=tmp_path_factory.mktemp("inference-core"),
+        model_source=str(tiny_llama_dir),
+        model_cache_dir=model_cache,
+        artifact_root=str(artifact_root),
+        dtype="float32",
+        device="cpu",
+        max_batch_size=4,
+        max_adapters=2,
+    )
+    core = InferenceCore(settings)
+    yield core
+    core.close()
+    assert core.engine.fatal is None, f"the engine loop died: {core.engine.fatal!r}"
+
+
+@dataclass(frozen=True)
+class TinyAdapter:
+    uri: str
+    sha256: str
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(
+    tiny_llama_dir: Path, artifact_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> TinyAdapter:
+    """A PEFT LoRA adapter for the tiny Llama with random A and B (so it changes the output),
+    in the artifact store the tiny core reads."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from keel_common.artifacts import ArtifactStore
+
+    torch.manual_seed(7)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir, torch_dtype=torch.float32)
+    cfg = LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    local = tmp_path_factory.mktemp("tiny-lora")
+    get_peft_model(model, cfg).save_pretrained(str(local))
+    ref = ArtifactStore(str(artifact_root)).put_dir("adapters/tiny-lora", local)
+    return TinyAdapter(ref.uri, ref.sha256)

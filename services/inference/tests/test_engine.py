@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from keel_common.errors import ResourceExhausted
+from keel_inference.batcher import ModelRunner
 from keel_inference.engine import Done, Engine, EngineRequest
-from keel_inference.runner import ModelRunner
 from keel_inference.sampling import SamplingConfig
 
 PROMPTS = [

@@ -17,10 +17,10 @@ import torch
 
 from keel_common.errors import NotFound
 from keel_common.loader import load_model
+from keel_inference.batcher import ModelRunner
 from keel_inference.config import InferenceSettings
 from keel_inference.core import AdapterInput, GenerateInput, InferenceCore, Message, SamplingInput
 from keel_inference.engine import Delta, Done, Engine, EngineRequest
-from keel_inference.runner import ModelRunner
 from keel_inference.sampling import SamplingConfig
 
 GREEDY = SamplingConfig(max_tokens=16, ignore_eos=True)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from keel_common.loader import load_model
-from keel_inference.runner import ModelRunner, NewSequence, StepPlan
+from keel_inference.batcher import ModelRunner, NewSequence, StepPlan
 from keel_inference.sampling import SamplingConfig
 from keel_inference.tp import TPRunner
 

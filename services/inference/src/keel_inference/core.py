@@ -16,7 +16,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,65 +25,19 @@ from keel_common.artifacts import ArtifactStore
 from keel_common.errors import FailedPrecondition, InvalidArgument, KeelError, NotFound
 from keel_common.ids import new_id
 from keel_common.loader import fetch_cached, load_model, pick_device, pick_dtype, resolve_source
+from keel_inference.batcher import ModelRunner
 from keel_inference.config import InferenceSettings
 from keel_inference.engine import Delta, Done, Engine, EngineConfig, EngineRequest, Event, Failed
-from keel_inference.runner import ModelRunner
 from keel_inference.sampling import SamplingConfig
+from keel_inference.values import AdapterInfo, AdapterInput, EngineInfo, GenerateInput, Message, SamplingInput
+
+# The request and result values live in ``values``; importing them from here keeps working.
+__all__ = ["AdapterInfo", "AdapterInput", "GenerateInput", "InferenceCore", "Message", "SamplingInput"]
 
 log = logging.getLogger(__name__)
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 MAX_STOP = 16
-
-
-@dataclass
-class Message:
-    role: str
-    content: str
-    name: str = ""
-
-
-@dataclass
-class SamplingInput:
-    """Sampling fields as the client sent them; ``None`` = unset."""
-
-    max_tokens: int = 0
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    repetition_penalty: float | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
-    ignore_eos: bool = False
-
-
-@dataclass
-class AdapterInput:
-    ref: str
-    artifact_uri: str = ""
-    artifact_sha256: str = ""
-
-
-@dataclass
-class GenerateInput:
-    request_id: str = ""
-    model: str = ""
-    messages: list[Message] | None = None
-    prompt: str | None = None
-    adapter: AdapterInput | None = None
-    sampling: SamplingInput = field(default_factory=SamplingInput)
-
-
-@dataclass
-class AdapterInfo:
-    ref: str
-    name: str
-    sha256: str
-    pinned: bool
-    loaded_at: float
-    last_used_at: float
 
 
 def _range(value: float | None, lo: float, hi: float, name: str, lo_open: bool = False) -> None:
@@ -109,7 +62,13 @@ class _LoopBridge:
             self._pending.append((queue, event))
             if len(self._pending) > 1:
                 return  # a drain is already scheduled
-        self.loop.call_soon_threadsafe(self._drain)
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:
+            # The reader's loop is closed (its owner went away mid-request, e.g. a cancel's Done
+            # arriving late): nobody is left to read, and the engine thread must not die of it.
+            with self._lock:
+                self._pending.clear()
 
     def _drain(self) -> None:
         with self._lock:
@@ -215,6 +174,20 @@ class InferenceCore:
         if not self.engine.alive:
             raise FailedPrecondition(f"the engine loop stopped: {self.engine.fatal!r}")
 
+    def info(self) -> EngineInfo:
+        s = self.settings
+        return EngineInfo(
+            model=s.model,
+            source=self.source,
+            context_length=self.context_length,
+            dtype=self.dtype_name,
+            tensor_parallel_size=s.tensor_parallel_size,
+            replicas=s.num_replicas,
+            ready=self.engine.alive,
+            max_adapters=s.max_adapters,
+            adapters=self.adapters(),
+        )
+
     # --- tokenizer helpers ----------------------------------------------------------------------
     def _messages(self, messages: list[Message], field_name: str = "messages") -> list[dict[str, str]]:
         if not messages:
@@ -251,6 +224,21 @@ class InferenceCore:
         """Ids of already rendered text (the template added any special tokens)."""
         ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids
+
+    def count_tokens(
+        self, model: str, messages: list[Message] | None, prompt: str | None
+    ) -> tuple[list[int], int]:
+        """(token ids, context length) of a chat or a prompt, as a request would encode it."""
+        self.check_model(model)
+        return self.encode(messages, prompt), self.context_length
+
+    def apply_chat_template(
+        self, model: str, messages: list[Message], add_generation_prompt: bool
+    ) -> tuple[str, int]:
+        """(rendered prompt, its token count)."""
+        self.check_model(model)
+        text = self.render(messages, add_generation_prompt)
+        return text, len(self.token_ids(text))
 
     # --- generation -----------------------------------------------------------------------------
     def _sampling(self, s: SamplingInput, prompt_len: int) -> SamplingConfig:

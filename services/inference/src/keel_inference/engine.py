@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from keel_common.errors import InvalidArgument, KeelError, NotFound, ResourceExhausted, Unavailable
-from keel_inference.runner import NewSequence, StepPlan
+from keel_inference.batcher import NewSequence, StepPlan
 from keel_inference.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
@@ -279,11 +279,13 @@ class Engine:
                     drop = self._collect_drops(cancel)
                     add = self._admit()
                 self._run_calls(calls)
+                if add or self._running or drop:
+                    self._step(drop, add)
+                # After the step: only then has the runner let go of the rows dropped above (an
+                # adapter whose last request just finished is still in a row until that step).
                 if self._unload:
                     with self._cv:
                         self._unload_idle()
-                if add or self._running or drop:
-                    self._step(drop, add)
         except BaseException as e:  # a broken runner must not leave callers waiting forever
             log.exception("engine loop died")
             self.fatal = e

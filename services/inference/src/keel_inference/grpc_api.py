@@ -1,7 +1,8 @@
-"""gRPC transport for inference: translate protos, call the engine deployment, map errors.
+"""gRPC transport for inference: translate protos, call the engine, map errors.
 
-The servicer talks to an ``EngineClient`` (the Ray Serve handle in production); it measures
-what the client sees: time to first token, inter-token latency and end-to-end latency.
+The servicer talks to a typed ``EngineClient`` (the Ray Serve handle in production, a local
+core in tests); it measures what the client sees: time to first token, inter-token latency
+and end-to-end latency.
 """
 
 from __future__ import annotations
@@ -10,99 +11,29 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from prometheus_client import Counter, Gauge
 
 from keel.common.v1 import common_pb2 as cpb
 from keel.inference.v1 import inference_pb2 as pb
 from keel.inference.v1 import inference_pb2_grpc as pb_grpc
-from keel_common import metrics
 from keel_common.errors import InvalidArgument, KeelError, ResourceExhausted, Unavailable
 from keel_common.logging import request_id_var
-from keel_inference.core import AdapterInfo, AdapterInput, GenerateInput, Message, SamplingInput
 from keel_inference.engine import Delta, Done, Event
+from keel_inference.engine_client import EngineClient
+from keel_inference.metrics import front_metrics
+from keel_inference.values import AdapterInfo, AdapterInput, GenerateInput, Message, SamplingInput
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InferenceService"].full_name
-SVC = "inference"
 _FINISH: dict[str, Any] = {
     "stop": cpb.FINISH_REASON_STOP,
     "length": cpb.FINISH_REASON_LENGTH,
     "cancelled": cpb.FINISH_REASON_CANCELLED,
 }
-_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-
-
-class EngineClient(Protocol):
-    def stream(self, inp: GenerateInput) -> Iterator[Event]: ...
-    def call(self, method: str, *args: Any, adapter_ref: str = "") -> Any: ...
-
-
-# Engine figures exported as gauges: (key in the engine's stats, metric name part, unit, help).
-_ENGINE_GAUGES = (
-    ("running", "running", "requests", "requests in the running batch"),
-    ("waiting", "waiting", "requests", "requests waiting for a batch slot"),
-    ("batch_size", "batch_size", "sequences", "rows in the last decode step"),
-    ("kv_reserved_tokens", "kv_reserved", "tokens", "KV tokens reserved by admitted requests"),
-    ("kv_budget_tokens", "kv_budget", "tokens", "KV token budget (max_batch_tokens)"),
-    ("kv_cached_tokens", "kv_cached", "tokens", "tokens held in the KV cache"),
-    ("adapters_loaded", "adapters_loaded", "adapters", "LoRA adapters loaded"),
-    ("adapter_loads_total", "adapter_loads", "total", "adapter loads so far (sampled replica)"),
-    (
-        "adapter_evictions_total",
-        "adapter_evictions",
-        "total",
-        "adapter LRU evictions so far (sampled replica)",
-    ),
-)
-
-
-class FrontMetrics:
-    """Client-visible latencies and token counts, plus the engine's gauges as last polled."""
-
-    def __init__(self) -> None:
-        labels = ("model", "adapter")
-        self.ttft = metrics.histogram(
-            SVC, "time_to_first_token", "time to first token", labels, _LATENCY_BUCKETS
-        )
-        self.itl = metrics.histogram(
-            SVC,
-            "inter_token_latency",
-            "time between streamed tokens",
-            labels,
-            (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-        )
-        self.e2e = metrics.histogram(
-            SVC, "request_duration", "end-to-end generation latency", labels, _LATENCY_BUCKETS
-        )
-        self.prompt_tokens: Counter = metrics.counter(SVC, "prompt_tokens", "prompt tokens processed", labels)
-        self.completion_tokens: Counter = metrics.counter(
-            SVC, "completion_tokens", "tokens generated", labels
-        )
-        self.finished: Counter = metrics.counter(
-            SVC, "requests_finished", "requests by finish reason", ("reason",)
-        )
-        self.engine: dict[str, Gauge] = {
-            stat: Gauge(metrics.metric_name(SVC, what, unit), doc) for stat, what, unit, doc in _ENGINE_GAUGES
-        }
-
-    def set_engine(self, stats: dict[str, Any]) -> None:
-        for stat, gauge in self.engine.items():
-            gauge.set(stats.get(stat, 0))
-
-
-_METRICS: FrontMetrics | None = None
-
-
-def front_metrics() -> FrontMetrics:
-    global _METRICS
-    if _METRICS is None:
-        _METRICS = FrontMetrics()
-    return _METRICS
 
 
 def unwrap(exc: BaseException) -> BaseException:
@@ -274,8 +205,8 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         kind = request.WhichOneof("input")
         msgs = _messages(request.messages.messages) if kind == "messages" else None
         with domain_errors():
-            ids, ctx = self.client.call(
-                "count_tokens", request.model, msgs, request.prompt if kind == "prompt" else None
+            ids, ctx = self.client.count_tokens(
+                request.model, msgs, request.prompt if kind == "prompt" else None
             )
         return pb.CountTokensResponse(
             token_count=len(ids), context_length=ctx, token_ids=ids if request.return_token_ids else []
@@ -286,28 +217,26 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
     ) -> pb.ApplyChatTemplateResponse:
         gen_prompt = request.add_generation_prompt if request.HasField("add_generation_prompt") else True
         with domain_errors():
-            text, n = self.client.call(
-                "apply_chat_template", request.model, _messages(request.messages), gen_prompt
-            )
+            text, n = self.client.apply_chat_template(request.model, _messages(request.messages), gen_prompt)
         return pb.ApplyChatTemplateResponse(prompt=text, token_count=n)
 
     def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.ServicerContext
     ) -> pb.ListModelsResponse:
         with domain_errors():
-            info = self.client.call("info")
+            info = self.client.info()
         return pb.ListModelsResponse(
             models=[
                 pb.BaseModel(
-                    id=info["model"],
-                    source=info["source"],
-                    context_length=info["context_length"],
-                    dtype=info["dtype"],
-                    tensor_parallel_size=info["tensor_parallel_size"],
-                    replicas=info["replicas"],
-                    ready=info["ready"],
-                    max_adapters_per_replica=info["max_adapters"],
-                    adapters=[adapter_pb(a) for a in info["adapters"]],
+                    id=info.model,
+                    source=info.source,
+                    context_length=info.context_length,
+                    dtype=info.dtype,
+                    tensor_parallel_size=info.tensor_parallel_size,
+                    replicas=info.replicas,
+                    ready=info.ready,
+                    max_adapters_per_replica=info.max_adapters,
+                    adapters=[adapter_pb(a) for a in info.adapters],
                 )
             ]
         )
@@ -321,10 +250,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         if not a.artifact_uri:
             raise InvalidArgument("is required to load an adapter", field="adapter.artifact_uri")
         with domain_errors():
-            info, already = self.client.call(
-                "load_adapter", request.model, AdapterInput(a.ref, a.artifact_uri, a.artifact_sha256),
-                request.pin, adapter_ref=a.ref,
-            )  # fmt: skip
+            info, already = self.client.load_adapter(
+                request.model, AdapterInput(a.ref, a.artifact_uri, a.artifact_sha256), request.pin
+            )
         return pb.LoadAdapterResponse(adapter=adapter_pb(info), already_loaded=already)
 
     def UnloadAdapter(
@@ -333,5 +261,5 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         if not request.ref:
             raise InvalidArgument("is required", field="ref")
         with domain_errors():
-            was = self.client.call("unload_adapter", request.model, request.ref, adapter_ref=request.ref)
+            was = self.client.unload_adapter(request.model, request.ref)
         return pb.UnloadAdapterResponse(was_loaded=was)

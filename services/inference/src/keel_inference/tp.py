@@ -21,7 +21,7 @@ from ray.util.placement_group import PlacementGroup, placement_group, remove_pla
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from keel_common.errors import FailedPrecondition
-from keel_inference.runner import StepPlan
+from keel_inference.batcher import StepPlan
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class TPWorker:
         import torch.distributed as dist
 
         from keel_common.loader import load_model, pick_device
-        from keel_inference.runner import ModelRunner
+        from keel_inference.batcher import ModelRunner
 
         dev = pick_device(device)
         # Ray gives each GPU actor its own visible device, always index 0.
