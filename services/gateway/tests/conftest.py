@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,6 +26,7 @@ from redis.backoff import NoBackoff
 from keel.common.v1 import common_pb2 as cpb
 from keel.inference.v1 import inference_pb2 as ipb
 from keel.inference.v1 import inference_pb2_grpc as igrpc
+from keel_client.registry import RegistryClient
 from keel_gateway.config import GatewaySettings
 from keel_gateway.keys import KeyStore
 from keel_gateway.testing import ThreadedGateway
@@ -191,3 +193,26 @@ def new_key(valkey_url: str, tenant: str, scopes: list[str], **limits: int) -> s
 def key(valkey_url: str) -> Callable[..., str]:
     """``key(tenant, *scopes)``: a fresh API key."""
     return lambda tenant, *scopes, **limits: new_key(valkey_url, tenant, list(scopes), **limits)
+
+
+@pytest.fixture
+def acme_registry(registry_factory: Callable[..., Any], tmp_path: Path) -> Any:
+    """A registry where tenant acme owns acme-bot: version 1 (production), version 2 (staging)."""
+    reg = registry_factory(None)
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    with RegistryClient(f"127.0.0.1:{reg.grpc_port}", actor="test") as rc:
+        rc.create_model("acme-bot", tenant="acme")
+        for _ in (1, 2):
+            ref = rc.upload_dir("acme-bot", adapter)
+            rc.create_version("acme-bot", BASE, artifact_uri=ref.uri, artifact_sha256=ref.sha256)
+        rc.set_alias("acme-bot", "production", 1)
+        rc.set_alias("acme-bot", "staging", 2)
+    return reg
+
+
+@pytest.fixture
+def settings(valkey_url: str, inference: Upstream, closed_port: int) -> Callable[..., GatewaySettings]:
+    """``settings(**over)``: what ``make_gateway`` would run with."""
+    return lambda **over: gateway_settings(valkey_url, inference.target, closed_port, **over)

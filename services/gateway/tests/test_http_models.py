@@ -5,33 +5,13 @@ while the registry is down."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from keel_client.registry import RegistryClient
 from keel_gateway.testing import ThreadedGateway
 
 BASE = "smollm2-135m-instruct"
-
-
-@pytest.fixture
-def registry(registry_factory: Callable[..., Any], tmp_path: Path) -> Any:
-    """A registry where tenant acme owns acme-bot: version 1 (production), version 2 (staging)."""
-    reg = registry_factory(None)
-    adapter = tmp_path / "adapter"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text("{}")
-    with RegistryClient(f"127.0.0.1:{reg.grpc_port}", actor="test") as rc:
-        rc.create_model("acme-bot", tenant="acme")
-        for _ in (1, 2):
-            ref = rc.upload_dir("acme-bot", adapter)
-            rc.create_version("acme-bot", BASE, artifact_uri=ref.uri, artifact_sha256=ref.sha256)
-        rc.set_alias("acme-bot", "production", 1)
-        rc.set_alias("acme-bot", "staging", 2)
-    return reg
 
 
 def _get(gw: ThreadedGateway, path: str, token: str) -> httpx.Response:
@@ -46,9 +26,9 @@ def _chat(gw: ThreadedGateway, token: str, model: str) -> httpx.Response:
 
 
 def test_the_models_list_is_per_tenant(
-    registry: Any, make_gateway: Callable[..., ThreadedGateway], key: Callable[..., str]
+    acme_registry: Any, make_gateway: Callable[..., ThreadedGateway], key: Callable[..., str]
 ) -> None:
-    gw = make_gateway(registry_target=f"127.0.0.1:{registry.grpc_port}")
+    gw = make_gateway(registry_target=f"127.0.0.1:{acme_registry.grpc_port}")
     body = _get(gw, "/v1/models", key("acme", "inference")).json()
     assert body["object"] == "list"
     assert [(m["id"], m["owned_by"]) for m in body["data"]] == [
@@ -64,9 +44,9 @@ def test_the_models_list_is_per_tenant(
 
 
 def test_one_models_route_and_tenant_isolation(
-    registry: Any, make_gateway: Callable[..., ThreadedGateway], key: Callable[..., str]
+    acme_registry: Any, make_gateway: Callable[..., ThreadedGateway], key: Callable[..., str]
 ) -> None:
-    gw = make_gateway(registry_target=f"127.0.0.1:{registry.grpc_port}")
+    gw = make_gateway(registry_target=f"127.0.0.1:{acme_registry.grpc_port}")
     acme, globex = key("acme", "inference"), key("globex", "inference")
     r = _get(gw, "/v1/models/acme-bot@staging", acme)
     assert r.status_code == 200
@@ -83,17 +63,17 @@ def test_one_models_route_and_tenant_isolation(
 
 
 def test_while_the_registry_is_down_base_models_and_cached_routes_still_serve(
-    registry: Any,
+    acme_registry: Any,
     make_gateway: Callable[..., ThreadedGateway],
     key: Callable[..., str],
     inference: Any,
 ) -> None:
     # A cache TTL of 0: every request for a registry model asks the registry again, so the
     # answers below come from the stale-route path, not from a still-fresh cache entry.
-    gw = make_gateway(registry_target=f"127.0.0.1:{registry.grpc_port}", route_cache_ttl_s=0)
+    gw = make_gateway(registry_target=f"127.0.0.1:{acme_registry.grpc_port}", route_cache_ttl_s=0)
     acme = key("acme", "inference")
     assert _chat(gw, acme, "acme-bot").headers["x-keel-model"] == "acme-bot/1"
-    registry.stop(0)
+    acme_registry.stop(0)
 
     r = _chat(gw, acme, BASE)
     assert r.status_code == 200 and r.headers["x-keel-model"] == BASE

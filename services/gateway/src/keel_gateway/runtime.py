@@ -82,11 +82,19 @@ async def running(
         yield Runtime(gateway, finetuning, client, inf_ch)
     finally:
         await log.drain()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel(tasks)
         for ch in (reg_ch, inf_ch, train_ch):
             await ch.close(grace=None)
         await client.aclose()
         if embedder is None and emb is not None:
             emb.close()
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel and wait. A pub/sub listener cancelled while redis-py is still subscribing can
+    swallow the cancel and wait on a reply forever, so what is still running is cancelled again."""
+    pending = set(tasks)
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
