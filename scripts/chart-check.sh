@@ -1023,6 +1023,18 @@ def artifact_images(artifacts, where):
         dockerfile = os.path.join(art.get("context", "."), art.get("docker", {}).get("dockerfile", "Dockerfile"))
         if not os.path.isfile(dockerfile):
             problems.append(f"{where} artifact {art['image']}: {dockerfile} not found")
+            continue
+        # One shared build stage: the artifact names its service (a services/ folder) and a
+        # runtime stage of that Dockerfile whose name starts with it (inference-cuda, ...).
+        docker = art.get("docker", {})
+        stages = re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)", open(dockerfile).read())
+        target, service = docker.get("target"), docker.get("buildArgs", {}).get("SERVICE")
+        if stages and target not in stages:
+            problems.append(f"{where} artifact {art['image']}: target {target!r} is not a stage of {dockerfile}")
+        if stages and not (service and os.path.isdir(os.path.join("services", service))):
+            problems.append(f"{where} artifact {art['image']}: buildArgs.SERVICE {service!r} is not a service")
+        elif stages and target and not target.startswith(service):
+            problems.append(f"{where} artifact {art['image']}: target {target!r} does not match SERVICE {service!r}")
     return images
 
 # A profile that restates build.artifacts builds those instead of the base list; its
