@@ -6,7 +6,6 @@ import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,22 +97,6 @@ def registry_factory(tmp_path: Path, valkey_url: str) -> Iterator[Callable[..., 
     yield start
     for svc in started:
         svc.stop(0.5)
-
-
-@contextmanager
-def _client(svc: object) -> Iterator[object]:
-    from keel_client.registry import RegistryClient
-
-    with RegistryClient(f"127.0.0.1:{svc.grpc_port}", actor="tester") as c:  # type: ignore[attr-defined]
-        yield c
-
-
-@pytest.fixture
-def registry(registry_factory: Callable[..., object], database_url: str) -> Iterator[tuple[object, object]]:
-    """(service, client) of a registry on SQLite and on PostgreSQL."""
-    svc = registry_factory(database_url)
-    with _client(svc) as client:
-        yield svc, client
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Fixtures for the training tests: the registry and training API in-process, and real Celery
-worker processes (``start_worker``) on the embedded Valkey."""
+"""Fixtures for the integration tests: a registry client over SQLite and PostgreSQL (``registry``),
+the registry and training API in-process, and real Celery worker processes (``start_worker``)
+on the embedded Valkey."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
 from keel.training.v1 import training_pb2_grpc as tgrpc
 from keel_common.artifacts import ArtifactStore
+from keel_common.contract import TRAINING_KEY_PREFIX
 from keel_common.grpc import wait_healthy
 from keel_common.redis import redis_from_url
 from keel_dev.local import port_or_free
@@ -25,6 +28,22 @@ from keel_training.store import Store
 
 # keel_testing.py (helpers shared by the modules here) is imported by name.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@contextmanager
+def _client(svc: object) -> Iterator[object]:
+    from keel_client.registry import RegistryClient
+
+    with RegistryClient(f"127.0.0.1:{svc.grpc_port}", actor="tester") as c:  # type: ignore[attr-defined]
+        yield c
+
+
+@pytest.fixture
+def registry(registry_factory: Callable[..., object], database_url: str) -> Iterator[tuple[object, object]]:
+    """(service, client) of a registry on SQLite and on PostgreSQL."""
+    svc = registry_factory(database_url)
+    with _client(svc) as client:
+        yield svc, client
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +55,7 @@ def training(
     from keel_training.grpc_api import build
 
     tmp = tmp_path_factory.mktemp("training")
-    prefix = f"keel:training:{tmp.name}"
+    prefix = f"{TRAINING_KEY_PREFIX}:{tmp.name}"
     reg, reg_target = start_registry(tmp, valkey_url, artifact_root)
     env = {
         "KEEL_DATA_DIR": str(tmp),
