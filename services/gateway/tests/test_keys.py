@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,8 +12,18 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from keel_common.errors import KeelError
 from keel_gateway.errors import ApiError
-from keel_gateway.keys import EVENTS, PREFIX, KeyStore, check_scopes, check_tenant
+from keel_gateway.keys import (
+    EVENTS,
+    PREFIX,
+    ApiKey,
+    KeyStore,
+    admin_tenant,
+    check_scopes,
+    check_tenant,
+    managed_key,
+)
 
 PEPPER = b"test-pepper-not-a-secret"
 
@@ -216,3 +227,35 @@ def test_invalid_create_writes_nothing(valkey_url: str) -> None:
 
     before, after = asyncio.run(main())
     assert before == after
+
+
+def test_an_admin_acts_on_its_own_tenant_unless_it_is_the_operator() -> None:
+    acme = ApiKey("a" * 12, "acme", frozenset({"admin"}))
+    op = ApiKey("o" * 12, "keel", frozenset({"admin"}))
+    assert admin_tenant(acme, None, "keel") == "acme" and admin_tenant(acme, "acme", "keel") == "acme"
+    assert admin_tenant(op, "globex", "keel") == "globex" and admin_tenant(op, None, "keel") == "keel"
+    with pytest.raises(ApiError) as err:
+        admin_tenant(acme, "globex", "keel")
+    assert (err.value.status, err.value.param, err.value.code) == (403, "tenant", "insufficient_scope")
+
+    theirs = ApiKey("g" * 12, "globex", frozenset({"inference"}))
+    assert managed_key(op, theirs, theirs.id, "keel") is theirs
+    assert managed_key(acme, acme, acme.id, "keel") is acme
+    for found in (theirs, None):  # another tenant's key and a missing one look the same
+        with pytest.raises(ApiError) as err:
+            managed_key(acme, found, "g" * 12, "keel")
+        assert (err.value.status, err.value.param) == (404, "key_id")
+
+
+def test_api_error_is_a_keel_error_with_param_as_its_field() -> None:
+    err = ApiError(400, "too hot", param="temperature", code="invalid_value")
+    assert isinstance(err, KeelError) and err.field == "temperature" and str(err) == "too hot"
+    err.param = "top_p"
+    assert err.field == "top_p" and err.body()["error"]["param"] == "top_p"
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.status, back.param, back.code, back.type) == (
+        400,
+        "top_p",
+        "invalid_value",
+        "invalid_request_error",
+    )
