@@ -16,7 +16,7 @@ from keel_common.artifacts import ArtifactStore
 from keel_common.errors import InvalidArgument
 from keel_common.grpc import GrpcService
 from keel_common.grpc.metadata import actor
-from keel_common.protoenum import enum_name
+from keel_common.protoenum import enum_name, prefix
 from keel_common.redis import EmbeddedValkey, connect
 from keel_registry import core, migrate
 from keel_registry.config import RegistrySettings
@@ -75,7 +75,7 @@ def version_pb(v: core.VersionView) -> pb.ModelVersion:
         ),
         tags=v.tags,
         description=v.description,
-        status=f"VERSION_STATUS_{v.status}",
+        status=prefix(pb.VersionStatus) + v.status,
         status_message=v.status_message,
         creator=v.creator,
         created_at=_ts(v.created_at),
@@ -95,7 +95,7 @@ def event_pb(e: core.AliasEventView) -> pb.AliasEvent:
         id=e.id,
         model=e.model,
         alias=e.alias,
-        action=f"ALIAS_ACTION_{e.action}",
+        action=prefix(pb.AliasAction) + e.action,
         from_version=e.from_version,
         to_version=e.to_version,
         actor=e.actor,
