@@ -79,7 +79,9 @@ def create_key(
         finally:
             for k, v in old.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-        return dict(json.loads(out.getvalue()))
+        # Ray's log forwarder prints replica lines to the (process-wide) redirected stdout too.
+        record = next(ln for ln in out.getvalue().splitlines() if ln.startswith('{"id"'))
+        return dict(json.loads(record))
     r = httpx.post(f"{gw.url}/v1/admin/keys", json=body, headers={"Authorization": f"Bearer {admin}"})
     assert r.status_code == 201, r.text
     return dict(r.json())
