@@ -16,6 +16,7 @@ from keel_common.artifacts import file_sha256, pack_dir
 from keel_common.contract import ACTOR_HEADER
 from keel_common.errors import KeelError, field_violation
 from keel_common.grpc import channel
+from keel_common.protoenum import enum_name, enum_value
 
 CHUNK = 1024 * 1024
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -47,7 +48,7 @@ def _call(fn: Any, request: Any, **kwargs: Any) -> Any:
 
 def status_value(name: str) -> str | None:
     """``"ready"`` → ``"VERSION_STATUS_READY"`` (protobuf accepts enum names); empty → unset."""
-    return f"VERSION_STATUS_{name.upper()}" if name else None
+    return pb.VersionStatus.Name(enum_value(pb.VersionStatus, name)) if name else None
 
 
 def describe_resolution(res: pb.ResolveResponse) -> str:
@@ -56,7 +57,7 @@ def describe_resolution(res: pb.ResolveResponse) -> str:
 
 
 def status_name(value: int) -> str:
-    return pb.VersionStatus.Name(value).removeprefix("VERSION_STATUS_")
+    return enum_name(pb.VersionStatus, value)
 
 
 class RegistryClient:

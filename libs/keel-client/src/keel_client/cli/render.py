@@ -16,6 +16,7 @@ from keel.registry.v1 import registry_pb2 as pb
 from keel_client.gateway import GatewayError
 from keel_client.registry import KeelApiError, status_name
 from keel_common.errors import KeelError
+from keel_common.protoenum import enum_name
 
 # Wide enough for the tables when output is piped (CI logs, make demo | tee).
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -82,7 +83,7 @@ def history_table(name: str, events: list[pb.AliasEvent]) -> Table:
         table.add_row(
             when(e.at),
             e.alias,
-            pb.AliasAction.Name(e.action).removeprefix("ALIAS_ACTION_"),
+            enum_name(pb.AliasAction, e.action),
             str(e.from_version or "-"),
             str(e.to_version or "-"),
             e.actor,
