@@ -129,7 +129,7 @@ class Upstream:
 def inference() -> Iterator[Upstream]:
     server = grpc.server(ThreadPoolExecutor(max_workers=4))
     servicer = ScriptedInference()
-    igrpc.add_InferenceServiceServicer_to_server(servicer, server)
+    igrpc.add_InferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     health = HealthServicer()
     health.set("", health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -181,7 +181,8 @@ def new_key(valkey_url: str, tenant: str, scopes: list[str], **limits: int) -> s
     async def create() -> str:
         client = aioredis.Redis.from_url(valkey_url)
         try:
-            _, token = await KeyStore(client, PEPPER.encode()).create(tenant, scopes, **limits)
+            store = KeyStore(client, PEPPER.encode())
+            _, token = await store.create(tenant, scopes, rpm=limits.get("rpm", 0), tpm=limits.get("tpm", 0))
             return token
         finally:
             await client.aclose()

@@ -118,7 +118,8 @@ def test_a_completed_call_is_accounted_logged_and_has_headers(
         return call.request_id
 
     request_id = _with_gateway(settings(interactions_stream=stream), check)
-    [(_, fields)] = redis.Redis.from_url(valkey_url).xrange(stream)
+    entries: Any = redis.Redis.from_url(valkey_url).xrange(stream)
+    [(_, fields)] = entries
     rec = gpb.Interaction.FromString(fields[b"data"])
     assert (rec.request_id, rec.tenant, rec.endpoint, rec.status_code) == (
         request_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import pytest
 from pydantic import ValidationError
@@ -30,8 +32,8 @@ class _Err(grpc.RpcError):
     def details(self) -> str:
         return self._status.details
 
-    def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
-        return tuple(self._status.trailing_metadata)
+    def trailing_metadata(self) -> Any:
+        return self._status.trailing_metadata
 
 
 def _job(**kw: object) -> pb.Job:
