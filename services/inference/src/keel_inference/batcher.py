@@ -63,15 +63,19 @@ class ModelRunner:
         self._new_cache: Any = None
 
     # --- introspection ----------------------------------------------------------------
+    # Stats are read from other threads while the engine loop replaces or drops ``mask``: read
+    # the attribute once, so a check and its use see the same tensor.
     @property
     def width(self) -> int:
-        return 0 if self.mask is None else int(self.mask.shape[1])
+        mask = self.mask
+        return 0 if mask is None else int(mask.shape[1])
 
     def cached_tokens(self) -> tuple[int, int]:
         """(real tokens, padded slots) held in the KV cache."""
-        if self.mask is None:
+        mask = self.mask
+        if mask is None:
             return 0, 0
-        return int(self.mask.sum()), int(self.mask.numel())
+        return int(mask.sum()), int(mask.numel())
 
     # --- adapters -------------------------------------------------------------------------
     def add_adapter(self, name: str, path: str | Path) -> None:
