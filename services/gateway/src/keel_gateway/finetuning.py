@@ -14,6 +14,7 @@ import grpc
 from keel.training.v1 import training_pb2 as pb
 from keel_common.contract import ACTOR_HEADER
 from keel_common.paging import encode_token
+from keel_common.protoenum import enum_name
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.schemas import CreateFineTuningJobRequest
 from keel_gateway.training_stub import Metadata, TrainingStub
@@ -59,7 +60,7 @@ def _error(err: grpc.RpcError, what: str) -> ApiError:
 
 
 def _status(value: int) -> str:
-    return pb.JobStatus.Name(value).removeprefix("JOB_STATUS_").lower()
+    return enum_name(pb.JobStatus, value).lower()
 
 
 def file_object(f: pb.File) -> dict[str, Any]:
