@@ -62,8 +62,12 @@ chart-check: $(STAMP) $(HELM) ## helm lint --strict, helm template for every sce
 	HELM=$(HELM) KUBECTL=$(TOOLS)/kubectl KUBERNETES_VALIDATE=$(VENV)/bin/kubernetes-validate bash scripts/chart-check.sh
 
 .PHONY: unit
-unit: $(STAMP) ## fast unit tests only
+unit: $(STAMP) ## every package's unit tests, slow ones included
 	$(PY) -m pytest -q libs services
+
+.PHONY: test-fast
+test-fast: $(STAMP) ## the inner loop (< 2 min): unit tests and repository rules, no tests marked slow
+	$(PY) -m pytest -q -m "not slow" libs services tests/repo
 
 .PHONY: test
 test: $(STAMP) proto-check lint chart-check ## the whole test suite (what CI runs)

@@ -85,6 +85,7 @@ def training_api(valkey_url: str, model_cache: Path, tmp_path: Path) -> Iterator
         log.close()
 
 
+@pytest.mark.slow  # starts the training API as a process
 def test_a_nested_hyperparameter_error_names_the_openai_param(
     training_api: str, make_gateway: Callable[..., ThreadedGateway], key: Callable[..., str]
 ) -> None:

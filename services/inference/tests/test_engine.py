@@ -29,6 +29,7 @@ def greedy(max_tokens: int) -> SamplingConfig:
     return SamplingConfig(max_tokens=max_tokens, ignore_eos=True)
 
 
+@pytest.mark.slow  # decodes with the real SmolLM2
 def test_batched_outputs_equal_unbatched(
     engine: Engine, chat: Any, recorder: Any, gate: Any, batch_watch: Any, run_alone: Any
 ) -> None:
@@ -62,6 +63,7 @@ def test_batched_outputs_equal_unbatched(
         assert a.text.strip(), f"request {i} produced no text"
 
 
+@pytest.mark.slow  # decodes with the real SmolLM2
 def test_late_short_request_finishes_while_long_ones_run(
     engine: Engine, chat: Any, recorder: Any, batch_watch: Any
 ) -> None:
@@ -140,6 +142,7 @@ def test_full_waiting_queue_is_resource_exhausted(
     assert again.wait().completion_tokens == 2
 
 
+@pytest.mark.slow  # decodes with the real SmolLM2
 def test_seeded_sampling_is_reproducible(
     engine: Engine, chat: Any, recorder: Any, gate: Any, run_alone: Any
 ) -> None:
@@ -164,6 +167,7 @@ def test_seeded_sampling_is_reproducible(
     assert alone.text != greedy_text, "temperature 0.8 sampled exactly the greedy text"
 
 
+@pytest.mark.slow  # decodes with the real SmolLM2
 def test_stop_string_eos_length_and_usage(
     engine: Engine, chat: Any, run_alone: Any, eos_ids: frozenset[int], tokenizer: Any
 ) -> None:

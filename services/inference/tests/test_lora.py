@@ -32,6 +32,7 @@ def lora_runner(smollm2_dir: Path) -> ModelRunner:
     return ModelRunner(model)
 
 
+@pytest.mark.slow  # the real SmolLM2 with LoRA adapters
 def test_adapters_change_output_and_mix_in_one_batch(
     lora_runner: ModelRunner,
     lora_adapter: Callable[[int], Any],
@@ -120,6 +121,7 @@ def settle(engine: Engine) -> None:
     engine.call(lambda: None).result(60)
 
 
+@pytest.mark.slow  # the real SmolLM2 with LoRA adapters
 def test_core_evicts_and_reloads_an_adapter(core: InferenceCore, lora_adapter: Callable[[int], Any]) -> None:
     art = lora_adapter(1)
     ref = AdapterInput("team/moon-lora:v1", art.uri, art.sha256)

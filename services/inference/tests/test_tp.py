@@ -17,7 +17,8 @@ from keel_inference.batcher import ModelRunner, NewSequence, StepPlan
 from keel_inference.sampling import SamplingConfig
 from keel_inference.tp import TPRunner
 
-pytestmark = pytest.mark.usefixtures("ray_local")
+# Ray actors in a torch.distributed group: seconds each, so out of `make test-fast`.
+pytestmark = [pytest.mark.usefixtures("ray_local"), pytest.mark.slow]
 
 GREEDY = SamplingConfig(max_tokens=16)
 SEEDED = SamplingConfig(max_tokens=16, temperature=0.8, top_p=0.9, top_k=50, seed=7)
