@@ -33,12 +33,13 @@ from run import pct, stop, wait_port
 from keel.common.v1 import common_pb2 as cpb
 from keel.inference.v1 import inference_pb2 as ipb
 from keel.inference.v1 import inference_pb2_grpc as igrpc
+from keel_common.contract import DEFAULT_BASE_MODEL
 from keel_common.grpc import wait_healthy
 from keel_common.redis import EmbeddedValkey
 from keel_dev.local import port_or_free
 from keel_gateway.keys import KeyStore
 
-MODEL = "smollm2-135m-instruct"  # --upstream tiny serves "tiny-llama" instead
+MODEL = DEFAULT_BASE_MODEL  # --upstream tiny serves "tiny-llama" instead
 PEPPER = "bench-pepper-0b1c"
 POLICY = """
 default:
