@@ -127,6 +127,8 @@ def test_errors_map_to_status_codes_and_metrics(service: tuple[GrpcService, Depe
             # The field travels as a google.rpc.BadRequest field violation, not only in the text.
             field, _, description = message.partition(": ")
             assert field_violation(info.value) == (field, description)
+            # and a failed call still says which request it was
+            assert any(k == "x-request-id" for k, _ in info.value.trailing_metadata())
         with pytest.raises(grpc.RpcError) as info:
             call(b"unnamed")
         assert info.value.details() == "no field to blame" and field_violation(info.value) is None

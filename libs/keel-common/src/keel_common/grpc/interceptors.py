@@ -57,7 +57,12 @@ class _Call:
     def fail(self, exc: BaseException) -> None:
         """Turn an exception into a status; re-raise what gRPC already handles."""
         if isinstance(exc, KeelError):
-            self.context.abort_with_status(exc.to_status())
+            status = exc.to_status()
+            # abort_with_status would replace the trailers, request id included: keep both.
+            self.context.set_trailing_metadata(
+                (*status.trailing_metadata, (REQUEST_ID_HEADER, self.request_id))
+            )
+            self.context.abort(status.code, status.details)
         if self._code() not in (None, grpc.StatusCode.OK):
             raise exc  # the servicer already called context.abort
         log.exception("unhandled error in %s", self.method)
