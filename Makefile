@@ -70,8 +70,8 @@ test-fast: $(STAMP) ## the inner loop (< 2 min): unit tests and repository rules
 	$(PY) -m pytest -q -m "not slow" libs services tests/repo
 
 .PHONY: test
-test: $(STAMP) proto-check lint chart-check ## the whole test suite (what CI runs)
-	$(PY) -m pytest -q
+test: $(STAMP) proto-check lint chart-check ## the whole test suite (what CI runs); the 15 slowest tests are listed last
+	$(PY) -m pytest -q --durations=15
 
 .PHONY: demo
 demo: $(STAMP) ## start the local platform, register a model with an adapter, move an alias, resolve it

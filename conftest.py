@@ -103,14 +103,18 @@ def registry_factory(tmp_path: Path, valkey_url: str) -> Iterator[Callable[..., 
 def ray_local() -> Iterator[None]:
     """One local Ray instance for the whole session (its start costs seconds). Logical CPUs
     exceed the cores on purpose: tensor-parallel ranks and Serve replicas mostly wait on each
-    other. ``keel_grpc_front`` lets the inference app's gRPC front be placed here."""
+    other. ``keel_grpc_front`` lets the inference apps' gRPC fronts be placed here: two, for the
+    SmolLM2 app the gateway modules share and one a module deploys with settings of its own."""
     import ray
 
     ray.init(
         address="local",  # never join a cluster someone left running on this machine
         num_cpus=6,
         include_dashboard=False,
-        resources={"keel_grpc_front": 1},
+        resources={"keel_grpc_front": 2},
+        # Replica logs stay in Ray's session folder: forwarded to this process's stdout they land
+        # in whatever a test captures there (a CliRunner's output, a subprocess's pipe).
+        log_to_driver=False,
     )
     yield
     ray.shutdown()

@@ -30,6 +30,20 @@ from keel_training.store import Store
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+@pytest.fixture(scope="session")
+def smollm2_serve(
+    ray_local: None, model_cache: Path, artifact_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The gRPC target of one inference Serve app with the real SmolLM2, shared by the modules that
+    put the gateway in front of it (a deploy and its drain cost seconds each)."""
+    from keel_testing import start_inference
+    from ray import serve
+
+    app = "keel-smollm2-test"
+    yield start_inference(app, tmp_path_factory.mktemp("smollm2-serve"), model_cache, artifact_root)
+    serve.delete(app)
+
+
 @contextmanager
 def _client(svc: object) -> Iterator[object]:
     from keel_client.registry import RegistryClient

@@ -127,6 +127,9 @@ def start_inference(app: str, tmp: Path, model_cache: Path, artifact_root: Path)
         "max_adapters": 4,
         "max_model_len": 512,
         "health_interval_s": 0.5,
+        # Tests delete the app at teardown: a short drain (the default waits 10 s on the
+        # gateway's open health watch) keeps the suite quick.
+        "shutdown_grace_s": 1,
     }
     serve.start(proxy_location="Disabled")
     serve.run(build_app(args), name=app, route_prefix=None)

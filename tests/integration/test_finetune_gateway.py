@@ -7,32 +7,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-from keel_testing import BASE, PEPPER, create_key, facts_jsonl, start_inference
+from keel_testing import BASE, PEPPER, create_key, facts_jsonl
 
 from keel_gateway.config import GatewaySettings
 from keel_gateway.testing import ThreadedGateway
 
-APP = "keel-finetune-test"
-
 
 @pytest.fixture(scope="module")
-def stack(
-    training: dict[str, Any],
-    ray_local: None,
-    model_cache: Path,
-    artifact_root: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, Any]]:
-    from ray import serve
-
-    tmp = tmp_path_factory.mktemp("finetune")
-    inference = start_inference(APP, tmp, model_cache, artifact_root)
+def stack(training: dict[str, Any], smollm2_serve: str) -> Iterator[dict[str, Any]]:
+    inference = smollm2_serve
     gw = ThreadedGateway(
         GatewaySettings(
             http_port=0,
@@ -51,7 +39,6 @@ def stack(
     training["start_worker"]()
     yield {"gw": gw, "admin": admin}
     gw.stop()
-    serve.delete(APP)
 
 
 def client(gw: ThreadedGateway, key: str) -> openai.OpenAI:

@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 import redis
-from keel_testing import PEPPER, create_key, start_inference, start_registry
+from keel_testing import PEPPER, create_key, start_registry
 
 from keel.gateway.v1 import gateway_pb2 as gpb
 from keel_client.registry import RegistryClient
@@ -24,7 +24,6 @@ from keel_gateway.guardrails.semantic import Embedder
 from keel_gateway.testing import ThreadedGateway
 
 BASE = "smollm2-135m-instruct"
-APP = "keel-gateway-test"
 POLICY = """
 default:
   input:
@@ -40,18 +39,16 @@ tenants:
 
 @pytest.fixture(scope="module")
 def stack(
-    ray_local: None,
+    smollm2_serve: str,
     valkey_url: str,
-    model_cache: Path,
     artifact_root: Path,
     lora_adapter: Callable[[int], Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Any]]:
-    from ray import serve
 
     tmp = tmp_path_factory.mktemp("gateway")
     reg, reg_target = start_registry(tmp, valkey_url, artifact_root)
-    inf_target = start_inference(APP, tmp, model_cache, artifact_root)
+    inf_target = smollm2_serve
 
     # Two adapter versions of one registry model owned by tenant acme.
     with RegistryClient(reg_target, actor="test") as rc:
@@ -108,7 +105,6 @@ def stack(
     for gw in gateways:
         gw.stop()
     embedder.close()
-    serve.delete(APP)
     reg.stop()
 
 

@@ -46,6 +46,7 @@ def served(
         "max_adapters": 2,
         "max_model_len": 256,
         "health_interval_s": 0.5,
+        "shutdown_grace_s": 1,  # serve.delete at teardown need not wait out the default drain
     }
     serve.start(proxy_location="Disabled")
     serve.run(build_app(args), name=APP, route_prefix=None)
