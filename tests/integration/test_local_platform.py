@@ -483,53 +483,6 @@ def test_registry_process_drains_and_releases_everything_on_sigterm(tmp_path: Pa
     )
 
 
-def test_local_platform_serves_inference(
-    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`keel up`'s platform with inference: its own Ray (local mode, N=1), the shipped model, gRPC,
-    and the gateway in front of it as `keel up` runs it (semantic rails on), used by `keel chat`."""
-    import grpc
-
-    from keel.common.v1 import common_pb2 as cpb
-    from keel.inference.v1 import inference_pb2 as ipb
-    from keel.inference.v1 import inference_pb2_grpc as ipb_grpc
-
-    monkeypatch.setenv("KEEL_INFERENCE_MODEL_CACHE_DIR", str(model_cache))
-    monkeypatch.delenv("KEEL_GATEWAY_SEMANTIC_RAILS")
-    monkeypatch.setenv("KEEL_DATA_DIR", str(tmp_path / "keel"))
-    with LocalPlatform(
-        tmp_path / "keel", registry_port=0, registry_http_port=0, inference=True, inference_port=0,
-        inference_http_port=0, gateway_port=0,
-    ) as platform:  # fmt: skip
-        comp = platform.state.components["inference"]
-        assert component_health(comp)[0] == "SERVING"
-        with grpc.insecure_channel(comp.grpc) as ch:
-            stub = ipb_grpc.InferenceServiceStub(ch)
-            reply = stub.Generate(
-                ipb.GenerateRequest(
-                    messages=ipb.ChatMessages(messages=[cpb.ChatMessage(role="user", content="Say hello.")]),
-                    sampling=cpb.SamplingParams(max_tokens=8),
-                )
-            )
-            assert reply.text and reply.usage.completion_tokens >= 1
-            assert stub.ListModels(ipb.ListModelsRequest()).models[0].ready
-        assert component_health(platform.state.components["gateway"]) == ("SERVING", "ready")
-        # `keel chat` finds the gateway and the admin key of this platform, streams the answer
-        # and ends with a dim line: request id, model, tokens, finish reason
-        chat = CliRunner().invoke(main, ["chat", "-m", "Say hi", "--max-tokens", "8"], catch_exceptions=False)
-        assert chat.exit_code == 0, chat.output
-        answer, summary = chat.output.rstrip("\n").rsplit("\n", 1)
-        assert answer.strip()
-        line = r"chatcmpl-[0-9a-f]+ · \S+ · \d+\+[1-8] tokens · finish (stop|length)$"
-        assert re.match(line, summary), summary
-        procs = dict(platform.procs)
-    assert procs["inference"].returncode == 0  # drained and stopped on SIGTERM
-    # uvicorn drains, then re-raises SIGTERM to exit (so -15, not 0)
-    assert procs["gateway"].returncode in (0, -signal.SIGTERM)
-    gateway_log = (tmp_path / "keel" / "logs" / "gateway.log").read_text()
-    assert "Application shutdown complete" in gateway_log
-
-
 class ChatTraffic:
     """Base-model chats through the gateway in a loop on a thread: each one's start time,
     outcome (the HTTP status, or the transport error's name), body and end time."""
@@ -586,10 +539,49 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
     return time.monotonic()
 
 
-def test_keel_up_restarts_killed_components_under_traffic(tmp_path: Path) -> None:
-    """The runner behaves like a cluster: SIGKILL the registry under chat traffic and it is
-    restarted on the same port while base-model chats keep succeeding; SIGKILL inference and it
-    is restarted too: chats fail with clear 503s only while it is down, then succeed again."""
+def check_inference_serves(state: PlatformState) -> None:
+    """Inference as `keel up` runs it (its own Ray, local mode, the shipped model) answers over
+    gRPC, and `keel chat` finds this platform's gateway and admin key and streams an answer."""
+    import grpc
+
+    from keel.common.v1 import common_pb2 as cpb
+    from keel.inference.v1 import inference_pb2 as ipb
+    from keel.inference.v1 import inference_pb2_grpc as ipb_grpc
+
+    comp = state.components["inference"]
+    assert component_health(comp)[0] == "SERVING"
+    with grpc.insecure_channel(comp.grpc) as ch:
+        stub = ipb_grpc.InferenceServiceStub(ch)
+        reply = stub.Generate(
+            ipb.GenerateRequest(
+                messages=ipb.ChatMessages(messages=[cpb.ChatMessage(role="user", content="Say hello.")]),
+                sampling=cpb.SamplingParams(max_tokens=8),
+            )
+        )
+        assert reply.text and reply.usage.completion_tokens >= 1
+        assert stub.ListModels(ipb.ListModelsRequest()).models[0].ready
+    # the gateway with its semantic rails loaded, as `keel up` runs it
+    assert component_health(state.components["gateway"]) == ("SERVING", "ready")
+    # `keel chat` streams the answer and ends with a dim line: request id, model, tokens, finish
+    chat = CliRunner().invoke(
+        main, ["chat", "-m", "Say hi", "--max-tokens", "8"], env={"KEEL_DATA_DIR": state.data_dir},
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert chat.exit_code == 0, chat.output
+    answer, summary = chat.output.rstrip("\n").rsplit("\n", 1)
+    assert answer.strip()
+    line = r"chatcmpl-[0-9a-f]+ · \S+ · \d+\+[1-8] tokens · finish (stop|length)$"
+    assert re.match(line, summary), summary
+
+
+def test_keel_up_restarts_killed_components_under_traffic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`keel up` with inference serves chats (gRPC, the gateway, `keel chat`), and the runner
+    behaves like a cluster: SIGKILL the registry under chat traffic and it is restarted on the
+    same port while base-model chats keep succeeding; SIGKILL inference and it is restarted too:
+    chats fail with clear 503s only while it is down, then succeed again. Ctrl-C drains all."""
+    monkeypatch.delenv("KEEL_GATEWAY_SEMANTIC_RAILS")  # the one test that runs the rails as shipped
     proc, env = keel_up(tmp_path, "--no-training")
     seen: list[str] = []
     traffic = None
@@ -602,9 +594,11 @@ def test_keel_up_restarts_killed_components_under_traffic(tmp_path: Path) -> Non
         else:
             pytest.fail("keel up ended early:\n" + "".join(seen))
         # the rest of keel up's output, as it comes
-        threading.Thread(target=lambda: seen.extend(proc.stdout or ()), daemon=True).start()
+        reader = threading.Thread(target=lambda: seen.extend(proc.stdout or ()), daemon=True)
+        reader.start()
         state = PlatformState.load(tmp_path)
         assert state is not None
+        check_inference_serves(state)
         gateway = state.components["gateway"].http
         with GatewayClient(gateway, admin_key_path(tmp_path).read_text().strip()) as gw:
             # no rate limits: the loop sends as fast as the model answers
@@ -665,8 +659,13 @@ def test_keel_up_restarts_killed_components_under_traffic(tmp_path: Path) -> Non
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(120) == 0
+        reader.join(10)  # the output to its end
     finally:
         if traffic is not None:
             traffic.close()
         stop_keel_up(proc)
     assert not (tmp_path / STATE_FILE).exists()
+    # every component drained within its grace (none needed a SIGKILL)
+    assert "did not stop within" not in "".join(seen), "".join(seen)[-3000:]
+    gateway_log = (tmp_path / "logs" / "gateway.log").read_text()
+    assert "Application shutdown complete" in gateway_log

@@ -124,8 +124,8 @@ def test_a_restarted_child_is_probed_until_it_serves(tmp_path: Path) -> None:
     finally:
         run.done.set()
         run.thread.join(10)
-        sup.stop("flaky", grace=5)
-    assert child.proc.returncode == -15
+        drained = not sup.stop("flaky", grace=5)
+    assert child.proc.returncode == -15 and drained
 
 
 def test_restarts_off_gives_up_at_the_first_crash(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_stop_kills_a_child_that_ignores_sigterm_and_its_group(tmp_path: Path) -
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.02)
     grandchild = int(pid_file.read_text())
-    sup.stop("stubborn", grace=0.5)
+    assert sup.stop("stubborn", grace=0.5)  # reported as killed, not drained
     assert proc.returncode == -9 and "stubborn" not in sup.children
     wait_gone(grandchild)
 

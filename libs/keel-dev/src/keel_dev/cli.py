@@ -112,7 +112,9 @@ def up(
         # A second SIGTERM (a supervisor repeating itself) must not cut the orderly stop short:
         # the children run in their own sessions and would be left behind.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        platform.stop()
+        for name in platform.stop():
+            grace = LocalPlatform.GRACE.get(name, 10.0)
+            err.print(f"[yellow]{name} did not stop within {grace:.0f} s and was killed[/yellow]")
     console.print("stopped")
     sys.exit(1 if died else 0)
 

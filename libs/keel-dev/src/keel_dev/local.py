@@ -398,13 +398,18 @@ class LocalPlatform:
     # sets PR_SET_PDEATHSIG), but what a job process started itself would not.
     REAP_GROUP = {"training-worker"}
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float = 10.0) -> list[str]:
+        """Stop every component, the last started first; the names of those that did not drain
+        within their grace and were killed."""
+        killed = []
         for name in reversed(list(self.supervisor.children)):
-            self.supervisor.stop(name, self.GRACE.get(name, grace), reap_group=name in self.REAP_GROUP)
+            if self.supervisor.stop(name, self.GRACE.get(name, grace), reap_group=name in self.REAP_GROUP):
+                killed.append(name)
         if self.valkey is not None:
             self.valkey.stop()
             self.valkey = None
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+        return killed
 
     def supervise(
         self, on_event: Callable[[Event], None] = lambda _: None, stop: threading.Event | None = None

@@ -189,19 +189,21 @@ class Supervisor:
             stop.wait(interval)
         return None
 
-    def stop(self, name: str, grace: float, reap_group: bool = False) -> None:
+    def stop(self, name: str, grace: float, reap_group: bool = False) -> bool:
         """SIGTERM to the child's main process (it stops its own children), SIGKILL to its whole
         group after ``grace`` seconds; ``reap_group`` kills whatever is left of the group even
-        after a clean exit."""
+        after a clean exit. True when it had to be killed (it did not drain in time)."""
         child = self.children.pop(name, None)
         if child is None or child.proc is None:
-            return
+            return False
         proc = child.proc
+        forced = False
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(grace)
             except subprocess.TimeoutExpired:
+                forced = True
                 # While the leader is not yet reaped, its group id cannot belong to anyone else.
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -213,3 +215,4 @@ class Supervisor:
                 os.killpg(proc.pid, signal.SIGKILL)
         if child.log_file is not None:
             child.log_file.close()
+        return forced
