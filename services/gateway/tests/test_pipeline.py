@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from keel_gateway.guardrails import pii
+from keel_common import pii
 from keel_gateway.guardrails.pipeline import Guard, InputOutcome, OutputFilter, Rails
 from keel_gateway.guardrails.policy import Policy, PolicyFile, RailSet
 

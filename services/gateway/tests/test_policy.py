@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from keel_gateway.guardrails import pii
+from keel_common import pii
 from keel_gateway.guardrails.policy import Policy, PolicyError
 
 POLICY = """

@@ -11,7 +11,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from keel_gateway.guardrails import exemplars, heuristics, pii
+from keel_common import pii
+from keel_gateway.guardrails import exemplars, heuristics
 from keel_gateway.guardrails.policy import Policy, RailSet
 from keel_gateway.guardrails.semantic import Embedder, Matcher, chunks
 

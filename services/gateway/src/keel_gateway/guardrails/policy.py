@@ -31,7 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from keel_gateway.guardrails import pii
+from keel_common import pii
 
 Action = Literal["block", "redact", "flag"]
 PiiKind = Literal["email", "phone", "credit_card", "iban", "national_id", "ip_address", "secret"]

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from keel_gateway.guardrails import pii
+from keel_common import pii
 
 
 def found(text: str, kinds: tuple[str, ...] = pii.KINDS) -> list[tuple[str, str]]:

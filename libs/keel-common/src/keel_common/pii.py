@@ -1,4 +1,5 @@
-"""PII and secret detectors: regular expressions plus checksums where a number has one
+"""PII and secret detectors, shared by the gateway's guardrails and ingestion's scrubbing (one
+implementation): regular expressions plus checksums where a number has one
 (Luhn for cards, ISO 7064 mod 97 for IBANs), so ordinary numbers are not flagged."""
 
 from __future__ import annotations
