@@ -13,9 +13,9 @@ import pytest
 import redis
 
 from keel_common.artifacts import ArtifactStore
+from keel_common.sql import create_db_engine
 from keel_registry import migrate
 from keel_registry.core import Registry
-from keel_registry.db import create_db_engine
 from keel_registry.events import AliasPublisher
 
 

@@ -6,8 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from keel_common.sql import create_db_engine
 from keel_registry import migrate
-from keel_registry.db import Base, create_db_engine
+from keel_registry.db import Base
 
 
 def test_upgrade_matches_models_and_downgrades(database_url: str) -> None:

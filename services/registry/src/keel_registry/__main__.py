@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from keel_common.logging import configure_logging
+from keel_common.sql import create_db_engine
 from keel_registry import migrate
 from keel_registry.config import RegistrySettings
-from keel_registry.db import create_db_engine
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,9 +18,9 @@ from keel_common.grpc import GrpcService
 from keel_common.grpc.metadata import actor
 from keel_common.protoenum import enum_name, prefix
 from keel_common.redis import EmbeddedValkey, connect
+from keel_common.sql import create_db_engine
 from keel_registry import core, migrate
 from keel_registry.config import RegistrySettings
-from keel_registry.db import create_db_engine
 from keel_registry.events import AliasPublisher
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from keel_common import paging
 from keel_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from keel_common.sql import as_utc, utcnow
 from keel_registry.core.base import RegistryBase
 from keel_registry.core.views import (
     AliasEventView,
@@ -16,14 +17,7 @@ from keel_registry.core.views import (
     event_view,
     version_view,
 )
-from keel_registry.db import (
-    AliasEvent,
-    ModelAlias,
-    ModelVersion,
-    RegisteredModel,
-    as_utc,
-    utcnow,
-)
+from keel_registry.db import AliasEvent, ModelAlias, ModelVersion, RegisteredModel
 from keel_registry.events import AliasChange
 from keel_registry.refs import (
     DEFAULT_ALIAS,

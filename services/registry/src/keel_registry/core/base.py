@@ -16,12 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from keel_common import metrics
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import NotFound
-from keel_registry.db import (
-    READ_ONLY,
-    ModelAlias,
-    ModelVersion,
-    RegisteredModel,
-)
+from keel_common.sql import READ_ONLY
+from keel_registry.db import ModelAlias, ModelVersion, RegisteredModel
 from keel_registry.events import AliasChange, AliasPublisher
 from keel_registry.refs import (
     check_model_name,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from keel_common import paging
 from keel_common.artifacts import ArtifactRef
 from keel_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from keel_common.sql import utcnow
 from keel_registry.core.aliases import Aliases
 from keel_registry.core.base import VERSIONS_CREATED
 from keel_registry.core.rules import FILENAME, SHA256, TRANSITIONS, check_metrics, check_status
@@ -24,12 +25,7 @@ from keel_registry.core.views import (
     model_view,
     version_view,
 )
-from keel_registry.db import (
-    ModelVersion,
-    RegisteredModel,
-    VersionTag,
-    utcnow,
-)
+from keel_registry.db import ModelVersion, RegisteredModel, VersionTag
 from keel_registry.refs import (
     check_length,
     check_model_name,

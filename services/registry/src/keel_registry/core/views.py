@@ -6,13 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from keel_registry.db import (
-    AliasEvent,
-    ModelAlias,
-    ModelVersion,
-    RegisteredModel,
-    as_utc,
-)
+from keel_common.sql import as_utc
+from keel_registry.db import AliasEvent, ModelAlias, ModelVersion, RegisteredModel
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from alembic import context
-
+from keel_common.sql import run_migrations_env
 from keel_registry.db import Base
 
-engine = context.config.attributes["engine"]
-with engine.connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+run_migrations_env(Base.metadata)
