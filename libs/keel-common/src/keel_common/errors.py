@@ -85,6 +85,13 @@ class ResourceExhausted(KeelError):
     http_status = 429
 
 
+class TooLarge(KeelError):
+    """A payload over a configured size limit."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+    http_status = 413
+
+
 class Aborted(KeelError):
     """A concurrent change won; the caller may retry."""
 

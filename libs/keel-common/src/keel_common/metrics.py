@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -33,5 +33,19 @@ def histogram(
     labels: tuple[str, ...] = (),
     buckets: tuple[float, ...] = LATENCY_BUCKETS,
     registry: CollectorRegistry = REGISTRY,
+    unit: str = "seconds",
 ) -> Histogram:
-    return Histogram(metric_name(service, what, "seconds"), doc, labels, buckets=buckets, registry=registry)
+    return Histogram(metric_name(service, what, unit), doc, labels, buckets=buckets, registry=registry)
+
+
+def gauge(
+    service: str,
+    what: str,
+    doc: str,
+    labels: tuple[str, ...] = (),
+    unit: str = "",
+    registry: CollectorRegistry = REGISTRY,
+) -> Gauge:
+    """A gauge; ``unit`` empty for a plain count (``keel_ingestion_documents``)."""
+    name = metric_name(service, what, unit) if unit else metric_name(service, what, "x")[: -len("_x")]
+    return Gauge(name, doc, labels, registry=registry)

@@ -7,15 +7,23 @@ Needs the ``sql`` extra (SQLAlchemy, Alembic).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import BigInteger, Integer, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +81,49 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+class SqlCore:
+    """Sessions for a service core: write and read-only transactions, retries of lost races."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        """A write transaction (on SQLite it takes the write lock up front: BEGIN IMMEDIATE)."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only transaction; on SQLite a deferred BEGIN so readers never queue behind writers."""
+        with self._sessions() as session, session.begin():
+            session.connection(execution_options={READ_ONLY: True})
+            yield session
+
+    def _retrying(self, work: Callable[[], T], attempts: int = 5) -> T:
+        """Retry a transaction that lost a race (unique violation, lock contention)."""
+        for attempt in range(attempts):
+            try:
+                return work()
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == attempts - 1 or not _transient(exc):
+                    raise
+                log.info("retrying after a concurrent write", extra={"attempt": attempt + 1})
+        raise AssertionError("unreachable")
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+
+def _transient(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, IntegrityError) or any(
+        s in text for s in ("database is locked", "deadlock", "could not serialize", "busy")
+    )
 
 
 class Migrations:

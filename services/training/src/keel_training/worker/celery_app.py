@@ -23,12 +23,9 @@ RUN_JOB = "keel_training.run_job"
 
 def _child_gone(pid: int | None = None, **_: Any) -> None:
     """A job's child exits after each job: drop its live gauges from the metrics files."""
-    import os
+    from keel_common.worker import mark_child_dead
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+    mark_child_dead(pid)
 
 
 def _draining(**_: Any) -> None:

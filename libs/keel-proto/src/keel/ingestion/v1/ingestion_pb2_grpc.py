@@ -49,6 +49,11 @@ class IngestionServiceStub:
                 request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ListDocumentsRequest.SerializeToString,
                 response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ListDocumentsResponse.FromString,
                 _registered_method=True)
+        self.DeleteDocument = channel.unary_unary(
+                '/keel.ingestion.v1.IngestionService/DeleteDocument',
+                request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentRequest.SerializeToString,
+                response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.Document.FromString,
+                _registered_method=True)
         self.CreateDataset = channel.unary_unary(
                 '/keel.ingestion.v1.IngestionService/CreateDataset',
                 request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.CreateDatasetRequest.SerializeToString,
@@ -58,11 +63,6 @@ class IngestionServiceStub:
                 '/keel.ingestion.v1.IngestionService/CreateDatasetVersion',
                 request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.CreateDatasetVersionRequest.SerializeToString,
                 response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.Operation.FromString,
-                _registered_method=True)
-        self.ImportDatasetVersion = channel.unary_unary(
-                '/keel.ingestion.v1.IngestionService/ImportDatasetVersion',
-                request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ImportDatasetVersionRequest.SerializeToString,
-                response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.FromString,
                 _registered_method=True)
         self.GetDataset = channel.unary_unary(
                 '/keel.ingestion.v1.IngestionService/GetDataset',
@@ -84,6 +84,16 @@ class IngestionServiceStub:
                 request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.GetDatasetVersionRequest.SerializeToString,
                 response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.FromString,
                 _registered_method=True)
+        self.PreviewDatasetVersion = channel.unary_unary(
+                '/keel.ingestion.v1.IngestionService/PreviewDatasetVersion',
+                request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.PreviewDatasetVersionRequest.SerializeToString,
+                response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.PreviewDatasetVersionResponse.FromString,
+                _registered_method=True)
+        self.DiffDatasetVersions = channel.unary_unary(
+                '/keel.ingestion.v1.IngestionService/DiffDatasetVersions',
+                request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsRequest.SerializeToString,
+                response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsResponse.FromString,
+                _registered_method=True)
         self.GetOperation = channel.unary_unary(
                 '/keel.ingestion.v1.IngestionService/GetOperation',
                 request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.GetOperationRequest.SerializeToString,
@@ -101,8 +111,10 @@ class IngestionServiceServicer:
 
     def UploadDocument(self, request_iterator, context):
         """Documents
-        Streams one document; the first message carries the header, the rest raw bytes.
-        Text is extracted before the call returns so a bad file fails here, not in a build.
+        Streams one document: the first message carries the header, the rest its bytes.
+        OUT_OF_RANGE when it exceeds the size limit; INVALID_ARGUMENT (field "file") when it is
+        empty or of an unsupported type. A document whose text cannot be extracted (encrypted,
+        corrupt, scanned without a text layer) is stored with status FAILED and the reason.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,6 +132,13 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteDocument(self, request, context):
+        """Removes the record; built versions keep resolving the bytes they name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateDataset(self, request, context):
         """Datasets
         Creates a dataset and starts building its version 1.
@@ -129,15 +148,8 @@ class IngestionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateDatasetVersion(self, request, context):
-        """Starts building the next version of an existing dataset.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ImportDatasetVersion(self, request, context):
-        """Registers an already-built JSONL artifact as the next version (e.g. a feedback
-        export), so training resolves every dataset through one service.
+        """Starts building the next version; a recipe and inputs that match an existing version's
+        fingerprint return that version's operation instead of building a copy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,6 +179,20 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewDatasetVersion(self, request, context):
+        """Examples of a READY version with their source (document, file name, page, characters).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiffDatasetVersions(self, request, context):
+        """What changed between two versions of one dataset.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetOperation(self, request, context):
         """Operations
         """
@@ -175,7 +201,7 @@ class IngestionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelOperation(self, request, context):
-        """Best effort: a build that already finished keeps its result.
+        """Best effort: the build stops at its next document; a finished build keeps its result.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -199,6 +225,11 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ListDocumentsRequest.FromString,
                     response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ListDocumentsResponse.SerializeToString,
             ),
+            'DeleteDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDocument,
+                    request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentRequest.FromString,
+                    response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.Document.SerializeToString,
+            ),
             'CreateDataset': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateDataset,
                     request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.CreateDatasetRequest.FromString,
@@ -208,11 +239,6 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.CreateDatasetVersion,
                     request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.CreateDatasetVersionRequest.FromString,
                     response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.Operation.SerializeToString,
-            ),
-            'ImportDatasetVersion': grpc.unary_unary_rpc_method_handler(
-                    servicer.ImportDatasetVersion,
-                    request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ImportDatasetVersionRequest.FromString,
-                    response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.SerializeToString,
             ),
             'GetDataset': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDataset,
@@ -233,6 +259,16 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.GetDatasetVersion,
                     request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.GetDatasetVersionRequest.FromString,
                     response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.SerializeToString,
+            ),
+            'PreviewDatasetVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewDatasetVersion,
+                    request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.PreviewDatasetVersionRequest.FromString,
+                    response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.PreviewDatasetVersionResponse.SerializeToString,
+            ),
+            'DiffDatasetVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffDatasetVersions,
+                    request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsRequest.FromString,
+                    response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsResponse.SerializeToString,
             ),
             'GetOperation': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOperation,
@@ -337,6 +373,33 @@ class IngestionService:
             _registered_method=True)
 
     @staticmethod
+    def DeleteDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.ingestion.v1.IngestionService/DeleteDocument',
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentRequest.SerializeToString,
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.Document.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateDataset(request,
             target,
             options=(),
@@ -380,33 +443,6 @@ class IngestionService:
             '/keel.ingestion.v1.IngestionService/CreateDatasetVersion',
             keel_dot_ingestion_dot_v1_dot_ingestion__pb2.CreateDatasetVersionRequest.SerializeToString,
             keel_dot_ingestion_dot_v1_dot_ingestion__pb2.Operation.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ImportDatasetVersion(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/keel.ingestion.v1.IngestionService/ImportDatasetVersion',
-            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ImportDatasetVersionRequest.SerializeToString,
-            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.FromString,
             options,
             channel_credentials,
             insecure,
@@ -515,6 +551,60 @@ class IngestionService:
             '/keel.ingestion.v1.IngestionService/GetDatasetVersion',
             keel_dot_ingestion_dot_v1_dot_ingestion__pb2.GetDatasetVersionRequest.SerializeToString,
             keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewDatasetVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.ingestion.v1.IngestionService/PreviewDatasetVersion',
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.PreviewDatasetVersionRequest.SerializeToString,
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.PreviewDatasetVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiffDatasetVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.ingestion.v1.IngestionService/DiffDatasetVersions',
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsRequest.SerializeToString,
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,89 @@
+"""A Celery worker process as every Keel service runs one: the prefork pool on the service's
+queues, and a side HTTP server for /metrics (aggregated over the pool's child processes through
+prometheus multiprocess files) and readiness (the broker answers).
+
+Needs Celery (the training and ingestion services depend on it; keel-common does not).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+
+def prepare_metrics_dir() -> bool:
+    """Tasks run in child processes; their metrics reach /metrics through files, which must be
+    set up before any metric exists. True when this process made the folder (and removes it)."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return False
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="keel-worker-metrics-")
+    return True
+
+
+def run_celery_worker(
+    service: str,
+    make_app: Callable[[], Celery],
+    *,
+    redis_url: str | None,
+    host: str,
+    metrics_port: int,
+    queues: list[str],
+    concurrency: int,
+    log_level: str,
+) -> int:
+    own_dir = prepare_metrics_dir()
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    from keel_common.http import SideServer
+    from keel_common.redis import redis_from_url
+
+    if not redis_url:
+        print(
+            f"keel-{service} worker: KEEL_REDIS_URL is required (the API and workers share one Redis)",
+            file=sys.stderr,
+        )
+        return 2
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    broker = redis_from_url(redis_url)
+
+    def readiness() -> dict[str, str]:
+        """Ready when the broker answers: a worker that cannot reach Redis takes no work."""
+        try:
+            broker.ping()
+        except Exception as exc:
+            return {"redis": f"{type(exc).__name__}: {exc}"}
+        return {}
+
+    side = SideServer(host, metrics_port, readiness, registry)
+    side.start()
+    try:
+        make_app().worker_main(
+            [
+                "worker", "--queues", ",".join(queues), "--concurrency", str(concurrency),
+                "--pool", "prefork", "--loglevel", log_level,
+                "--hostname", f"keel-{service}-{uuid.uuid4().hex[:6]}@%h",
+                "--without-gossip", "--without-mingle",
+            ]
+        )  # fmt: skip
+    finally:
+        side.stop()
+        if own_dir:
+            shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    return 0
+
+
+def mark_child_dead(pid: int | None = None) -> None:
+    """A pool child exits: drop its live gauges from the metrics files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]

@@ -1,0 +1,1 @@
+"""Keel ingestion: documents in, versioned training datasets out."""

@@ -1,0 +1,1 @@
+"""The build workers: Celery tasks that run one build stage each."""

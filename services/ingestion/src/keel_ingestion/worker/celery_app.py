@@ -1,0 +1,80 @@
+"""The Celery side: one app configuration for the API (which sends) and workers (which run).
+
+A build task is short next to a training job, but a worker can still be lost mid-task: a task is
+acknowledged only after it ends (``acks_late``) and put back at once if the pool process dies
+(``reject_on_worker_lost``), one message is reserved at a time, and Redis's visibility timeout
+is above the task's hard time limit. Tasks are idempotent (``core.runs``), so a redelivered task
+never duplicates output.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_shutdown
+
+from keel_ingestion.config import IngestionSettings
+
+log = logging.getLogger(__name__)
+
+RUN_STAGE = "keel_ingestion.run_stage"
+
+
+def _child_gone(pid: int | None = None, **_: Any) -> None:
+    from keel_common.worker import mark_child_dead
+
+    mark_child_dead(pid)
+
+
+worker_process_shutdown.connect(_child_gone)  # module level: receivers are weak references
+
+
+def make_celery(settings: IngestionSettings, broker_url: str) -> Celery:
+    app = Celery("keel_ingestion", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.build_time_limit_s,
+        task_soft_time_limit=max(settings.build_time_limit_s - 30, settings.build_time_limit_s // 2),
+        broker_transport_options={"visibility_timeout": settings.build_time_limit_s + 300},
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=settings.queue,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_send_task_events=False,
+    )
+    state: dict[str, Any] = {}
+
+    @app.task(name=RUN_STAGE, ignore_result=True)  # type: ignore[untyped-decorator]
+    def run_stage(operation_id: str, stage: str, shard: int) -> int:
+        if "builds" not in state:
+            from keel_ingestion.worker.runtime import make_builds
+
+            state["builds"] = make_builds(settings)
+        follow = state["builds"].run(operation_id, stage, shard)
+        for nxt, i in follow:
+            app.send_task(RUN_STAGE, args=[operation_id, nxt, i], queue=settings.queue)
+        log.info(
+            "build task done",
+            extra={"operation": operation_id, "stage": stage, "shard": shard, "next": len(follow)},
+        )
+        return len(follow)
+
+    return app
+
+
+class CeleryLauncher:
+    """The API's ``Launcher``: a build starts as its ``start`` task on the ingestion queue."""
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self.app = app
+        self.queue = queue
+
+    def start(self, operation_id: str) -> None:
+        self.app.send_task(RUN_STAGE, args=[operation_id, "start", 0], queue=self.queue)
