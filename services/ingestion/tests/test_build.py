@@ -8,6 +8,7 @@ leave nothing behind twice."""
 from __future__ import annotations
 
 import io
+import json
 import random
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -191,6 +192,13 @@ def test_qa_synthesis_keeps_grounded_pairs_and_dedups_questions(core: SimpleName
         system, _user, assistant = r["messages"]
         assert system["role"] == "system" and r["document_id"] in ids
         assert assistant["content"].lower() in system["content"].lower()
+    # the same rows in OpenAI's fine-tuning format, what training reads
+    jsonl = [
+        json.loads(line)
+        for split in ("train", "validation")
+        for line in core.store.get_bytes(version.file(f"{split}.jsonl")["uri"]).decode().splitlines()
+    ]
+    assert [j["messages"] for j in jsonl] == [r["messages"] for r in examples]
     assert core.generator.batches == [2]  # both passages in one batched call (one synthesis shard)
 
 

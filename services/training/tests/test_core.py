@@ -4,6 +4,7 @@ reaper of jobs whose worker was lost. Nothing here trains: ``enqueue`` only reco
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from keel_training.core import (
     fine_tuned_name,
     output_model_name,
 )
+from keel_training.core.datasets import ResolvedDataset
 from keel_training.store import Store
 from keel_training.trainer import DEFAULT_TARGETS
 from keel_training.worker.job_run import Runner
@@ -666,3 +668,76 @@ def test_a_job_resumed_after_lost_workers_runs_again(
     outcome = Runner(settings, store, artifacts).run(job.id)
     assert outcome != "failed: too many attempts"
     assert statuses(store, job.id)[-1][0] == pb.JOB_STATUS_RUNNING
+
+
+class Versions:
+    """Dataset versions as ingestion would resolve them, over JSONL files in the real artifact
+    store (the integration and e2e tests resolve through the real ingestion service)."""
+
+    def __init__(self, artifacts: ArtifactStore) -> None:
+        self.artifacts = artifacts
+        self.versions: dict[tuple[str, int], ResolvedDataset] = {}
+
+    def add(self, ds: str, version: int, fmt: str, n_train: int, n_val: int, status: str = "READY") -> None:
+        def put(name: str, n: int, offset: int) -> str:
+            if not n:
+                return ""
+            rows = [
+                {
+                    "messages": [
+                        {"role": "user", "content": f"{i} + {i}?"},
+                        {"role": "assistant", "content": str(2 * i)},
+                    ]
+                }
+                for i in range(offset, offset + n)
+            ]
+            data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+            return self.artifacts.put_bytes(f"datasets/{ds}/{version}/{name}", data).uri
+
+        self.versions[(ds, version)] = ResolvedDataset(
+            ds, version, fmt, status, put("train.jsonl", n_train, 0), put("validation.jsonl", n_val, 500)
+        )
+
+    def resolve(self, dataset_id: str, version: int, tenant: str, field: str) -> ResolvedDataset:
+        if tenant != "t1":
+            raise NotFound("no such dataset", field=field)
+        key = (dataset_id, version or max(v for d, v in self.versions if d == dataset_id))
+        if key not in self.versions:
+            raise NotFound("no such dataset", field=field)
+        return self.versions[key]
+
+
+def test_a_dataset_version_trains_with_its_own_validation_split(
+    settings: TrainingSettings, store: Store, artifacts: ArtifactStore, enqueued: Any, shared_tokenizers: Any
+) -> None:
+    versions = Versions(artifacts)
+    versions.add("ds_abc", 1, "qa_with_context", 12, 4)
+    versions.add("ds_abc", 2, "qa_with_context", 20, 5)
+    versions.add("ds_txt", 1, "text", 12, 0)
+    versions.add("ds_bad", 1, "qa_with_context", 12, 0, status="FAILED")
+    core = TrainingCore(settings, store, artifacts, enqueued, versions)
+    core.tokenizers = shared_tokenizers
+
+    def ds_request(ref: str, version: int) -> pb.CreateJobRequest:
+        return pb.CreateJobRequest(
+            tenant="t1", base_model=SMOL,
+            training_data=pb.TrainingData(dataset=pb.DatasetRef(dataset_id=ref, version=version)),
+        )  # fmt: skip
+
+    job = core.create_job(ds_request("ds_abc", 0))
+    # "latest" is pinned on the job, and the version's validation split comes with it
+    assert job.training_data.dataset.version == 2
+    assert job.training_file_uri == versions.versions[("ds_abc", 2)].train_uri
+    assert job.validation_file_uri == versions.versions[("ds_abc", 2)].validation_uri
+    assert "training file: 20 examples, validation file: 5" in events(store, job.id)[1].log.message
+    for ref, version, err, message in [
+        ("ds_txt", 1, InvalidArgument, "continued pre-training"),
+        ("ds_bad", 1, FailedPrecondition, "not READY"),
+        ("ds_zzz", 3, NotFound, "no such dataset"),
+    ]:
+        with pytest.raises(err) as refused:
+            core.create_job(ds_request(ref, version))
+        assert refused.value.field == "training_file" and message in refused.value.message
+    # without an ingestion service a dataset is refused clearly
+    with pytest.raises(InvalidArgument, match="ingestion service"):
+        TrainingCore(settings, store, artifacts, enqueued).create_job(ds_request("ds_abc", 1))

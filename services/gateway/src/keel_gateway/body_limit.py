@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keel_gateway.errors import ApiError
 
 # File uploads (multipart) may be larger than API bodies.
-FILE_PATHS = frozenset({"/v1/files"})
+FILE_PATHS = frozenset({"/v1/files", "/v1/documents"})
 
 
 def _too_large(max_bytes: int) -> ApiError:

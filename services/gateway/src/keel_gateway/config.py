@@ -23,6 +23,7 @@ class GatewaySettings(KeelSettings):
     registry_target: str = "127.0.0.1:50051"
     inference_target: str = "127.0.0.1:50052"
     training_target: str = "127.0.0.1:50053"
+    ingestion_target: str = "127.0.0.1:50054"
     upstream_timeout_s: float = Field(300.0, gt=0, description="deadline of one inference call")
 
     # API keys: stored as HMAC-SHA256(pepper, key); the pepper never leaves the gateway.
@@ -50,7 +51,9 @@ class GatewaySettings(KeelSettings):
 
     # Requests
     max_body_bytes: int = Field(1_000_000, ge=1024)
-    max_file_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="POST /v1/files bodies")
+    max_file_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, description="POST /v1/files and /v1/documents bodies"
+    )
     default_max_tokens: int = Field(256, ge=1, description="chat completions without max_tokens")
     route_cache_ttl_s: float = Field(30.0, ge=0, description="safety net; alias events invalidate at once")
     alias_channel: str = ALIAS_CHANNEL

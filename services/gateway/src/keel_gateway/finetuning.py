@@ -6,6 +6,7 @@ the caller's tenant before it is shown or changed, and another tenant's looks mi
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
@@ -59,6 +60,24 @@ def _error(err: grpc.RpcError, what: str) -> ApiError:
     return api
 
 
+_DATASET_REF = re.compile(r"^(ds_[0-9a-z]+)(?:@(\d+))?$")
+
+
+def training_data(value: str) -> pb.TrainingData:
+    """A file id ("file-…") or a dataset version from ingestion ("ds_…@N"; "ds_…" alone is its
+    latest READY version, pinned when the job is created)."""
+    m = _DATASET_REF.match(value)
+    if m:
+        return pb.TrainingData(dataset=pb.DatasetRef(dataset_id=m.group(1), version=int(m.group(2) or 0)))
+    return pb.TrainingData(file_id=value)
+
+
+def _data_name(data: pb.TrainingData) -> str:
+    if data.HasField("dataset"):
+        return f"{data.dataset.dataset_id}@{data.dataset.version}"
+    return data.file_id
+
+
 def _status(value: int) -> str:
     return enum_name(pb.JobStatus, value).lower()
 
@@ -95,8 +114,8 @@ def job_object(j: pb.Job) -> dict[str, Any]:
         "organization_id": j.tenant,
         "result_files": [],
         "status": _status(j.status),
-        "training_file": j.training_data.file_id or j.training_file_uri,
-        "validation_file": (j.validation_data.file_id or j.validation_file_uri) or None,
+        "training_file": _data_name(j.training_data) or j.training_file_uri,
+        "validation_file": (_data_name(j.validation_data) or j.validation_file_uri) or None,
         "hyperparameters": public_hp,
         "method": {"type": "supervised", "supervised": {"hyperparameters": public_hp}},
         "trained_tokens": j.progress.trained_tokens if j.status == pb.JOB_STATUS_SUCCEEDED else None,
@@ -304,14 +323,14 @@ class FineTuning:
             tenant=tenant,
             creator=actor,
             base_model=body.model,
-            training_data=pb.TrainingData(file_id=body.training_file),
+            training_data=training_data(body.training_file),
             hyperparameters=hp,
             idempotency_key=idempotency_key,
             suffix=body.suffix or "",
             metadata=body.metadata or {},
         )
         if body.validation_file:
-            req.validation_data.CopyFrom(pb.TrainingData(file_id=body.validation_file))
+            req.validation_data.CopyFrom(training_data(body.validation_file))
         job = await self._call(self.stub.CreateJob(req, timeout=self.timeout_s, metadata=self._meta(actor)))
         return job_object(job)
 

@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from keel.inference.v1 import inference_pb2_grpc as igrpc
+from keel.ingestion.v1 import ingestion_pb2_grpc as ingrpc
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
 from keel.training.v1 import training_pb2_grpc as tgrpc
 from keel_common.grpc.client import aio_channel
@@ -24,6 +25,7 @@ from keel_gateway.finetuning import FineTuning
 from keel_gateway.guardrails.pipeline import Guard
 from keel_gateway.guardrails.policy import Policy
 from keel_gateway.guardrails.semantic import Embedder
+from keel_gateway.ingestion import Ingestion
 from keel_gateway.interactions import InteractionLog
 from keel_gateway.keys import KeyStore
 from keel_gateway.ratelimit import RateLimiter
@@ -34,6 +36,7 @@ from keel_gateway.routing import Router
 class Runtime:
     gateway: Gateway
     finetuning: FineTuning
+    ingestion: Ingestion
     redis: aioredis.Redis
     inference_channel: grpc.aio.Channel
 
@@ -57,6 +60,7 @@ async def running(
     )
     reg_ch, inf_ch = aio_channel(settings.registry_target), aio_channel(settings.inference_target)
     train_ch = aio_channel(settings.training_target)
+    ingest_ch = aio_channel(settings.ingestion_target)
     inference = igrpc.InferenceServiceStub(inf_ch)  # type: ignore[no-untyped-call]
     registry = rgrpc.RegistryServiceStub(reg_ch)  # type: ignore[no-untyped-call]
     keys = KeyStore(client, settings.pepper_bytes(), settings.key_cache_ttl_s, settings.key_cache_stale_s)
@@ -73,17 +77,18 @@ async def running(
     )
     gateway = Gateway(settings, keys, RateLimiter(client), router, Guard(policy, emb), inference, log)
     finetuning = FineTuning(tgrpc.TrainingServiceStub(train_ch))  # type: ignore[no-untyped-call]
+    ingestion = Ingestion(ingrpc.IngestionServiceStub(ingest_ch))  # type: ignore[no-untyped-call]
     tasks = [
         asyncio.create_task(keys.listen(), name="keys-listen"),
         asyncio.create_task(router.listen(client, settings.alias_channel), name="alias-listen"),
         asyncio.create_task(log.run(), name="interactions"),
     ]
     try:
-        yield Runtime(gateway, finetuning, client, inf_ch)
+        yield Runtime(gateway, finetuning, ingestion, client, inf_ch)
     finally:
         await log.drain()
         await _cancel(tasks)
-        for ch in (reg_ch, inf_ch, train_ch):
+        for ch in (reg_ch, inf_ch, train_ch, ingest_ch):
             await ch.close(grace=None)
         await client.aclose()
         if embedder is None and emb is not None:

@@ -25,6 +25,9 @@ class TrainingSettings(ServiceSettings):
     grpc_port: int = Field(50053, ge=0, le=65535)
     http_port: int = Field(8083, ge=0, le=65535)
     registry_target: str = "127.0.0.1:50051"
+    ingestion_target: str = Field(
+        "127.0.0.1:50054", description="ingestion gRPC, to resolve dataset versions (ds_…@N); empty: none"
+    )
     # Each live WatchJob holds a server thread for as long as the job runs.
     grpc_workers: int = Field(64, ge=4, le=512)
     max_watches: int = Field(

@@ -16,11 +16,13 @@ from keel.training.v1 import training_pb2_grpc as pb_grpc
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import ResourceExhausted
 from keel_common.grpc import GrpcService
+from keel_common.grpc.client import channel
 from keel_common.grpc.metadata import actor
 from keel_common.periodic import Periodic
 from keel_common.redis import EmbeddedValkey, connect
 from keel_training.config import QUEUES, TrainingSettings
 from keel_training.core import TrainingCore
+from keel_training.ingestion_client import IngestionDatasets
 from keel_training.metrics import StateCollector
 from keel_training.store import Store
 from keel_training.worker.celery_app import make_celery, sender
@@ -107,7 +109,9 @@ def build(settings: TrainingSettings) -> GrpcService:
     artifacts = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
     store = Store(client, settings.key_prefix, settings.events_maxlen)
     celery = make_celery(settings, broker_url)
-    core = TrainingCore(settings, store, artifacts, sender(celery))
+    ingestion = channel(settings.ingestion_target) if settings.ingestion_target else None
+    datasets = IngestionDatasets(ingestion) if ingestion is not None else None
+    core = TrainingCore(settings, store, artifacts, sender(celery), datasets)
 
     def reap() -> None:
         for job_id in core.reap():
@@ -122,6 +126,8 @@ def build(settings: TrainingSettings) -> GrpcService:
 
     def stop_deps() -> None:
         reaper.stop()
+        if ingestion is not None:
+            ingestion.close()
         REGISTRY.unregister(collector)
         client.close()
         if isinstance(embedded, EmbeddedValkey):

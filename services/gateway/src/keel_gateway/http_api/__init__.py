@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from keel_gateway.http_api import admin_keys, chat, files, fine_tuning, models, ops
+from keel_gateway.http_api import admin_keys, chat, datasets, documents, files, fine_tuning, models, ops
 
 ROUTERS: tuple[APIRouter, ...] = (
     chat.router,
     models.router,
     files.router,
     fine_tuning.router,
+    documents.router,
+    datasets.router,
     admin_keys.router,
     ops.router,
 )

@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 
 from keel_gateway.core import Gateway
 from keel_gateway.finetuning import FineTuning
+from keel_gateway.ingestion import Ingestion
 from keel_gateway.keys import ApiKey
 from keel_gateway.runtime import Runtime
 
@@ -26,6 +27,10 @@ def gateway(request: Request) -> Gateway:
 
 def finetuning(request: Request) -> FineTuning:
     return runtime(request).finetuning
+
+
+def ingestion(request: Request) -> Ingestion:
+    return runtime(request).ingestion
 
 
 def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
@@ -49,4 +54,5 @@ TrainingKey = Annotated[ApiKey, Depends(require("training"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]
 GatewayDep = Annotated[Gateway, Depends(gateway)]
 FineTuningDep = Annotated[FineTuning, Depends(finetuning)]
+IngestionDep = Annotated[Ingestion, Depends(ingestion)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

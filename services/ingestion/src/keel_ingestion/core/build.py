@@ -165,8 +165,9 @@ def _example(c: Candidate, question: str = "", answer: str = "") -> ex.Example:
 def finalize(
     store: ArtifactStore, key: str, parts: Sequence[str], recipe: Recipe, counts: StageCounts
 ) -> dict[str, ArtifactRef]:
-    """The version's Parquet files (one per split) under ``key``; ``parts`` are the kept shards
-    (text) or the QA shards, in order."""
+    """The version's files under ``key``: per split a Parquet file (the dataset, with lineage
+    columns) and a JSONL file in OpenAI's fine-tuning format (what training reads);
+    ``parts`` are the kept shards (text) or the QA shards, in order."""
     examples: list[ex.Example] = []
     seen_questions: set[str] = set()
     for uri in parts:
@@ -192,6 +193,8 @@ def finalize(
     for e in examples:
         by_split[splits[e.document_id]].append(e)
     counts.examples = {s: len(v) for s, v in by_split.items()}
-    return {
-        s: store.put_bytes(f"{key}/{s}.parquet", ex.to_parquet(v, recipe.format)) for s, v in by_split.items()
-    }
+    out: dict[str, ArtifactRef] = {}
+    for s, v in by_split.items():
+        out[s] = store.put_bytes(f"{key}/{s}.parquet", ex.to_parquet(v, recipe.format))
+        out[f"{s}.jsonl"] = store.put_bytes(f"{key}/{s}.jsonl", ex.to_jsonl(v, recipe.format))
+    return out

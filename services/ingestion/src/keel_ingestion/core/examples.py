@@ -133,6 +133,15 @@ def to_parquet(examples: Iterable[Example], fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def to_jsonl(examples: Iterable[Example], fmt: str) -> bytes:
+    """OpenAI's fine-tuning format ({"messages": [...]}) or {"text": ...} rows."""
+    key = "text" if fmt == "text" else "messages"
+    return "".join(
+        json.dumps({key: ex.passage if fmt == "text" else ex.messages(fmt)}, ensure_ascii=False) + "\n"
+        for ex in examples
+    ).encode()
+
+
 def read_parquet(data: bytes) -> list[dict[str, Any]]:
     rows_: list[dict[str, Any]] = pq.read_table(io.BytesIO(data)).to_pylist()
     return rows_

@@ -141,7 +141,7 @@ class Builds(SqlCore):
                     "uri": r.uri,
                     "sha256": r.sha256,
                     "size_bytes": r.size_bytes,
-                    "examples": counts.examples[split],
+                    "examples": counts.examples[split.split(".")[0]],
                 }
                 for split, r in files.items()
             },

@@ -49,7 +49,8 @@ class VersionView:
         return f"{self.dataset_id}@{self.version}"
 
     def file(self, split: str) -> dict[str, Any]:
-        """The split's file in the manifest: uri, sha256, size_bytes, examples."""
+        """A file in the manifest ("train", "validation": Parquet; "train.jsonl", …: JSONL):
+        uri, sha256, size_bytes, examples."""
         files: dict[str, dict[str, Any]] = self.manifest.get("files", {})
         return files.get(split, {})
 

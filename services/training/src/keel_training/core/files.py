@@ -1,5 +1,6 @@
 """Training files: upload (validated before anything is stored), get, list, delete, and
-resolving a job's data to an artifact URI with its examples."""
+resolving a job's data (a file, or a dataset version from ingestion) to an artifact URI with its
+examples."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from keel_common.errors import InvalidArgument, NotFound
 from keel_common.ids import new_id
 from keel_common.paging import decode_token, page_size
 from keel_training.config import TrainingSettings
+from keel_training.core.datasets import DatasetResolver, ResolvedDataset, usable
 from keel_training.core.paging import filtered_page
 from keel_training.store import Store, now_ts
 from keel_training.validation import validate_training_file
@@ -20,10 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class Files:
-    def __init__(self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore, datasets: DatasetResolver
+    ) -> None:
         self.settings = settings
         self.store = store
         self.artifacts = artifacts
+        self.datasets = datasets
 
     def upload_file(self, tenant: str, filename: str, purpose: str, content: bytes) -> pb.File:
         if not tenant:
@@ -90,8 +95,16 @@ class Files:
         if source == "file_uri":
             return data.file_uri
         if source == "dataset":
-            raise InvalidArgument("datasets from ingestion are not supported yet; upload a file", field=field)
+            return self.dataset(data, tenant, field).train_uri
         raise InvalidArgument("is required", field=field)
+
+    def dataset(self, data: pb.TrainingData, tenant: str, field: str) -> ResolvedDataset:
+        """The dataset version ``data`` names, checked usable; "latest" (0) is pinned in ``data``."""
+        ds = usable(
+            self.datasets.resolve(data.dataset.dataset_id, data.dataset.version, tenant, field), field
+        )
+        data.dataset.version = ds.version
+        return ds
 
     def load_examples(self, uri: str, field: str) -> list[list[dict[str, Any]]]:
         try:

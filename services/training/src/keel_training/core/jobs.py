@@ -24,6 +24,7 @@ from keel_common.ids import new_id
 from keel_common.paging import decode_token, encode_token, page_size
 from keel_training import metrics
 from keel_training.config import TrainingSettings
+from keel_training.core.datasets import DatasetResolver, NoDatasets
 from keel_training.core.files import Files
 from keel_training.core.hyperparameters import check_hyperparameters
 from keel_training.core.names import SUFFIX, fine_tuned_name, output_model_name
@@ -49,14 +50,15 @@ def _fingerprint(req: pb.CreateJobRequest) -> str:
 
 class TrainingCore:
     def __init__(
-        self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore, enqueue: Enqueue
-    ) -> None:
+        self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore, enqueue: Enqueue,
+        datasets: DatasetResolver | None = None,
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
         self.artifacts = artifacts
         self.enqueue = enqueue
         self.tokenizers = Tokenizers(settings, artifacts)
-        self.files = Files(settings, store, artifacts)
+        self.files = Files(settings, store, artifacts, datasets or NoDatasets())
 
     # --- files (see Files) ------------------------------------------------------------------
     def upload_file(self, tenant: str, filename: str, purpose: str, content: bytes) -> pb.File:
@@ -115,6 +117,10 @@ class TrainingCore:
         val_uri = ""
         if req.HasField("validation_data"):
             val_uri = self.files.data_uri(req.validation_data, req.tenant, "validation_file")
+        elif req.training_data.HasField("dataset"):
+            # a dataset version brings its own validation split (grouped by document)
+            val_uri = self.files.dataset(req.training_data, req.tenant, "training_file").validation_uri
+        if val_uri:
             val_examples = self.files.load_examples(val_uri, "validation_file")
         longer = self._too_long(req.base_model, train_examples + val_examples, hp.max_seq_len)
         job_id = new_id("ftjob")

@@ -76,6 +76,13 @@ def train_config(hp: pb.LoraHyperparameters) -> Any:
     )
 
 
+def _data_name(data: pb.TrainingData) -> str:
+    """A job's data as the user named it: "file-…" or "ds_…@N"."""
+    if data.HasField("dataset"):
+        return f"{data.dataset.dataset_id}@{data.dataset.version}"
+    return data.file_id
+
+
 def _no_queue(job_id: str, queue: str) -> None:
     raise RuntimeError(f"this runner cannot queue {job_id} on {queue}")
 
@@ -345,7 +352,7 @@ class Runner:
             "max_seq_len": str(hp.max_seq_len),
             "gradient_accumulation_steps": str(hp.gradient_accumulation_steps),
             "seed": str(hp.seed),
-            "training_file": job.training_data.file_id or job.training_file_uri,
+            "training_file": _data_name(job.training_data) or job.training_file_uri,
             "validation_file": job.validation_data.file_id or job.validation_file_uri,
             "code_version": code_version(),
         }
@@ -368,7 +375,12 @@ class Runner:
                             params=params,
                             lineage=rpb.Lineage(
                                 training_job_id=job.id,
-                                dataset_id=job.training_data.file_id,
+                                dataset_id=job.training_data.dataset.dataset_id or job.training_data.file_id,
+                                dataset_version=(
+                                    str(job.training_data.dataset.version)
+                                    if job.training_data.HasField("dataset")
+                                    else ""
+                                ),
                                 source="keel-training",
                             ),
                             tags=[name],
