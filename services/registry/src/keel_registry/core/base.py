@@ -4,19 +4,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from keel_common import metrics
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import NotFound
-from keel_common.sql import READ_ONLY
+from keel_common.sql import SqlCore
 from keel_registry.db import ModelAlias, ModelVersion, RegisteredModel
 from keel_registry.events import AliasChange, AliasPublisher
 from keel_registry.refs import (
@@ -31,37 +28,11 @@ VERSIONS_CREATED = metrics.counter("registry", "versions_created", "Model versio
 ALIAS_MOVES = metrics.counter("registry", "alias_moves", "Alias set/delete/rollback operations", ("action",))
 
 
-class RegistryBase:
+class RegistryBase(SqlCore):
     def __init__(self, engine: Engine, store: ArtifactStore, publisher: AliasPublisher | None = None) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.store = store
         self.publisher = publisher
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    # --- plumbing ---------------------------------------------------------------------
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        """A write transaction (on SQLite it takes the write lock up front: BEGIN IMMEDIATE)."""
-        with self._sessions() as session, session.begin():
-            yield session
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        """A read-only transaction; on SQLite a deferred BEGIN so readers never queue behind writers."""
-        with self._sessions() as session, session.begin():
-            session.connection(execution_options={READ_ONLY: True})
-            yield session
-
-    def _retrying(self, work: Callable[[], T], attempts: int = 5) -> T:
-        """Retry a transaction that lost a race (unique violation, lock contention)."""
-        for attempt in range(attempts):
-            try:
-                return work()
-            except (IntegrityError, OperationalError) as exc:
-                if attempt == attempts - 1 or not _transient(exc):
-                    raise
-                log.info("retrying after a concurrent write", extra={"attempt": attempt + 1})
-        raise AssertionError("unreachable")
 
     def _publish(self, change: AliasChange) -> None:
         ALIAS_MOVES.labels(change.action).inc()
@@ -96,14 +67,3 @@ class RegistryBase:
         return session.scalar(
             select(ModelAlias).where(ModelAlias.model_id == model.id, ModelAlias.alias == alias)
         )
-
-    def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-
-
-def _transient(exc: Exception) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
-    return isinstance(exc, IntegrityError) or any(
-        s in text for s in ("database is locked", "deadlock", "could not serialize", "busy")
-    )
