@@ -239,3 +239,19 @@ def test_inputs_must_be_the_tenants_ready_documents(core: SimpleNamespace) -> No
     assert nf.value.field == "document_ids[1]"
     with pytest.raises(NotFound):
         core.datasets.get(core.datasets.create("acme", "x", Recipe(), good).dataset_id, "globex")
+
+
+def test_a_build_whose_worker_died_is_sent_again(core: SimpleNamespace) -> None:
+    ids = upload(core, "acme", [(f"{t}.md", manual(t)) for t in TOPICS[:4]])
+    op = core.datasets.create("acme", "lost", Recipe(validation_fraction=0), ids)
+    core.queue.drain(limit=2)  # start, then one prepare shard...
+    lost = list(core.queue.tasks)
+    core.queue.tasks.clear()  # ...and the worker holding the other one died with it
+    assert core.builds.lost(stale_after_s=3600) == []  # touched just now: not lost
+    again = core.builds.lost(stale_after_s=0)
+    assert [(o, st, sh) for o, st, sh in again] == lost and all(o == op.id for o, _, _ in again)
+    core.queue.tasks += again
+    core.queue.drain()
+    done = core.datasets.operation(op.id, events=True)
+    assert done.status == "SUCCEEDED"
+    assert any("sent 1 prepare task(s) again" in msg for _, _, msg in done.events)

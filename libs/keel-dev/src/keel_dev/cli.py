@@ -26,6 +26,7 @@ from keel_dev.supervisor import Event, RestartPolicy
 @click.option("--inference-port", default=50052, show_default=True)
 @click.option("--gateway-port", default=8080, show_default=True, help="the gateway's HTTP port")
 @click.option("--training-port", default=50053, show_default=True, help="the training API's gRPC port")
+@click.option("--ingestion-port", default=50054, show_default=True, help="the ingestion API's gRPC port")
 @click.option(
     "--inference/--no-inference",
     default=True,
@@ -45,6 +46,12 @@ from keel_dev.supervisor import Event, RestartPolicy
     help="run the fine-tuning job API and one CPU training worker (Celery, queue train.cpu)",
 )
 @click.option(
+    "--ingestion/--no-ingestion",
+    default=True,
+    show_default=True,
+    help="run the ingestion API (documents to datasets) and one build worker (Celery, queue ingest)",
+)
+@click.option(
     "--max-restarts",
     type=click.IntRange(min=0),
     default=RestartPolicy.max_restarts,
@@ -59,9 +66,11 @@ def up(
     inference_port: int,
     gateway_port: int,
     training_port: int,
+    ingestion_port: int,
     inference: bool,
     gateway: bool,
     training: bool,
+    ingestion: bool,
     max_restarts: int,
 ) -> None:
     """Run the whole platform locally until Ctrl-C (or SIGTERM); a component that crashes is
@@ -80,11 +89,14 @@ def up(
         gateway_port=gateway_port,
         training=training,
         training_port=training_port,
+        ingestion=ingestion,
+        ingestion_port=ingestion_port,
         restart_policy=RestartPolicy(max_restarts=max_restarts),
     )
     died = None
     parts = "embedded Valkey, registry"
     parts += ", inference (Ray Serve; the first start converts the model)" if inference else ""
+    parts += ", ingestion API + 1 build worker" if ingestion else ""
     parts += ", training API + 1 CPU worker" if training else ""
     parts += ", gateway" if gateway else ""
     try:
@@ -96,7 +108,7 @@ def up(
                 sys.exit(1)
         show_components(state, check=True)
         if gateway:
-            show_gateway_usage(platform, inference, training)
+            show_gateway_usage(platform, inference, training, ingestion)
         console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
         died = platform.supervise(show_event)
         if died is not None:
@@ -126,7 +138,9 @@ def show_event(event: Event) -> None:
         err.print(f"[{colour}]{escape(event.describe())}[/{colour}]", highlight=False)
 
 
-def show_gateway_usage(platform: LocalPlatform, inference: bool, training: bool = False) -> None:
+def show_gateway_usage(
+    platform: LocalPlatform, inference: bool, training: bool = False, ingestion: bool = False
+) -> None:
     url = f"{platform.gateway_url}/v1"
     key = platform.admin_key
     note = "" if inference else " [yellow](no inference: chat requests fail until it runs)[/yellow]"
@@ -140,6 +154,8 @@ def show_gateway_usage(platform: LocalPlatform, inference: bool, training: bool 
         '  keel chat -m "Hello!"                                  # or any OpenAI client',
         "  keel keys create --tenant acme --scopes inference --name my-app",
     ]
+    if ingestion:
+        lines.append("  keel docs upload manual.pdf wiki/                       # documents for datasets")
     if training:
         lines.append(
             "  keel jobs create --file data.jsonl --follow            # LoRA fine-tuning on the CPU worker"

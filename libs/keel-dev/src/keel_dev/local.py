@@ -1,7 +1,7 @@
 """The local platform behind ``keel up``: an embedded Valkey and each service as a child
-process on this machine (registry, inference, the training API and one CPU training worker,
-the gateway), started in order, health-checked, restarted with backoff when one crashes
-(``supervisor``), and stopped cleanly.
+process on this machine (registry, inference, the ingestion API and one build worker, the
+training API and one CPU training worker, the gateway), started in order, health-checked,
+restarted with backoff when one crashes (``supervisor``), and stopped cleanly.
 
 State (URLs, ports, pids) goes to ``<data_dir>/platform.json`` so ``keel status`` and the
 other commands find a running platform without flags. The gateway's key pepper and the
@@ -115,6 +115,10 @@ class LocalPlatform:
         training_http_port: int = 8083,
         training_worker_metrics_port: int = 8086,
         training_queue: str = "train.cpu",
+        ingestion: bool = False,
+        ingestion_port: int = 50054,
+        ingestion_http_port: int = 8084,
+        ingestion_worker_metrics_port: int = 8087,
         restart_policy: RestartPolicy | None = None,
     ) -> None:
         self.data_dir = (data_dir or default_data_dir()).resolve()
@@ -134,6 +138,10 @@ class LocalPlatform:
         self.training_http_port = training_http_port
         self.training_worker_metrics_port = training_worker_metrics_port
         self.training_queue = training_queue
+        self.ingestion = ingestion
+        self.ingestion_port = ingestion_port
+        self.ingestion_http_port = ingestion_http_port
+        self.ingestion_worker_metrics_port = ingestion_worker_metrics_port
         # The admin key of the operator tenant, once the gateway is up (never in platform.json).
         self.admin_key = ""
         self.valkey: EmbeddedValkey | None = None
@@ -219,6 +227,8 @@ class LocalPlatform:
             self._start_service("registry", self.registry_port, self.registry_http_port)
             if self.inference:
                 self._start_inference()
+            if self.ingestion:
+                self._start_ingestion()
             if self.training:
                 self._start_training()
             if self.gateway:
@@ -292,12 +302,23 @@ class LocalPlatform:
             self.inference_startup_timeout,
         )
 
+    def _artifact_root(self) -> str:
+        return os.environ.get("KEEL_ARTIFACT_ROOT") or str(self.data_dir / "artifacts")
+
+    def _target(self, name: str, default_port: int) -> str:
+        comp = self.state.components.get(name)
+        return comp.grpc if comp else f"127.0.0.1:{default_port}"
+
     def _training_env(self) -> dict[str, str]:
         """What the training API and its workers share: Redis (broker, jobs, events), the
-        artifact store the registry reads, the registry, the model cache and the queue."""
+        artifact store the registry reads, the registry, ingestion (dataset versions), the model
+        cache and the queue."""
         return {
-            "KEEL_ARTIFACT_ROOT": os.environ.get("KEEL_ARTIFACT_ROOT") or str(self.data_dir / "artifacts"),
+            "KEEL_ARTIFACT_ROOT": self._artifact_root(),
             "KEEL_TRAINING_REGISTRY_TARGET": self.registry_target,
+            "KEEL_TRAINING_INGESTION_TARGET": self._target("ingestion", self.ingestion_port)
+            if self.ingestion
+            else "",
             "KEEL_TRAINING_MODEL_CACHE_DIR": os.environ.get("KEEL_TRAINING_MODEL_CACHE_DIR")
             or self.model_cache(),
             "KEEL_TRAINING_DEFAULT_QUEUE": self.training_queue,
@@ -308,30 +329,50 @@ class LocalPlatform:
         each job runs in a fresh child process of that worker."""
         env = self._training_env()
         self._start_service("training", self.training_port, self.training_http_port, env)
-        name = "training-worker"
-        port = port_or_free(self.training_worker_metrics_port)
+        q = self.training_queue
+        self._start_worker("training", env, self.training_worker_metrics_port, ("--queues", q), q)
+
+    def _start_ingestion(self) -> None:
+        """The ingestion API (gRPC), then ONE build worker (Celery, queue ``ingest``); QA
+        synthesis calls the local inference service."""
+        env = {
+            "KEEL_ARTIFACT_ROOT": self._artifact_root(),
+            "KEEL_INGESTION_REGISTRY_TARGET": self.registry_target,
+            "KEEL_INGESTION_INFERENCE_TARGET": self._target("inference", self.inference_port),
+            "KEEL_INGESTION_MODEL_CACHE_DIR": self.model_cache(),
+        }
+        self._start_service("ingestion", self.ingestion_port, self.ingestion_http_port, env)
+        self._start_worker("ingestion", env, self.ingestion_worker_metrics_port, (), "ingest")
+
+    def _start_worker(
+        self, service: str, env: dict[str, str], metrics_port: int, args: tuple[str, ...], queues: str
+    ) -> None:
+        """``keel_<service> worker``: a Celery worker, healthy once its side server's /livez
+        answers."""
+        name = f"{service}-worker"
+        port = port_or_free(metrics_port)
         http = f"http://127.0.0.1:{port}"
+        prefix = f"KEEL_{service.upper()}_"
 
         def probe(t: float) -> None:
             wait_http_live(f"{http}/livez", timeout=t)
 
         proc = self._spawn(
             name,
-            "keel_training",
+            f"keel_{service}",
             {
                 **env,
                 "KEEL_DATA_DIR": str(self.data_dir),
                 "KEEL_REDIS_URL": self.redis_url or "",
-                "KEEL_TRAINING_HOST": "127.0.0.1",
-                "KEEL_TRAINING_WORKER_METRICS_PORT": str(port),
+                prefix + "HOST": "127.0.0.1",
+                prefix + "WORKER_METRICS_PORT": str(port),
             },
             probe,
-            ("worker", "--queues", self.training_queue),
+            ("worker", *args),
         )
         self.state.components[name] = Component(
-            name, http=http, pid=proc.pid, log=str(self.data_dir / "logs" / f"{name}.log"),
-            queues=self.training_queue,
-        )  # fmt: skip
+            name, http=http, pid=proc.pid, log=str(self.data_dir / "logs" / f"{name}.log"), queues=queues
+        )
         self._wait(name, probe, proc)
 
     def _start_gateway(self) -> None:
@@ -343,14 +384,11 @@ class LocalPlatform:
         if not pepper:  # one secret per data dir: the stored key hashes depend on it
             pepper = secrets.token_urlsafe(32)
             write_secret(pepper_file, pepper)
-        inference = self.state.components.get("inference")
-        training = self.state.components.get("training")
         env = {
             "KEEL_GATEWAY_REGISTRY_TARGET": self.registry_target,
-            "KEEL_GATEWAY_INFERENCE_TARGET": inference.grpc
-            if inference
-            else f"127.0.0.1:{self.inference_port}",
-            "KEEL_GATEWAY_TRAINING_TARGET": training.grpc if training else f"127.0.0.1:{self.training_port}",
+            "KEEL_GATEWAY_INFERENCE_TARGET": self._target("inference", self.inference_port),
+            "KEEL_GATEWAY_TRAINING_TARGET": self._target("training", self.training_port),
+            "KEEL_GATEWAY_INGESTION_TARGET": self._target("ingestion", self.ingestion_port),
             "KEEL_GATEWAY_KEY_PEPPER": pepper,
             # The MiniLM rails take ~15 s to load; an explicit setting in the environment wins.
             "KEEL_GATEWAY_SEMANTIC_RAILS": os.environ.get("KEEL_GATEWAY_SEMANTIC_RAILS", "true"),
@@ -393,10 +431,10 @@ class LocalPlatform:
     # open streams 10 s. The training worker's warm shutdown waits for the job it runs; past
     # its grace the job is killed, and it resumes from its last checkpoint on a later start
     # (the API re-queues a job whose worker went silent).
-    GRACE = {"inference": 60.0, "gateway": 20.0, "training-worker": 30.0}
+    GRACE = {"inference": 60.0, "gateway": 20.0, "training-worker": 30.0, "ingestion-worker": 30.0}
     # Nothing a Celery worker started may outlive it: its pool processes die with it (billiard
     # sets PR_SET_PDEATHSIG), but what a job process started itself would not.
-    REAP_GROUP = {"training-worker"}
+    REAP_GROUP = {"training-worker", "ingestion-worker"}
 
     def stop(self, grace: float = 10.0) -> list[str]:
         """Stop every component, the last started first; the names of those that did not drain

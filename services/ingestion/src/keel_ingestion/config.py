@@ -47,7 +47,14 @@ class IngestionSettings(ServiceSettings):
     queue: str = Field("ingest", description="the Celery queue of build tasks")
     shard_documents: int = Field(8, ge=1, description="documents per prepare task")
     shard_chunks: int = Field(64, ge=1, description="kept chunks per synthesis task (one batched call)")
-    build_time_limit_s: int = Field(3600, ge=10)
+    build_time_limit_s: int = Field(3600, ge=10, description="hard limit of one build task")
+    heartbeat_s: float = Field(5.0, gt=0, description="how often a running build task says it is alive")
+    stale_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="a build no task has touched this long lost its worker: its tasks are sent again",
+    )
+    reaper_interval_s: float = Field(5.0, gt=0, description="how often the API looks for lost builds")
     worker_metrics_port: int = Field(8087, ge=0, le=65535)
 
     @field_validator("database_url")
@@ -59,6 +66,8 @@ class IngestionSettings(ServiceSettings):
     def _check(self) -> IngestionSettings:
         if not self.base_models:
             raise ValueError("KEEL_INGESTION_BASE_MODELS must name at least one base model")
+        if self.heartbeat_s * 2 > self.stale_after_s:
+            raise ValueError("KEEL_INGESTION_STALE_AFTER_S must be at least twice KEEL_INGESTION_HEARTBEAT_S")
         return self
 
     def resolved_database_url(self) -> str:

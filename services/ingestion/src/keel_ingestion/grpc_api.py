@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 from prometheus_client import REGISTRY
@@ -15,6 +16,7 @@ from keel_common.artifacts import ArtifactStore
 from keel_common.errors import InvalidArgument
 from keel_common.grpc import GrpcService
 from keel_common.grpc.metadata import actor
+from keel_common.periodic import Periodic
 from keel_common.redis import EmbeddedValkey, connect
 from keel_common.sql import create_db_engine
 from keel_ingestion import migrate
@@ -22,6 +24,7 @@ from keel_ingestion.config import IngestionSettings
 from keel_ingestion.core import inspect
 from keel_ingestion.core.datasets import Datasets
 from keel_ingestion.core.documents import Documents
+from keel_ingestion.core.runs import Builds
 from keel_ingestion.metrics import StateCollector
 from keel_ingestion.protos import (
     dataset_pb,
@@ -177,7 +180,18 @@ def build(settings: IngestionSettings) -> GrpcService:
         engine, store, max_bytes=settings.max_document_bytes, max_text_chars=settings.max_text_chars,
         max_pages=settings.max_pages,
     )  # fmt: skip
-    datasets = Datasets(engine, store, CeleryLauncher(celery, settings.queue))
+    launcher = CeleryLauncher(celery, settings.queue)
+    datasets = Datasets(engine, store, launcher)
+    builds = Builds(
+        engine, store, counter=_api_only, generator=_api_only, shard_documents=settings.shard_documents
+    )
+
+    def reap() -> None:
+        for op_id, stage, shard in builds.lost(settings.stale_after_s):
+            log.warning("build task sent again", extra={"operation": op_id, "stage": stage, "shard": shard})
+            launcher.send(op_id, stage, shard)
+
+    reaper = Periodic("ingestion-reaper", settings.reaper_interval_s, reap)
     collector = StateCollector(documents.counts, lambda: int(client.llen(settings.queue)))
     REGISTRY.register(collector)
 
@@ -191,6 +205,7 @@ def build(settings: IngestionSettings) -> GrpcService:
         client.ping()
 
     def stop_deps() -> None:
+        reaper.stop()
         REGISTRY.unregister(collector)
         client.close()
         if isinstance(embedded, EmbeddedValkey):
@@ -206,4 +221,9 @@ def build(settings: IngestionSettings) -> GrpcService:
         [SERVICE_NAME],
         {"database": check_database, "redis": check_redis, "artifacts": store.ping},
         on_stop=stop_deps,
+        on_start=reaper.start,
     )
+
+
+def _api_only(_: str) -> Any:
+    raise RuntimeError("the API process does not run build stages; workers do")

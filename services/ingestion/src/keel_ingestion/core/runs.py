@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -221,6 +222,54 @@ class Builds(SqlCore):
                 op.done, op.total = 0, n
                 s.add(OperationEvent(operation_id=op_id, stage=nxt, message=f"{nxt}: {n} task(s)"))
         return [(nxt, i) for i in range(n)]
+
+    # --- lost workers -------------------------------------------------------------------------
+    def touch(self, operation_id: str) -> None:
+        """A running task's heartbeat: the operation was worked on just now."""
+        with self._tx() as s:
+            s.execute(update(Operation).where(Operation.id == operation_id).values(updated_at=utcnow()))
+
+    def lost(self, stale_after_s: float) -> list[tuple[str, str, int]]:
+        """Tasks to send again: of every unfinished build that no task has touched for
+        ``stale_after_s`` (its worker died with the task; Redis would only redeliver it after
+        the visibility timeout), the current stage's shards that have not finished. Sending a
+        task twice is harmless: tasks are idempotent."""
+        cutoff = utcnow() - timedelta(seconds=stale_after_s)
+        with self._read() as s:
+            stale = list(
+                s.scalars(
+                    select(Operation).where(
+                        Operation.status.in_((v.PENDING, v.RUNNING)), Operation.updated_at < cutoff
+                    )
+                )
+            )
+        out: list[tuple[str, str, int]] = []
+        for op in stale:
+            if op.stage == "queued":
+                tasks: list[Task] = [("start", 0)]
+            else:
+                with self._read() as s:
+                    done = set(
+                        s.scalars(
+                            select(ShardDone.shard).where(
+                                ShardDone.operation_id == op.id, ShardDone.stage == op.stage
+                            )
+                        )
+                    )
+                tasks = [(op.stage, i) for i in range(op.shards) if i not in done]
+                if not tasks:  # the stage finished but its successor was never sent
+                    tasks = [(op.stage, 0)]
+            with self._tx() as s:
+                s.execute(update(Operation).where(Operation.id == op.id).values(updated_at=utcnow()))
+                s.add(
+                    OperationEvent(
+                        operation_id=op.id, stage=op.stage,
+                        message=f"no progress for {stale_after_s:.0f} s (a lost worker?): "
+                        f"sent {len(tasks)} {op.stage} task(s) again",
+                    )
+                )  # fmt: skip
+            out += [(op.id, stage, shard) for stage, shard in tasks]
+        return out
 
     @staticmethod
     def _weight_sum(order: list[str]) -> float:

@@ -9,7 +9,10 @@ never duplicates output.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery import Celery
@@ -39,6 +42,8 @@ def make_celery(settings: IngestionSettings, broker_url: str) -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=settings.build_time_limit_s,
         task_soft_time_limit=max(settings.build_time_limit_s - 30, settings.build_time_limit_s // 2),
+        # Redis redelivers an unacknowledged task after this; a lost worker's task is sent again
+        # much sooner by the API (stale_after_s), so this only has to exceed the time limit.
         broker_transport_options={"visibility_timeout": settings.build_time_limit_s + 300},
         task_ignore_result=True,
         task_serializer="json",
@@ -57,7 +62,10 @@ def make_celery(settings: IngestionSettings, broker_url: str) -> Celery:
             from keel_ingestion.worker.runtime import make_builds
 
             state["builds"] = make_builds(settings)
-        follow = state["builds"].run(operation_id, stage, shard)
+        builds = state["builds"]
+        log.info("build task started", extra={"operation": operation_id, "stage": stage, "shard": shard})
+        with heartbeat(lambda: builds.touch(operation_id), settings.heartbeat_s):
+            follow = builds.run(operation_id, stage, shard)
         for nxt, i in follow:
             app.send_task(RUN_STAGE, args=[operation_id, nxt, i], queue=settings.queue)
         log.info(
@@ -69,6 +77,28 @@ def make_celery(settings: IngestionSettings, broker_url: str) -> Celery:
     return app
 
 
+@contextlib.contextmanager
+def heartbeat(beat: Callable[[], None], every_s: float) -> Iterator[None]:
+    """``beat`` every ``every_s`` seconds on a thread while the block runs, so the API can tell a
+    long task (a synthesis batch) from a lost one."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            try:
+                beat()
+            except Exception:  # a missed beat only risks a harmless duplicate task
+                log.warning("heartbeat failed", exc_info=True)
+
+    t = threading.Thread(target=loop, name="build-heartbeat", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+
+
 class CeleryLauncher:
     """The API's ``Launcher``: a build starts as its ``start`` task on the ingestion queue."""
 
@@ -77,4 +107,7 @@ class CeleryLauncher:
         self.queue = queue
 
     def start(self, operation_id: str) -> None:
-        self.app.send_task(RUN_STAGE, args=[operation_id, "start", 0], queue=self.queue)
+        self.send(operation_id, "start", 0)
+
+    def send(self, operation_id: str, stage: str, shard: int) -> None:
+        self.app.send_task(RUN_STAGE, args=[operation_id, stage, shard], queue=self.queue)
