@@ -11,7 +11,10 @@
 #      registry Service and Redis that are rendered, worker queues/GPUs/probes/mounts, the
 #      API's default queue consumed by a rendered worker, the KEDA ScaledObject targeting
 #      the worker Deployment with one redis trigger per queue and its TriggerAuthentication's
-#      Secret keys, the PodMonitor's port, the PriorityClass)
+#      Secret keys, the PodMonitor's port, the PriorityClass; ingestion: the API's and build
+#      workers' env (database URL from a Secret, inference/registry/Redis targets that are
+#      rendered, one queue and time limit for both), ports, probes and mounts, SQLite on one
+#      claim shared on one node, and the NetworkPolicies admitting the gateway and Prometheus)
 #   4. negative cases: values that must be refused (schema or template checks)
 #   5. skaffold.yaml wiring (images -> chart values by name; releases render)
 # Kinds served by CRDs (ServiceMonitor, PodMonitor, RayService, ScaledObject,
@@ -509,8 +512,12 @@ def check_gateway(dep):
     if any(d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "training"
            for d in by_kind.get("Deployment", {}).values()) and "KEEL_GATEWAY_TRAINING_TARGET" not in env:
         problems.append(f"{ref}: the training API is rendered but KEEL_GATEWAY_TRAINING_TARGET is not set")
-    for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET"):
-        if var == "KEEL_GATEWAY_TRAINING_TARGET" and var not in env:
+    if any(d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "ingestion"
+           for d in by_kind.get("Deployment", {}).values()) and "KEEL_GATEWAY_INGESTION_TARGET" not in env:
+        problems.append(f"{ref}: the ingestion API is rendered but KEEL_GATEWAY_INGESTION_TARGET is not set")
+    for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET",
+                "KEEL_GATEWAY_INGESTION_TARGET"):
+        if var in ("KEEL_GATEWAY_TRAINING_TARGET", "KEEL_GATEWAY_INGESTION_TARGET") and var not in env:
             continue
         check_target(ref, var, env_of(c).get(var))
     # The policy: mounted from a rendered ConfigMap whose policy.yaml is a YAML map.
@@ -546,7 +553,8 @@ def check_gateway(dep):
         for proto in ("UDP", "TCP"):
             if not any(p.get("port") == 53 and p.get("protocol") == proto for r in egress for p in r.get("ports", [])):
                 problems.append(f"{nref}: egress does not allow DNS over {proto}")
-        for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET", "KEEL_REDIS_URL"):
+        for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET",
+                    "KEEL_GATEWAY_INGESTION_TARGET", "KEEL_REDIS_URL"):
             target = env_of(c).get(var)
             m = re.search(r":(\d+)(/[^/]*)?$", target or "")
             if target is None:  # from a Secret: the URL is not known here
@@ -721,6 +729,201 @@ if values_file:
             and not by_kind.get("ScaledObject"):
         problems.append("trainingWorker.keda.enabled but no ScaledObject rendered")
 
+# ---- ingestion: the API, the build workers, the database they share, their NetworkPolicies
+ingestion_values = values.get("ingestion") or {}
+ingestion_worker_values = ingestion_values.get("worker") or {}
+INGESTION_SHARED_ENV = ("KEEL_INGESTION_HOST", "KEEL_INGESTION_DATABASE_URL", "KEEL_INGESTION_REGISTRY_TARGET",
+                        "KEEL_INGESTION_QUEUE", "KEEL_INGESTION_BUILD_TIME_LIMIT_S", "KEEL_INGESTION_SHARD_DOCUMENTS",
+                        "KEEL_INGESTION_SHARD_CHUNKS", "KEEL_INGESTION_MAX_DOCUMENT_BYTES",
+                        "KEEL_REDIS_URL", "KEEL_ARTIFACT_ROOT", "KEEL_DATA_DIR", "KEEL_LOG_LEVEL")
+# Env both sides must agree on (one settings class reads them in the API and the workers).
+INGESTION_AGREED_ENV = ("KEEL_INGESTION_QUEUE", "KEEL_INGESTION_BUILD_TIME_LIMIT_S", "KEEL_INGESTION_SHARD_DOCUMENTS",
+                        "KEEL_INGESTION_SHARD_CHUNKS", "KEEL_INGESTION_BASE_MODELS", "KEEL_INGESTION_INFERENCE_TARGET",
+                        "KEEL_INGESTION_REGISTRY_TARGET", "KEEL_ARTIFACT_ROOT")
+
+def component_of(obj):
+    return obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+
+def deployments_of(component):
+    return [d for d in by_kind.get("Deployment", {}).values() if component_of(d) == component]
+
+def secret_value(name, key):
+    import base64
+    obj = by_kind.get("Secret", {}).get(name) or {}
+    if key in (obj.get("stringData") or {}):
+        return obj["stringData"][key]
+    if key in (obj.get("data") or {}):
+        return base64.b64decode(obj["data"][key]).decode()
+    return None
+
+def colocated_with(ps):
+    """Pod templates a pod must share a node with (required podAffinity on the hostname)."""
+    terms = ((ps.get("affinity") or {}).get("podAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
+    return {r for t in terms if t.get("topologyKey") == "kubernetes.io/hostname"
+            for r, _, _ in selected_pods(t.get("labelSelector") or {})}
+
+inference_rendered = bool(deployments_of("inference") or by_kind.get("RayService"))
+registry_rendered = bool(deployments_of("registry"))
+
+def check_ingestion_common(ref, ps, c):
+    """Checks the API and the workers share; returns (env, SQLite claim name or None)."""
+    env, entries = env_of(c), {e["name"]: e for e in c.get("env", [])}
+    for n in INGESTION_SHARED_ENV:
+        if n not in entries:
+            problems.append(f"{ref}: env {n} missing")
+    if env.get("KEEL_INGESTION_HOST") != "0.0.0.0":
+        problems.append(f"{ref}: KEEL_INGESTION_HOST must be 0.0.0.0 (probes and scrapes come from outside the pod)")
+    db_ref = (entries.get("KEEL_INGESTION_DATABASE_URL", {}).get("valueFrom") or {}).get("secretKeyRef")
+    if not db_ref:
+        problems.append(f"{ref}: KEEL_INGESTION_DATABASE_URL must come from a Secret (it may hold a password)")
+    if inference_rendered and "KEEL_INGESTION_INFERENCE_TARGET" not in entries:
+        problems.append(f"{ref}: inference is rendered but KEEL_INGESTION_INFERENCE_TARGET is not set (QA synthesis)")
+    if "KEEL_INGESTION_INFERENCE_TARGET" in entries:
+        check_target(ref, "KEEL_INGESTION_INFERENCE_TARGET", env.get("KEEL_INGESTION_INFERENCE_TARGET"))
+    if env.get("KEEL_INGESTION_REGISTRY_TARGET"):
+        check_target(ref, "KEEL_INGESTION_REGISTRY_TARGET", env["KEEL_INGESTION_REGISTRY_TARGET"])
+    elif registry_rendered:
+        problems.append(f"{ref}: the registry is rendered but KEEL_INGESTION_REGISTRY_TARGET is empty")
+    if env.get("KEEL_INGESTION_QUEUE") in TRAINING_QUEUES:
+        problems.append(f"{ref}: KEEL_INGESTION_QUEUE={env['KEEL_INGESTION_QUEUE']!r} is a training queue")
+    if "KEEL_INGESTION_BASE_MODELS" in env:
+        try:
+            models = json.loads(env["KEEL_INGESTION_BASE_MODELS"])
+            if not (isinstance(models, dict) and models and all(isinstance(v, str) for v in models.values())):
+                raise ValueError("not a non-empty map of strings")
+        except ValueError as exc:
+            problems.append(f"{ref}: KEEL_INGESTION_BASE_MODELS is not a JSON map of id -> source: {exc}")
+    check_redis_env(ref, c)
+    mounts, vols = mounts_of(c), {v["name"]: v for v in ps.get("volumes", [])}
+    if "emptyDir" not in vols.get((mounts.get("/tmp") or {}).get("name"), {}):
+        problems.append(f"{ref}: /tmp must be an emptyDir (read-only root filesystem)")
+    root = env.get("KEEL_ARTIFACT_ROOT") or ""
+    if root.startswith("/"):
+        m = mounts.get(root)
+        if m is None or m.get("readOnly"):
+            problems.append(f"{ref}: artifact root {root} is not a writable mount")
+        elif "persistentVolumeClaim" not in vols.get(m["name"], {}):
+            problems.append(f"{ref}: artifact root {root} is not a PersistentVolumeClaim")
+    claim = None
+    url = secret_value(db_ref["name"], db_ref.get("key")) if db_ref else None
+    if url and url.startswith("sqlite:"):
+        path = url.split("sqlite:///", 1)[-1]
+        m = mounts.get(os.path.dirname(path))
+        pvc = vols.get((m or {}).get("name"), {}).get("persistentVolumeClaim")
+        if m is None or m.get("readOnly") or not pvc:
+            problems.append(f"{ref}: SQLite database {path} is not on a writable PersistentVolumeClaim mount")
+        else:
+            claim = pvc["claimName"]
+    return env, claim
+
+def check_ingestion_api(dep):
+    ref = f"Deployment/{dep['metadata']['name']}"
+    ps = pod_spec(dep)
+    c = ps["containers"][0]
+    env, claim = check_ingestion_common(ref, ps, c)
+    if c.get("args", [])[:1] != ["serve"]:
+        problems.append(f"{ref}: args must start with serve")
+    for var, pname in (("KEEL_INGESTION_GRPC_PORT", "grpc"), ("KEEL_INGESTION_HTTP_PORT", "http-metrics")):
+        if str(named_port(c, pname)) != str(env.get(var)):
+            problems.append(f"{ref}: container port {pname} ({named_port(c, pname)}) differs from {var}={env.get(var)}")
+    grpc_port = named_port(c, "grpc")
+    for probe in ("startupProbe", "readinessProbe"):
+        if (c.get(probe) or {}).get("grpc", {}).get("port") != grpc_port:
+            problems.append(f"{ref}: {probe} must be gRPC health on port {grpc_port}")
+    get = (c.get("livenessProbe") or {}).get("httpGet") or {}
+    if (get.get("path"), get.get("port")) != ("/livez", "http-metrics"):
+        problems.append(f"{ref}: livenessProbe must GET /livez on http-metrics")
+    if claim:
+        if dep["spec"].get("replicas") != 1:
+            problems.append(f"{ref}: SQLite needs exactly 1 replica, got {dep['spec'].get('replicas')}")
+        if (dep["spec"].get("strategy") or {}).get("type") != "Recreate":
+            problems.append(f"{ref}: SQLite on a ReadWriteOnce claim needs the Recreate strategy")
+    return env, claim
+
+def check_ingestion_worker(dep):
+    ref = f"Deployment/{dep['metadata']['name']}"
+    ps = pod_spec(dep)
+    c = ps["containers"][0]
+    env, claim = check_ingestion_common(ref, ps, c)
+    args = c.get("args", [])
+    if len(args) != 3 or args[:2] != ["worker", "--concurrency"] or not str(args[2]).isdigit():
+        problems.append(f"{ref}: args must be worker --concurrency <n> (the queue comes from KEEL_INGESTION_QUEUE), got {args}")
+    if gpu_limits(c):
+        problems.append(f"{ref}: ingestion workers are CPU only, got GPU limits {gpu_limits(c)}")
+    mport = named_port(c, "http-metrics")
+    if str(mport) != str(env.get("KEEL_INGESTION_WORKER_METRICS_PORT")):
+        problems.append(f"{ref}: container port http-metrics ({mport}) differs from KEEL_INGESTION_WORKER_METRICS_PORT")
+    for probe, path in (("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if (get.get("path"), get.get("port")) != (path, "http-metrics"):
+            problems.append(f"{ref}: {probe} must GET {path} on http-metrics")
+    cache = env.get("KEEL_INGESTION_MODEL_CACHE_DIR")
+    m = mounts_of(c).get(cache or "")
+    if not cache or m is None or m.get("readOnly"):
+        problems.append(f"{ref}: KEEL_INGESTION_MODEL_CACHE_DIR={cache!r} is not a writable mount")
+    return env, claim
+
+def ingress_rules_for(labels):
+    nps = [n for n in by_kind.get("NetworkPolicy", {}).values()
+           if selects(n["spec"].get("podSelector") or {}, labels)]
+    return nps, [r for n in nps for r in n["spec"].get("ingress", [])]
+
+ingestion_apis = deployments_of("ingestion")
+ingestion_workers = deployments_of("ingestion-worker")
+api_checked = [(d, *check_ingestion_api(d)) for d in ingestion_apis]
+worker_checked = [(d, *check_ingestion_worker(d)) for d in ingestion_workers]
+gateway_labels = [d["spec"]["template"]["metadata"].get("labels", {}) for d in deployments_of("gateway")]
+for d, env, claim in api_checked:
+    ref = f"Deployment/{d['metadata']['name']}"
+    api_ps = pod_spec(d)
+    for w, wenv, wclaim in worker_checked:
+        wref = f"Deployment/{w['metadata']['name']}"
+        for var in INGESTION_AGREED_ENV:
+            if env.get(var) != wenv.get(var):
+                problems.append(f"{wref}: {var}={wenv.get(var)!r} differs from the API's {env.get(var)!r}")
+        if pod_spec(w)["containers"][0].get("image") != api_ps["containers"][0].get("image"):
+            problems.append(f"{wref}: runs another image than the API (one ingestion image for both)")
+        if claim != wclaim:
+            problems.append(f"{wref}: SQLite claim {wclaim!r} differs from the API's {claim!r}")
+        elif claim:
+            wps = pod_spec(w)
+            if ref not in colocated_with(wps) and not (colocated_with(wps) & colocated_with(api_ps)):
+                problems.append(f"{wref}: shares the SQLite claim {claim} but is not pinned to the API's node")
+    if ingestion_values.get("networkPolicy", {}).get("enabled", True):
+        grpc_port, http_port = named_port(api_ps["containers"][0], "grpc"), named_port(api_ps["containers"][0], "http-metrics")
+        nps, rules = ingress_rules_for(d["spec"]["template"]["metadata"].get("labels", {}))
+        if not nps:
+            problems.append(f"{ref}: no NetworkPolicy selects the ingestion API pods")
+        for gl in gateway_labels:
+            if not any(grpc_port in tcp_ports(r) and any("podSelector" in p and "namespaceSelector" not in p
+                                                        and selects(p["podSelector"], gl) for p in r.get("from", []))
+                       for r in rules):
+                problems.append(f"{ref}: its NetworkPolicy does not admit the gateway pods on the gRPC port {grpc_port}")
+        if nps and not any(http_port in tcp_ports(r) for r in rules):
+            problems.append(f"{ref}: its NetworkPolicy does not admit Prometheus on the metrics port {http_port}")
+    print(f"  check {ref}: {d['spec'].get('replicas')} replica(s), "
+          f"{'SQLite on claim ' + claim if claim else 'database URL from a Secret'}, queue {env.get('KEEL_INGESTION_QUEUE')}")
+for w, wenv, _ in worker_checked:
+    wref = f"Deployment/{w['metadata']['name']}"
+    if ingestion_values.get("networkPolicy", {}).get("enabled", True):
+        mport = named_port(pod_spec(w)["containers"][0], "http-metrics")
+        nps, rules = ingress_rules_for(w["spec"]["template"]["metadata"].get("labels", {}))
+        if not nps:
+            problems.append(f"{wref}: no NetworkPolicy selects the ingestion worker pods")
+        elif not any(mport in tcp_ports(r) for r in rules):
+            problems.append(f"{wref}: its NetworkPolicy does not admit Prometheus on the metrics port {mport}")
+    if not ingestion_apis:
+        problems.append(f"{wref}: ingestion workers without the ingestion API")
+    print(f"  check {wref}: {w['spec'].get('replicas')} pod(s) x {pod_spec(w)['containers'][0].get('args', ['', '', '?'])[-1]} "
+          f"process(es) on queue {wenv.get('KEEL_INGESTION_QUEUE')}")
+if values_file:
+    if ingestion_values.get("enabled", True) and not ingestion_apis:
+        problems.append("ingestion.enabled but no ingestion API Deployment rendered")
+    if ingestion_values.get("enabled", True) and ingestion_worker_values.get("enabled", True) and not ingestion_workers:
+        problems.append("ingestion.worker.enabled but no ingestion worker Deployment rendered")
+    if not ingestion_values.get("enabled", True) and (ingestion_apis or ingestion_workers):
+        problems.append("ingestion.enabled is false but ingestion Deployments are rendered")
+
 for name, so in by_kind.get("ScaledObject", {}).items():
     ref, spec = f"ScaledObject/{name}", so.get("spec", {})
     if so.get("apiVersion") != "keda.sh/v1alpha1":
@@ -870,8 +1073,11 @@ if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client \
     && grep -q "^Inference (gRPC :50052" "$work/notes.log" \
     && grep -q "scheduled on the" "$work/notes.log" \
     && grep -q "^Training API (gRPC :50053" "$work/notes.log" \
-    && grep -q "NOTE: trainingWorker.enabled is false: jobs wait in queue train.gpu" "$work/notes.log"; then
-  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference, gateway and training sections")
+    && grep -q "NOTE: trainingWorker.enabled is false: jobs wait in queue train.gpu" "$work/notes.log" \
+    && grep -q "^Ingestion API (gRPC :50054" "$work/notes.log" \
+    && grep -q "^Ingestion build workers (Deployment $RELEASE-ingestion-worker" "$work/notes.log" \
+    && grep -q "WARNING: ingestion uses SQLite" "$work/notes.log"; then
+  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference, gateway, training and ingestion sections")
 else
   sed 's/^/  /' "$work/notes.log" | tail -n 20
   summary+=("FAIL  chart/NOTES.txt")
@@ -957,6 +1163,25 @@ negatives=(
   "KEDA redis address without a port|/trainingWorker/keda/redis/address|--set trainingWorker.keda.redis.address=redis.example"
   "reserved PriorityClass name|/trainingWorker/priorityClass/name|--set trainingWorker.priorityClass.create=true --set trainingWorker.priorityClass.name=system-gpu"
   "PriorityClass value above 1e9|/trainingWorker/priorityClass/value|--set trainingWorker.priorityClass.value=2000000000"
+  "unknown ingestion key|additional properties 'replica' not allowed|--set ingestion.replica=2"
+  "unknown ingestion worker key|additional properties 'queues' not allowed|--set ingestion.worker.queues=ingest"
+  "string ingestion replicas|/ingestion/replicas|--set-string ingestion.replicas=two"
+  "ingestion database url and existingSecret|ingestion.database: set url or existingSecret, not both|--set ingestion.database.url=postgresql+psycopg://h/db --set ingestion.database.existingSecret=s"
+  "placeholder ingestion database password|ingestion.database.url still contains a placeholder|--set ingestion.database.url=postgresql+psycopg://keel:CHANGEME@h/db"
+  "ingestion database url not a URL|/ingestion/database/url|--set ingestion.database.url=postgres-host"
+  "ingestion inferenceTarget without a port|/ingestion/inferenceTarget|--set ingestion.inferenceTarget=inference.example.com"
+  "ingestion registryTarget without a port|/ingestion/registryTarget|--set ingestion.registryTarget=registry.example.com"
+  "gateway ingestionTarget without a port|/gateway/ingestionTarget|--set gateway.ingestionTarget=ingestion.example.com"
+  "ingestion queue shared with training|/ingestion/worker/queue|--set ingestion.worker.queue=train.cpu"
+  "bad ingestion queue name|/ingestion/worker/queue|--set ingestion.worker.queue=ingest/builds"
+  "ingestion worker concurrency 0|/ingestion/worker/concurrency|--set ingestion.worker.concurrency=0"
+  "string ingestion worker replicas|/ingestion/worker/replicas|--set-string ingestion.worker.replicas=two"
+  "ingestion build time limit below 10 s|/ingestion/worker/buildTimeLimitSeconds|--set ingestion.worker.buildTimeLimitSeconds=5"
+  "ingestion shardChunks 0|/ingestion/worker/shardChunks|--set ingestion.worker.shardChunks=0"
+  "ingestion maxBytes below 1 KiB|/ingestion/documents/maxBytes|--set ingestion.documents.maxBytes=100"
+  "ingestion baseModels source not a string|/ingestion/baseModels|--set ingestion.baseModels.smol=3"
+  "ingestion worker modelCache size not a quantity|/ingestion/worker/modelCache/sizeLimit|--set ingestion.worker.modelCache.sizeLimit=lots"
+  "ingestion networkPolicy from not a list|/ingestion/networkPolicy/from|--set ingestion.networkPolicy.from=anywhere"
   "bad PriorityClass preemptionPolicy|/trainingWorker/priorityClass/preemptionPolicy|--set trainingWorker.priorityClass.preemptionPolicy=Always"
 )
 echo "== negative cases (each must be refused)"

@@ -504,6 +504,15 @@ is ReadWriteOnce (one node mounts it) and the registry runs here.
 {{- end -}}
 {{- end -}}
 
+{{/* host:port of the ingestion API's gRPC: gateway.ingestionTarget, else the chart's Service when ingestion is enabled, else "". */}}
+{{- define "keel.gateway.ingestionTarget" -}}
+{{- if .Values.gateway.ingestionTarget -}}
+{{- .Values.gateway.ingestionTarget -}}
+{{- else if .Values.ingestion.enabled -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "ingestion")) .Release.Namespace (int .Values.ingestion.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Name of the Secret holding the API-key pepper. */}}
 {{- define "keel.gateway.pepperSecretName" -}}
 {{- default (printf "%s-pepper" (include "keel.componentName" (dict "ctx" . "component" "gateway"))) .Values.gateway.pepper.existingSecret -}}
@@ -755,6 +764,140 @@ trainingWorker.keda.redis.address; the in-cluster Valkey; externalRedis.url.
 {{- end -}}
 {{- end -}}
 
+{{/* ===================== Ingestion (API and build workers) ===================== */}}
+
+{{/* True when the ingestion database is the SQLite default. */}}
+{{- define "keel.ingestion.sqlite" -}}
+{{- if and (not .Values.ingestion.database.url) (not .Values.ingestion.database.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "keel.ingestion.databaseSecretName" -}}
+{{- default (include "keel.componentName" (dict "ctx" . "component" "ingestion")) .Values.ingestion.database.existingSecret -}}
+{{- end -}}
+
+{{/* Name of the SQLite claim (mounted at /data by the API and the workers). */}}
+{{- define "keel.ingestion.dataClaimName" -}}
+{{- default (printf "%s-data" (include "keel.componentName" (dict "ctx" . "component" "ingestion"))) .Values.ingestion.database.sqlite.persistence.existingClaim -}}
+{{- end -}}
+
+{{/* API replicas after the SQLite rule (one writer on a ReadWriteOnce claim). */}}
+{{- define "keel.ingestion.replicas" -}}
+{{- if include "keel.ingestion.sqlite" . -}}1{{- else -}}{{ int .Values.ingestion.replicas }}{{- end -}}
+{{- end -}}
+
+{{/* host:port of inference's gRPC for QA synthesis: ingestion.inferenceTarget, else the chart's Service when inference is enabled, else "". */}}
+{{- define "keel.ingestion.inferenceTarget" -}}
+{{- if .Values.ingestion.inferenceTarget -}}
+{{- .Values.ingestion.inferenceTarget -}}
+{{- else if .Values.inference.enabled -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "inference")) .Release.Namespace (int .Values.inference.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* host:port of the registry's gRPC: ingestion.registryTarget, else the chart's Service when the registry is enabled, else "" (no registry). */}}
+{{- define "keel.ingestion.registryTarget" -}}
+{{- if .Values.ingestion.registryTarget -}}
+{{- .Values.ingestion.registryTarget -}}
+{{- else if .Values.registry.enabled -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "registry")) .Release.Namespace (int .Values.registry.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Env entries the API and the workers share: one settings class reads them in both, so the
+queue, the limits, the database, Redis, the artifact store and the targets cannot drift apart.
+*/}}
+{{- define "keel.ingestion.sharedEnv" -}}
+{{- $v := .Values.ingestion -}}
+# The API's gRPC and HTTP servers, and a worker's metrics server, bind this host.
+- name: KEEL_INGESTION_HOST
+  value: "0.0.0.0"
+- name: KEEL_INGESTION_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "keel.ingestion.databaseSecretName" . }}
+      key: {{ $v.database.existingSecretKey }}
+- name: KEEL_INGESTION_MIGRATE_ON_START
+  value: {{ $v.database.migrateOnStart | quote }}
+{{- with include "keel.ingestion.inferenceTarget" . }}
+- name: KEEL_INGESTION_INFERENCE_TARGET
+  value: {{ . | quote }}
+{{- end }}
+# "" = no registry: a synthesis model must then be a base model.
+- name: KEEL_INGESTION_REGISTRY_TARGET
+  value: {{ include "keel.ingestion.registryTarget" . | quote }}
+- name: KEEL_INGESTION_QUEUE
+  value: {{ $v.worker.queue | quote }}
+- name: KEEL_INGESTION_BUILD_TIME_LIMIT_S
+  value: {{ int $v.worker.buildTimeLimitSeconds | quote }}
+- name: KEEL_INGESTION_SHARD_DOCUMENTS
+  value: {{ int $v.worker.shardDocuments | quote }}
+- name: KEEL_INGESTION_SHARD_CHUNKS
+  value: {{ int $v.worker.shardChunks | quote }}
+- name: KEEL_INGESTION_MAX_DOCUMENT_BYTES
+  value: {{ int64 $v.documents.maxBytes | quote }}
+- name: KEEL_INGESTION_MAX_TEXT_CHARS
+  value: {{ int64 $v.documents.maxTextChars | quote }}
+- name: KEEL_INGESTION_MAX_PAGES
+  value: {{ int $v.documents.maxPages | quote }}
+{{- with $v.baseModels }}
+- name: KEEL_INGESTION_BASE_MODELS
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with include "keel.redis.env" . | trim }}
+{{ . }}
+{{- end }}
+{{- with include "keel.artifacts.env" . | trim }}
+{{ . }}
+{{- end }}
+- name: KEEL_DATA_DIR
+  value: /data
+{{- end -}}
+
+{{/* volumes entry `data` (/data): the SQLite claim, else an emptyDir. */}}
+{{- define "keel.ingestion.dataVolume" -}}
+- name: data
+  {{- if include "keel.ingestion.sqlite" . }}
+  persistentVolumeClaim:
+    claimName: {{ include "keel.ingestion.dataClaimName" . }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: 256Mi
+  {{- end }}
+{{- end -}}
+
+{{/*
+Affinity of an ingestion pod: (dict "ctx" $ "affinity" <values' affinity> "worker" <bool>).
+Unless podAffinity is given: a required podAffinity to the registry's node when the local
+artifact volume is ReadWriteOnce (as for training); else, for a worker while the database is
+SQLite, to the API's node (the workers open the same file on the same claim).
+*/}}
+{{- define "keel.ingestion.affinity" -}}
+{{- $ctx := .ctx -}}
+{{- $aff := deepCopy (default (dict) .affinity) -}}
+{{- if not (hasKey $aff "podAffinity") -}}
+{{- $to := "" -}}
+{{- if include "keel.training.pinnedToRegistryNode" $ctx -}}
+{{- $to = "registry" -}}
+{{- else if and .worker (include "keel.ingestion.sqlite" $ctx) -}}
+{{- $to = "ingestion" -}}
+{{- end -}}
+{{- with $to -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "keel.selectorLabels" (dict "ctx" $ctx "component" .) | fromYaml)) -}}
+{{- $_ := set $aff "podAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) -}}
+{{- end -}}
+{{- end -}}
+{{- with $aff }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* Cross-field checks of the ingestion values (called from keel.validate). */}}
+{{- define "keel.ingestion.validate" -}}
+{{- $v := .Values.ingestion -}}
+{{- if and $v.database.url $v.database.existingSecret -}}
+{{- fail "ingestion.database: set url or existingSecret, not both" -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Cross-field checks that a JSON schema cannot express well. */}}
 {{- define "keel.validate" -}}
 {{- if and .Values.registry.database.url .Values.registry.database.existingSecret -}}
@@ -773,7 +916,7 @@ trainingWorker.keda.redis.address; the in-cluster Valkey; externalRedis.url.
 {{- fail "redis.auth.enabled: set redis.auth.password or redis.auth.existingSecret" -}}
 {{- end -}}
 {{- /* Same placeholder list as keel_common.settings.reject_placeholder: fail at install, not in a crash loop. */ -}}
-{{- range $what, $secret := dict "registry.database.url" .Values.registry.database.url "externalRedis.url" .Values.externalRedis.url "redis.auth.password" .Values.redis.auth.password "gateway.pepper.value" .Values.gateway.pepper.value -}}
+{{- range $what, $secret := dict "registry.database.url" .Values.registry.database.url "externalRedis.url" .Values.externalRedis.url "redis.auth.password" .Values.redis.auth.password "gateway.pepper.value" .Values.gateway.pepper.value "ingestion.database.url" .Values.ingestion.database.url -}}
 {{- if regexMatch "(?i)(changeme|change-me|replace-me|<password>|placeholder)" $secret -}}
 {{- fail (printf "%s still contains a placeholder secret; set a real value" $what) -}}
 {{- end -}}
@@ -786,6 +929,9 @@ trainingWorker.keda.redis.address; the in-cluster Valkey; externalRedis.url.
 {{- end -}}
 {{- if or .Values.training.enabled .Values.trainingWorker.enabled -}}
 {{- include "keel.training.validate" . -}}
+{{- end -}}
+{{- if .Values.ingestion.enabled -}}
+{{- include "keel.ingestion.validate" . -}}
 {{- end -}}
 {{- if and .Values.registry.enabled (gt (int (include "keel.registry.replicas" .)) 1) (not (include "keel.artifacts.shared" .)) -}}
 {{- fail "registry.replicas > 1 needs a shared artifact store: artifacts.root=s3://..., artifacts.persistence.accessModes=[ReadWriteMany] or an existingClaim" -}}
