@@ -75,21 +75,23 @@ def _render(pairs: Sequence[Sequence[str]]) -> str:
 
 
 def prompt(passage: str, pairs: int) -> Messages:
-    """System instruction, the few-shot examples as earlier turns, then the passage."""
+    """The few-shot examples as earlier turns, then the passage, each under the same instruction.
+    (Measured on SmolLM2-135M: the instruction next to each passage, with no system message,
+    keeps about three times more grounded pairs than one system instruction.)"""
     base = files("keel_ingestion") / "prompts"
-    instruction = (base / "qa_synthesis.md").read_text().format(pairs=pairs)
+    template = (base / "qa_synthesis.md").read_text().strip()
     shots = json.loads((base / "qa_examples.json").read_text())
-    messages: Messages = [{"role": "system", "content": instruction}]
+    messages: Messages = []
     for shot in shots:
-        messages.append({"role": "user", "content": f"Passage:\n{shot['passage']}"})
+        messages.append({"role": "user", "content": template.format(passage=shot["passage"], pairs=pairs)})
         messages.append({"role": "assistant", "content": _render(shot["pairs"][:pairs])})
-    messages.append({"role": "user", "content": f"Passage:\n{passage}"})
+    messages.append({"role": "user", "content": template.format(passage=passage, pairs=pairs)})
     return messages
 
 
 def grounded(passage: str, raw: str, pairs: int, min_support: float) -> tuple[list[QAPair], int]:
     """(the supported pairs, at most ``pairs``, from one completion; how many were proposed)."""
-    proposed = parse_pairs(raw)
+    proposed = list(dict.fromkeys(parse_pairs(raw)))  # a small model repeats itself
     kept = []
     for q, a in proposed:
         if len(q) < 8 or not q.rstrip().endswith("?") or normalise(q) == normalise(a):
