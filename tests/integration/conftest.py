@@ -71,11 +71,14 @@ def training(
     tmp = tmp_path_factory.mktemp("training")
     prefix = f"{TRAINING_KEY_PREFIX}:{tmp.name}"
     reg, reg_target = start_registry(tmp, valkey_url, artifact_root)
+    # Where a module that needs datasets starts ingestion (gRPC connects lazily).
+    ingestion_port = port_or_free(0)
     env = {
         "KEEL_DATA_DIR": str(tmp),
         "KEEL_REDIS_URL": valkey_url,
         "KEEL_ARTIFACT_ROOT": str(artifact_root),
         "KEEL_TRAINING_REGISTRY_TARGET": reg_target,
+        "KEEL_TRAINING_INGESTION_TARGET": f"127.0.0.1:{ingestion_port}",
         "KEEL_TRAINING_DEFAULT_QUEUE": "train.cpu",
         "KEEL_TRAINING_MODEL_CACHE_DIR": str(model_cache),
         "KEEL_TRAINING_KEY_PREFIX": prefix,
@@ -119,6 +122,7 @@ def training(
         "stub": tgrpc.TrainingServiceStub(channel),
         "registry": rgrpc.RegistryServiceStub(grpc.insecure_channel(reg_target)),
         "registry_target": reg_target,
+        "ingestion_port": ingestion_port,
         "target": target,
         "start_worker": start_worker,
         "workers": workers,

@@ -136,3 +136,45 @@ def start_inference(app: str, tmp: Path, model_cache: Path, artifact_root: Path)
     target = f"127.0.0.1:{grpc_port}"
     wait_healthy(target, timeout=120)
     return target
+
+
+def start_ingestion(
+    tmp: Path, port: int, env: dict[str, str], artifact_root: Path, model_cache: Path, inference_target: str
+) -> tuple[Any, Any]:
+    """The ingestion API in-process on ``port`` (SQLite in ``tmp``) and one build worker process
+    (its own session: kill its group) on ``env``'s Redis; stop both yourself."""
+    import os
+    import subprocess
+    import sys
+
+    from keel_ingestion.config import IngestionSettings
+    from keel_ingestion.grpc_api import build
+
+    own = {
+        **env,
+        "KEEL_DATA_DIR": str(tmp),
+        "KEEL_ARTIFACT_ROOT": str(artifact_root),
+        "KEEL_INGESTION_DATABASE_URL": f"sqlite:///{tmp / 'ingestion.db'}",
+        "KEEL_INGESTION_MODEL_CACHE_DIR": str(model_cache),
+        "KEEL_INGESTION_INFERENCE_TARGET": inference_target,
+        "KEEL_INGESTION_QUEUE": f"ingest-{tmp.name}",
+        "KEEL_INGESTION_HOST": "127.0.0.1",
+    }
+    settings = IngestionSettings(
+        **{k.removeprefix("KEEL_INGESTION_").removeprefix("KEEL_").lower(): v for k, v in own.items()},
+        grpc_port=port,
+        http_port=0,
+        health_interval_s=0.2,
+    )
+    api = build(settings)
+    api.start()
+    wait_healthy(f"127.0.0.1:{port}", timeout=30)
+    with (tmp / "ingestion-worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "keel_ingestion", "worker"],
+            env={**os.environ, **own, "KEEL_INGESTION_WORKER_METRICS_PORT": str(port_or_free(0))},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return api, worker

@@ -1,26 +1,41 @@
 """The whole loop through the gateway with the official ``openai`` client: upload a file of
 facts SmolLM2 does not know, fine-tune it on a real Celery worker (CPU), follow the job live,
 then chat with the fine-tuned model (served by Ray Serve inference with the new adapter):
-it answers with the learned fact, the base model does not."""
+it answers with the learned fact, the base model does not. And from documents: a multi-page
+PDF becomes a qa_with_context dataset (questions written by SmolLM2 through the inference
+service on a real ingestion worker), the fine-tune trains on ``ds_…@1``, and a training example
+is traced back to its PDF page."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
+import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-from keel_testing import BASE, PEPPER, create_key, facts_jsonl
+from keel_testing import BASE, PEPPER, create_key, facts_jsonl, start_ingestion
 
 from keel_gateway.config import GatewaySettings
 from keel_gateway.testing import ThreadedGateway
 
 
 @pytest.fixture(scope="module")
-def stack(training: dict[str, Any], smollm2_serve: str) -> Iterator[dict[str, Any]]:
+def stack(
+    training: dict[str, Any], smollm2_serve: str, artifact_root: Path, model_cache: Path
+) -> Iterator[dict[str, Any]]:
     inference = smollm2_serve
+    ingest_api, ingest_worker = start_ingestion(
+        training["tmp"], training["ingestion_port"], {"KEEL_REDIS_URL": training["settings"].redis_url or ""},
+        artifact_root, model_cache, inference,
+    )  # fmt: skip
     gw = ThreadedGateway(
         GatewaySettings(
             http_port=0,
@@ -29,6 +44,8 @@ def stack(training: dict[str, Any], smollm2_serve: str) -> Iterator[dict[str, An
             registry_target=training["registry_target"],
             inference_target=inference,
             training_target=training["target"],
+            ingestion_target=f"127.0.0.1:{training['ingestion_port']}",
+            max_file_bytes=2 * 1024 * 1024,
             semantic_rails=False,
             default_rpm=0,
             default_tpm=0,
@@ -37,8 +54,11 @@ def stack(training: dict[str, Any], smollm2_serve: str) -> Iterator[dict[str, An
     ).start()
     admin = create_key(gw, None, bootstrap=True, tenant="keel", scopes=["admin"])
     training["start_worker"]()
-    yield {"gw": gw, "admin": admin}
+    yield {"gw": gw, "admin": admin, "registry": training["registry"]}
     gw.stop()
+    os.killpg(ingest_worker.pid, signal.SIGTERM)
+    ingest_worker.wait(30)
+    ingest_api.stop(0.5)
 
 
 def client(gw: ThreadedGateway, key: str) -> openai.OpenAI:
@@ -167,3 +187,101 @@ def test_fine_tune_through_the_gateway_and_chat_with_the_result(stack: dict[str,
     ) as r:
         assert [line for line in r.iter_lines() if line.startswith("data: {")]
     assert c.fine_tuning.jobs.retrieve(second.id).status == "cancelled"
+
+
+MACHINES = ["Orrin", "Basalt", "Cobalt", "Dunmore", "Ember", "Fjord", "Garnet", "Hollis",
+            "Ivory", "Juniper", "Kestrel", "Lumen", "Marlow", "Nettle", "Opal", "Quill"]  # fmt: skip
+
+
+def field_manual() -> bytes:
+    """A 16-page PDF, one machine per page, with facts SmolLM2 cannot know."""
+    from keel_ingestion.testing import multi_page_pdf
+
+    pages = [
+        f"The {name} compressor runs at {1200 + 75 * i} rpm. Its oil filter is changed every {20 + i} days. "
+        f"Spare belts for the {name} are kept in bay {i + 3}."
+        for i, name in enumerate(MACHINES)
+    ]
+    return multi_page_pdf(pages)
+
+
+def pdf_page_text(data: bytes, page: int) -> str:
+    from pypdf import PdfReader
+
+    return " ".join(PdfReader(io.BytesIO(data)).pages[page - 1].extract_text().split())
+
+
+@pytest.mark.timeout(900)
+def test_documents_to_a_dataset_to_a_fine_tune_traced_to_the_page(stack: dict[str, Any]) -> None:
+    gw = stack["gw"]
+    key = create_key(gw, stack["admin"]["key"], tenant="acme", scopes=["training", "inference"])["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    api = httpx.Client(base_url=f"{gw.url}/v1", headers=headers, timeout=120)
+    pdf = field_manual()
+    up = api.post("/documents", files={"file": ("field-manual.pdf", pdf, "application/pdf")})
+    assert up.status_code == 200, up.text
+    doc = up.json()
+    assert doc["status"] == "ready" and doc["pages"] == 16 and doc["content_type"] == "application/pdf"
+    again = api.post("/documents", files={"file": ("copy.pdf", pdf, "application/pdf")}).json()
+    assert again["id"] == doc["id"] and again["already_existed"]
+    # bad input is refused at the edge with the field named, and nothing is stored
+    refused = api.post(
+        "/documents", files={"file": ("tool.exe", b"MZ\x90\x00\x03\x00", "application/octet-stream")}
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "file"
+    too_big = api.post("/documents", files={"file": ("big.txt", b"x" * (3 * 1024 * 1024), "text/plain")})
+    assert too_big.status_code == 413
+    assert [d["id"] for d in api.get("/documents").json()["data"]] == [doc["id"]]
+
+    body = {
+        "name": "field-manual-qa", "documents": [doc["id"]], "format": "qa_with_context",
+        "chunking": {"max_tokens": 64, "overlap_tokens": 0},
+        "qa_synthesis": {"pairs_per_chunk": 3, "max_tokens": 100},
+    }  # fmt: skip
+    bad = api.post("/datasets", json={**body, "chunking": {"max_tokens": 64, "overlaps": 3}})
+    assert bad.status_code == 400 and "overlaps" in bad.text
+    op = api.post("/datasets", json=body)
+    assert op.status_code == 200, op.text
+    op_id, ds = op.json()["id"], op.json()["dataset_id"]
+    deadline = time.monotonic() + 600
+    while (built := api.get(f"/dataset_operations/{op_id}", params={"events": "true"}).json())["status"] in (
+        "pending",
+        "running",
+    ):
+        assert time.monotonic() < deadline, built
+        time.sleep(0.5)
+    assert built["status"] == "succeeded", built
+    assert [e["stage"] for e in built["events"]][-1] == "finalize"
+    counts = built["result"]["counts"]
+    assert counts["qa_passages"] == 16 and counts["qa_kept"] >= 10, counts
+    print(f"\nQA synthesis kept {counts['qa_kept']} of {counts['qa_proposed']} proposed pairs")
+
+    c = client(gw, key)
+    job = c.fine_tuning.jobs.create(
+        model=BASE, training_file=f"{ds}@1", hyperparameters={"n_epochs": 1, "batch_size": 4}
+    )
+    assert job.training_file == f"{ds}@1"
+    while (job := c.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed", "cancelled"):
+        time.sleep(1)
+    assert job.status == "succeeded", job.error
+    from keel.registry.v1 import registry_pb2 as rpb
+
+    (version,) = stack["registry"].ListVersions(rpb.ListVersionsRequest(training_job_id=job.id)).versions
+    assert (version.lineage.dataset_id, version.lineage.dataset_version) == (ds, "1")
+
+    # one training example, traced back to its page of the PDF
+    ex = api.get(f"/datasets/{ds}/versions/1/examples", params={"limit": 1}).json()["data"][0]
+    src = ex["source"]
+    assert src["document_id"] == doc["id"] and src["filename"] == "field-manual.pdf"
+    system, _question, answer = ex["messages"]
+    passage = " ".join(system["content"].split("\n\n", 1)[1].split())
+    page = pdf_page_text(pdf, src["page"])
+    assert passage in page and src["page"] == src["page_end"]
+    assert re.sub(r"\W+", " ", answer["content"]).strip().lower().split()[-1] in page.lower()
+    # another tenant sees none of it
+    other = create_key(gw, stack["admin"]["key"], tenant="globex", scopes=["training"])["key"]
+    theirs = httpx.Client(base_url=f"{gw.url}/v1", headers={"Authorization": f"Bearer {other}"})
+    assert theirs.get(f"/datasets/{ds}").status_code == 404
+    assert theirs.get(f"/documents/{doc['id']}").status_code == 404
+    with pytest.raises(openai.NotFoundError):
+        client(gw, other).fine_tuning.jobs.create(model=BASE, training_file=f"{ds}@1")

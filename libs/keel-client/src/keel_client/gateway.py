@@ -1,6 +1,7 @@
 """A small client of the gateway's HTTP API: API keys (admin), models, chat completions, files
-and fine-tuning jobs; chat answers and job events stream over server-sent events that are parsed
-here (no ``openai`` dependency).
+and fine-tuning jobs, and documents and datasets (their methods live in ``keel_client.datasets``);
+chat answers and job events stream over server-sent events that are parsed here (no ``openai``
+dependency).
 
 Every failure is a :class:`GatewayError` whose message is the one from OpenAI's error body
 (``{"error": {"message", "type", "param", "code"}}``), so callers print one line."""
@@ -15,57 +16,12 @@ from typing import Any
 
 import httpx
 
+from keel_client.datasets import DatasetsMixin
+from keel_client.errors import GatewayError, GatewayUnreachable, error_from
 from keel_common.contract import REQUEST_ID_HEADER
-from keel_common.errors import KeelError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-
-
-class GatewayError(KeelError):
-    """A refused or failed request: ``status`` 0 when no HTTP answer came; ``code`` is OpenAI's
-    error code string and ``param`` (also ``field``) the request field at fault."""
-
-    code: str | None  # type: ignore[assignment]  # OpenAI's code string, as its clients name it
-
-    def __init__(
-        self,
-        message: str,
-        status: int = 0,
-        code: str | None = None,
-        retry_after: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message, field=param)
-        self.status = status
-        self.http_status = status
-        self.code = code
-        self.retry_after = retry_after
-        self.param = param  # the request field at fault, when the gateway names one
-
-    def __str__(self) -> str:
-        return self.message  # the gateway's message already names the field where it matters
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.message, self.status, self.code, self.retry_after, self.param))
-
-
-class GatewayUnreachable(GatewayError):
-    pass
-
-
-def error_from(resp: httpx.Response) -> GatewayError:
-    """The OpenAI error body of ``resp`` as a GatewayError (or its text when it is not one)."""
-    code = param = None
-    try:
-        body = resp.json()
-        error = body["error"]
-        message = str(error.get("message") or error)
-        code = error.get("code")
-        param = error.get("param")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        text = resp.text.strip()[:300]
-        message = f"HTTP {resp.status_code}" + (f": {text}" if text else "")
-    return GatewayError(message, resp.status_code, code, resp.headers.get("retry-after"), param)
+__all__ = ["DEFAULT_URL", "GatewayClient", "GatewayError", "GatewayUnreachable", "error_from"]
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[str]:
@@ -97,7 +53,7 @@ class ChatResult:
     usage: dict[str, int] = field(default_factory=dict)
 
 
-class GatewayClient:
+class GatewayClient(DatasetsMixin):
     """``base_url`` is the gateway's root (``http://host:port``; a trailing ``/v1`` is accepted)."""
 
     def __init__(

@@ -312,7 +312,7 @@ class Ingestion:
             "documents_added": list(d.documents_added), "documents_removed": list(d.documents_removed),
             "examples_added": d.examples_added, "examples_removed": d.examples_removed,
             "examples_unchanged": d.examples_unchanged, "recipe_changes": list(d.recipe_changes),
-            "from_stats": _stats(d.from_stats), "to_stats": _stats(d.to_stats),
+            "from_counts": counts_of(d.from_stats), "to_counts": counts_of(d.to_stats),
         }  # fmt: skip
 
     # --- operations ---------------------------------------------------------------------------
@@ -326,7 +326,12 @@ class Ingestion:
         return operation_object(await self._call(call))
 
 
-def _stats(s: pb.DatasetStats) -> dict[str, Any]:
-    from google.protobuf.json_format import MessageToDict
-
-    return MessageToDict(s, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+def counts_of(s: pb.DatasetStats) -> dict[str, Any]:
+    """Stage counts in the shape of a version's ``counts``."""
+    return {
+        "documents": s.documents, "chunks": s.chunks, "dropped": dict(s.dropped), "pii": dict(s.pii),
+        "duplicates": {"exact": s.duplicates_exact, "near": s.duplicates_near},
+        "qa_passages": s.qa_passages, "qa_proposed": s.qa_proposed, "qa_kept": s.qa_kept,
+        "question_duplicates": s.question_duplicates,
+        "examples": {"train": s.examples_train, "validation": s.examples_validation},
+    }  # fmt: skip

@@ -1,5 +1,6 @@
-"""`keel jobs`: upload a JSONL file and fine-tune on it, then follow, list, inspect and cancel
-jobs through the gateway's OpenAI-compatible fine-tuning API."""
+"""`keel jobs`: upload a JSONL file (or name a dataset version built by `keel datasets`) and
+fine-tune on it, then follow, list, inspect and cancel jobs through the gateway's
+OpenAI-compatible fine-tuning API."""
 
 from __future__ import annotations
 
@@ -63,16 +64,36 @@ def _value(text: str) -> Any:
         return text
 
 
+_DATASET_REF = re.compile(r"^ds_[0-9a-z]+(@\d+)?$")
+
+
+def _dataset_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _DATASET_REF.match(value):
+        raise click.BadParameter(f"{value!r} is not a dataset version: ds_…@N (`keel datasets versions`)")
+    return value
+
+
 @jobs.command("create")
 @click.option(
     "--file",
     "-f",
     "training_file",
-    required=True,
+    default=None,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help='JSONL, one {"messages": [...]} chat example a line',
 )
-@click.option("--validation-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--dataset",
+    default=None,
+    callback=_dataset_ref,
+    help="instead of --file: a dataset version ds_…@N (ds_… alone: its latest ready one), not uploaded",
+)
+@click.option(
+    "--validation-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSONL like --file; with --dataset it replaces the dataset's own validation split",
+)
 @click.option("--model", "-m", default=DEFAULT_BASE_MODEL, show_default=True, help="the base model")
 @click.option("--suffix", default=None, help="part of the fine-tuned model's name")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="n_epochs")
@@ -96,7 +117,8 @@ def _value(text: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="print the created job as JSON")
 @gateway_options
 def jobs_create(
-    training_file: Path,
+    training_file: Path | None,
+    dataset: str | None,
     validation_file: Path | None,
     model: str,
     suffix: str | None,
@@ -113,7 +135,10 @@ def jobs_create(
     gateway_url: str | None,
     api_key: str | None,
 ) -> None:
-    """Upload --file (checked line by line) and create a LoRA fine-tuning job on it."""
+    """Create a LoRA fine-tuning job on --file (uploaded and checked line by line) or on a
+    --dataset version (exactly one of them)."""
+    if (training_file is None) == (dataset is None):
+        raise click.UsageError("give exactly one of --file and --dataset")
     hp: dict[str, Any] = {}
     for item in extra_hp:
         key, sep, value = item.partition("=")
@@ -129,15 +154,20 @@ def jobs_create(
     }
     hp.update({k: v for k, v in named.items() if v is not None})
     with gateway_client(gateway_url, api_key) as gw:
-        train = _upload(gw, training_file, "training")
-        uploaded = [train["id"]]
+        if training_file is not None:
+            train_id = _upload(gw, training_file, "training")["id"]
+            uploaded = [train_id]
+        else:
+            train_id, uploaded = str(dataset), []
+            if not as_json:
+                console.print(f"training on dataset {escape(train_id)}", highlight=False)
         try:
             valid = _upload(gw, validation_file, "validation") if validation_file else None
             if valid:
                 uploaded.append(valid["id"])
             job = gw.create_job(
                 model,
-                train["id"],
+                train_id,
                 validation_file=valid["id"] if valid else None,
                 suffix=suffix,
                 hyperparameters=hp or None,

@@ -124,7 +124,8 @@ class Datasets(SqlCore):
                         dataset_id=dataset_id, version=n, status=v.BUILDING, format=recipe.format,
                         recipe=recipe.to_dict(), document_ids=[d for d, _ in docs], fingerprint=fp,
                         manifest={"inputs": [{"document_id": d, "sha256": h} for d, h in docs],
-                                  "code_version": code_version(), "fingerprint": fp},
+                                  "code_version": code_version(), "fingerprint": fp,
+                                  "recipe": recipe.to_dict()},
                         operation_id=op_id, creator=creator,
                     )
                 )  # fmt: skip

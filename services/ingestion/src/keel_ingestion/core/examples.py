@@ -72,9 +72,12 @@ def split_of(document_id: str, validation_fraction: float, seed: int) -> str:
 
 def assign_splits(document_ids: Sequence[str], validation_fraction: float, seed: int) -> dict[str, str]:
     """Hash-based, but with two or more documents and a non-zero fraction both splits get at
-    least one document (a tiny corpus would otherwise have no validation set)."""
-    splits = {d: split_of(d, validation_fraction, seed) for d in document_ids}
+    least one document (a tiny corpus would otherwise have no validation set); a single
+    document is all training data (a validation split of it would leak its own passages)."""
     docs = sorted(set(document_ids))
+    if len(docs) < 2:
+        return dict.fromkeys(docs, "train")
+    splits = {d: split_of(d, validation_fraction, seed) for d in document_ids}
     if validation_fraction > 0 and len(docs) >= 2:
         for wanted in SPLITS:
             if wanted not in splits.values():
