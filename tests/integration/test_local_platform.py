@@ -116,9 +116,10 @@ def facts_jsonl(path: Path, n: int = 10) -> Path:
 
 
 def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
-    """`keel up` with the gateway and training (no inference): health, the admin key, the
-    admin API, a fine-tuning job through `keel jobs` on the platform's own worker, and a clean
-    stop of every process, the worker's job process included."""
+    """`keel up` with the gateway, ingestion and training (no inference): health, the admin key,
+    the admin API, documents to a dataset through `keel docs` and `keel datasets` on the
+    platform's own build worker, a fine-tuning job through `keel jobs` on its training worker,
+    and a clean stop of every process, the worker's job process included."""
     proc, env = keel_up(tmp_path)
     seen = []
     try:
@@ -135,7 +136,14 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         state = PlatformState.load(tmp_path)
         assert state is not None
         pids = {name: c.pid for name, c in state.components.items() if c.pid}
-        assert set(pids) == {"registry", "training", "training-worker", "gateway"}
+        assert set(pids) == {
+            "registry",
+            "ingestion",
+            "ingestion-worker",
+            "training",
+            "training-worker",
+            "gateway",
+        }
         assert all(pid_alive(pid) for pid in pids.values())
 
         # `keel up` prints the gateway's URL, the admin key and how to use them.
@@ -169,7 +177,8 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
 
         status = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
-        assert status.stdout.count("SERVING") == 4  # valkey, registry, training API and worker
+        # valkey, registry, ingestion API and worker, training API and worker
+        assert status.stdout.count("SERVING") == 6
         rows = {line.split("│")[1].strip(): line for line in status.stdout.splitlines() if "│" in line}
         assert "SERVING ready" in rows["training"] and state.components["training"].grpc in rows["training"]
         assert "SERVING ready" in rows["training-worker"] and "queue train.cpu" in rows["training-worker"]
@@ -180,6 +189,35 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
             done = subprocess.run([KEEL, *args], env=env, capture_output=True, text=True, timeout=timeout)
             assert done.returncode == code, done.stdout + done.stderr
             return done.stdout + done.stderr
+
+        # documents in, a dataset out, with the platform's build worker
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        for i, topic in enumerate(("pumps", "valves", "seals")):
+            (docs / f"{topic}.md").write_text(
+                f"# {topic.title()}\n\n" + "\n\n".join(
+                    f"Rule {j} for {topic}: check unit {i}{j} in bay {j + 2} before the early shift starts."
+                    for j in range(6)
+                )
+            )  # fmt: skip
+        (docs / "tool.exe").write_bytes(b"MZ\x90\x00")
+        out = keel("docs", "upload", str(docs / "*.md"), str(docs / "tool.exe"), code=1)
+        assert out.count("ready") >= 3 and "unsupported document type" in out, out
+        out = keel("docs", "upload", str(docs))  # a folder: the same three, already there
+        assert out.count("already uploaded") == 3, out
+        out = keel(
+            "datasets", "create", "handbooks", "--all-docs", "--chunk-tokens", "48", "--follow", timeout=120
+        )
+        ref = re.search(r"(ds_\w+)@1", out)
+        assert ref and "examples" in out, out
+        ds = ref.group(1)
+        out = keel("datasets", "version", ds, "--chunk-tokens", "96", "--follow", timeout=120)
+        assert f"{ds}@2" in out, out
+        preview = keel("datasets", "preview", f"{ds}@1", "--limit", "2")
+        assert re.search(r"(pumps|valves|seals)\.md", preview) and "Rule" in preview, preview
+        diff = keel("datasets", "diff", ds, "1", "2")
+        assert "chunk_tokens" in diff and "48" in diff and "96" in diff, diff
+        assert ds in keel("datasets", "list")
 
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"messages": [{"role": "wizard", "content": "x"}]}\nnope\n')

@@ -65,13 +65,15 @@ def recipe_of(spec: pb.BuildSpec) -> Recipe:
     else:
         raise InvalidArgument(f"unknown output format {spec.format}", field="build_spec.format")
     defaults = Recipe()
+    size = spec.chunking.max_tokens or defaults.chunk_tokens
     return Recipe(
         base_model=spec.base_model or DEFAULT_BASE_MODEL,
-        chunk_tokens=spec.chunking.max_tokens or defaults.chunk_tokens,
+        chunk_tokens=size,
+        # unset: the default overlap, but never more than an eighth of a small chunk
         overlap_tokens=(
             spec.chunking.overlap_tokens
             if spec.chunking.HasField("overlap_tokens")
-            else defaults.overlap_tokens
+            else min(defaults.overlap_tokens, size // 8)
         ),
         format=fmt,
         quality=quality,
