@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -68,13 +69,15 @@ def ingestion(
     target = f"127.0.0.1:{api.grpc_port}"
     wait_healthy(target, timeout=30)
     workers: list[tuple[subprocess.Popen[bytes], Path]] = []
+    metrics_ports: list[int] = []
 
     def start_worker() -> tuple[subprocess.Popen[bytes], Path]:
         log = tmp / f"worker-{len(workers)}.log"
+        metrics_ports.append(port_or_free(0))
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "keel_ingestion", "worker"],
-                env={**os.environ, **env, "KEEL_INGESTION_WORKER_METRICS_PORT": str(port_or_free(0))},
+                env={**os.environ, **env, "KEEL_INGESTION_WORKER_METRICS_PORT": str(metrics_ports[-1])},
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         workers.append((proc, log))
@@ -82,7 +85,7 @@ def ingestion(
 
     channel = grpc.insecure_channel(target)
     yield {"stub": pb_grpc.IngestionServiceStub(channel), "start_worker": start_worker, "workers": workers,
-           "api": api, "tmp": tmp}  # fmt: skip
+           "api": api, "tmp": tmp, "metrics_ports": metrics_ports}  # fmt: skip
     for proc, _ in workers:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -183,6 +186,24 @@ def test_two_workers_share_a_build_and_a_killed_worker_loses_nothing(ingestion: 
     assert "prepare" in tasks_in(w1[1]) and "prepare" in tasks_in(w2[1])
     assert [e.stage for e in done.events][:2] == ["queued", "prepare"]
     reference = sorted(example_ids(stub, op.dataset_id, 1))
+    # what the API and the workers export
+    api_metrics = httpx.get(f"http://127.0.0.1:{ingestion['api'].http_port}/metrics").text
+    for line in [
+        'keel_ingestion_documents_total{status="READY"}',
+        'keel_ingestion_documents_stored{status="READY"}',
+        "keel_ingestion_queue_length",
+        "keel_ingestion_pages_extracted_total",
+    ]:
+        assert line in api_metrics, line
+    worker_metrics = "".join(
+        httpx.get(f"http://127.0.0.1:{port}/metrics").text for port in ingestion["metrics_ports"][:2]
+    )
+    for line in [
+        'keel_ingestion_build_stage_seconds_count{stage="prepare"}',
+        'keel_ingestion_builds_total{status="SUCCEEDED"}',
+        'keel_ingestion_chunks_total{outcome="kept"}',
+    ]:
+        assert line in worker_metrics, line
     assert len(reference) == done.result.stats.examples_train + done.result.stats.examples_validation > 0
 
     # A second dataset from the same documents and recipe, and a worker killed as it builds:
