@@ -13,7 +13,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -79,6 +79,34 @@ def run_celery_worker(
         if own_dir:
             shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     return 0
+
+
+def celery_conf(
+    *, queue: str, time_limit_s: int, soft_time_limit_s: int, visibility_timeout_s: int
+) -> dict[str, Any]:
+    """The Celery settings every Keel worker shares: a task is acknowledged only after it ends
+    (``acks_late``) and put back at once if its pool process dies (``reject_on_worker_lost``);
+    one message is reserved at a time; Redis redelivers an unacknowledged message after the
+    visibility timeout, which must exceed the hard time limit; JSON only; no results stored;
+    the service's own logging."""
+    if visibility_timeout_s <= time_limit_s:
+        raise ValueError("the visibility timeout must exceed the task time limit")
+    return {
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": time_limit_s,
+        "task_soft_time_limit": soft_time_limit_s,
+        "broker_transport_options": {"visibility_timeout": visibility_timeout_s},
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": queue,
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "worker_send_task_events": False,
+    }
 
 
 def mark_child_dead(pid: int | None = None) -> None:

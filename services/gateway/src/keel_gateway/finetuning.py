@@ -17,6 +17,7 @@ from keel_common.contract import ACTOR_HEADER
 from keel_common.paging import encode_token
 from keel_common.protoenum import enum_name
 from keel_gateway.errors import ApiError, from_grpc
+from keel_gateway.listing import limit_of, page
 from keel_gateway.schemas import CreateFineTuningJobRequest
 from keel_gateway.training_stub import Metadata, TrainingStub
 
@@ -229,24 +230,6 @@ def checkpoint_object(c: pb.Checkpoint, job: pb.Job) -> dict[str, Any]:
     }
 
 
-def _page(data: list[dict[str, Any]], more: bool) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": data,
-        "has_more": more,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-    }
-
-
-def _limit(limit: int | None, default: int = 20) -> int:
-    if limit is None:
-        return default
-    if not 1 <= limit <= 100:
-        raise ApiError(400, "limit must be between 1 and 100.", param="limit", code="invalid_value")
-    return limit
-
-
 class FineTuning:
     def __init__(self, stub: TrainingStub, timeout_s: float = 120.0) -> None:
         self.stub = stub
@@ -281,11 +264,11 @@ class FineTuning:
         req = pb.ListFilesRequest(
             tenant=tenant,
             purpose=purpose or "",
-            page_size=_limit(limit, 100),
+            page_size=limit_of(limit, 100),
             page_token=encode_token({"after": after}) if after else "",
         )
         resp = await self._call(self.stub.ListFiles(req, timeout=self.timeout_s))
-        return _page([file_object(f) for f in resp.files], bool(resp.next_page_token))
+        return page([file_object(f) for f in resp.files], bool(resp.next_page_token))
 
     async def get_file(self, tenant: str, file_id: str) -> dict[str, Any]:
         req = pb.GetFileRequest(file_id=file_id, tenant=tenant)
@@ -336,10 +319,12 @@ class FineTuning:
 
     async def list_jobs(self, tenant: str, after: str | None, limit: int | None) -> dict[str, Any]:
         req = pb.ListJobsRequest(
-            tenant=tenant, page_size=_limit(limit), page_token=encode_token({"after": after}) if after else ""
+            tenant=tenant,
+            page_size=limit_of(limit),
+            page_token=encode_token({"after": after}) if after else "",
         )
         resp = await self._call(self.stub.ListJobs(req, timeout=self.timeout_s))
-        return _page([job_object(j) for j in resp.jobs], bool(resp.next_page_token))
+        return page([job_object(j) for j in resp.jobs], bool(resp.next_page_token))
 
     async def get_job(self, tenant: str, job_id: str) -> dict[str, Any]:
         return job_object(await self._job(tenant, job_id))
@@ -364,13 +349,13 @@ class FineTuning:
         await self._job(tenant, job_id)
         req = pb.ListJobEventsRequest(
             job_id=job_id,
-            limit=_limit(limit),
+            limit=limit_of(limit),
             include_logs=True,
             newest_first=True,
             before_sequence=_event_seq(job_id, after, "after") or 0,
         )
         resp = await self._call(self.stub.ListJobEvents(req, timeout=self.timeout_s))
-        return _page([event_object(e) for e in resp.events], resp.has_more)
+        return page([event_object(e) for e in resp.events], resp.has_more)
 
     async def follow(self, tenant: str, job_id: str, after: str | None) -> AsyncIterator[dict[str, Any]]:
         """Events oldest first from ``after``, then live ones until the job ends."""
@@ -389,7 +374,7 @@ class FineTuning:
         self, tenant: str, job_id: str, after: str | None, limit: int | None
     ) -> dict[str, Any]:
         job = await self._job(tenant, job_id)
-        n = _limit(limit, 10)
+        n = limit_of(limit, 10)
         req = pb.ListCheckpointsRequest(job_id=job_id, page_size=500)
         resp = await self._call(self.stub.ListCheckpoints(req, timeout=self.timeout_s))
         items = [checkpoint_object(c, job) for c in resp.checkpoints]
@@ -400,4 +385,4 @@ class FineTuning:
                     400, f"'{after}' is not a checkpoint of this job.", param="after", code="invalid_value"
                 )
             items = items[ids.index(after) + 1 :]
-        return _page(items[:n], len(items) > n)
+        return page(items[:n], len(items) > n)

@@ -20,6 +20,7 @@ from keel_common.protoenum import enum_name
 from keel_gateway.dataset_schemas import BuildSpec, CreateDatasetRequest
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.ingestion_stub import IngestionStub, Metadata
+from keel_gateway.listing import limit_of, page
 
 T = TypeVar("T")
 UPLOAD_CHUNK = 1024 * 1024
@@ -148,21 +149,6 @@ def example_object(e: pb.Example) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _page(data: list[dict[str, Any]], more: bool) -> dict[str, Any]:
-    return {
-        "object": "list", "data": data, "has_more": more,
-        "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None,
-    }  # fmt: skip
-
-
-def _limit(limit: int | None, default: int = 20) -> int:
-    if limit is None:
-        return default
-    if not 1 <= limit <= 100:
-        raise ApiError(400, "limit must be between 1 and 100.", param="limit", code="invalid_value")
-    return limit
-
-
 def build_spec(body: BuildSpec) -> pb.BuildSpec:
     spec = pb.BuildSpec(document_ids=body.documents, base_model=body.base_model or "")
     if body.chunking is not None:
@@ -235,11 +221,11 @@ class Ingestion:
             tenant=tenant,
             query=query or "",
             status=_STATUS.get(status or "", pb.DOCUMENT_STATUS_UNSPECIFIED),
-            page_size=_limit(limit),
+            page_size=limit_of(limit),
             page_token=encode_token({"id": after}) if after else "",
         )
         resp = await self._call(self.stub.ListDocuments(req, timeout=self.timeout_s))
-        return _page([document_object(d) for d in resp.documents], bool(resp.next_page_token))
+        return page([document_object(d) for d in resp.documents], bool(resp.next_page_token))
 
     async def get_document(self, tenant: str, document_id: str) -> dict[str, Any]:
         req = pb.GetDocumentRequest(document_id=document_id, tenant=tenant)
@@ -274,20 +260,20 @@ class Ingestion:
         self, tenant: str, after: str | None, limit: int | None, query: str | None
     ) -> dict[str, Any]:
         req = pb.ListDatasetsRequest(
-            tenant=tenant, query=query or "", page_size=_limit(limit),
+            tenant=tenant, query=query or "", page_size=limit_of(limit),
             page_token=encode_token({"id": after}) if after else "",
         )  # fmt: skip
         resp = await self._call(self.stub.ListDatasets(req, timeout=self.timeout_s))
-        return _page([dataset_object(d) for d in resp.datasets], bool(resp.next_page_token))
+        return page([dataset_object(d) for d in resp.datasets], bool(resp.next_page_token))
 
     async def get_dataset(self, tenant: str, dataset_id: str) -> dict[str, Any]:
         req = pb.GetDatasetRequest(dataset_id=dataset_id, tenant=tenant)
         return dataset_object(await self._call(self.stub.GetDataset(req, timeout=self.timeout_s)))
 
     async def list_versions(self, tenant: str, dataset_id: str, limit: int | None) -> dict[str, Any]:
-        req = pb.ListDatasetVersionsRequest(dataset_id=dataset_id, tenant=tenant, page_size=_limit(limit))
+        req = pb.ListDatasetVersionsRequest(dataset_id=dataset_id, tenant=tenant, page_size=limit_of(limit))
         resp = await self._call(self.stub.ListDatasetVersions(req, timeout=self.timeout_s))
-        return _page([version_object(v) for v in resp.versions], bool(resp.next_page_token))
+        return page([version_object(v) for v in resp.versions], bool(resp.next_page_token))
 
     async def get_version(self, tenant: str, dataset_id: str, version: int) -> dict[str, Any]:
         req = pb.GetDatasetVersionRequest(dataset_id=dataset_id, version=version, tenant=tenant)

@@ -18,6 +18,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_shutdown
 
+from keel_common.worker import celery_conf
 from keel_ingestion.config import IngestionSettings
 
 log = logging.getLogger(__name__)
@@ -37,22 +38,14 @@ worker_process_shutdown.connect(_child_gone)  # module level: receivers are weak
 def make_celery(settings: IngestionSettings, broker_url: str) -> Celery:
     app = Celery("keel_ingestion", broker=broker_url, set_as_current=False)
     app.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_time_limit=settings.build_time_limit_s,
-        task_soft_time_limit=max(settings.build_time_limit_s - 30, settings.build_time_limit_s // 2),
-        # Redis redelivers an unacknowledged task after this; a lost worker's task is sent again
-        # much sooner by the API (stale_after_s), so this only has to exceed the time limit.
-        broker_transport_options={"visibility_timeout": settings.build_time_limit_s + 300},
-        task_ignore_result=True,
-        task_serializer="json",
-        accept_content=["json"],
-        task_default_queue=settings.queue,
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,
-        worker_send_task_events=False,
+        celery_conf(
+            queue=settings.queue,
+            time_limit_s=settings.build_time_limit_s,
+            soft_time_limit_s=max(settings.build_time_limit_s - 30, settings.build_time_limit_s // 2),
+            # a lost worker's task is sent again much sooner by the API (stale_after_s): this
+            # only has to exceed the time limit
+            visibility_timeout_s=settings.build_time_limit_s + 300,
+        )
     )
     state: dict[str, Any] = {}
 

@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutting_down
 
+from keel_common.worker import celery_conf
 from keel_training.config import TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -46,21 +47,13 @@ worker_shutting_down.connect(_draining)
 def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
     app = Celery("keel_training", broker=broker_url, set_as_current=False)
     app.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        worker_max_tasks_per_child=1,
-        task_time_limit=settings.job_time_limit_s,
-        task_soft_time_limit=max(settings.job_time_limit_s - 60, settings.job_time_limit_s // 2),
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
-        task_ignore_result=True,
-        task_serializer="json",
-        accept_content=["json"],
-        task_default_queue=settings.default_queue,
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,
-        worker_send_task_events=False,
+        celery_conf(
+            queue=settings.default_queue,
+            time_limit_s=settings.job_time_limit_s,
+            soft_time_limit_s=max(settings.job_time_limit_s - 60, settings.job_time_limit_s // 2),
+            visibility_timeout_s=settings.visibility_timeout_s,
+        ),
+        worker_max_tasks_per_child=1,  # a fresh process per job: GPU memory goes back to the driver
     )
     runner: dict[str, Any] = {}
 
