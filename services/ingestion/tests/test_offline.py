@@ -44,6 +44,12 @@ def _local(target: Any) -> bool:
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the network is the point here, and PostgreSQL is reached over loopback."""
+    return f"sqlite:///{tmp_path / 'ingestion.db'}"
+
+
+@pytest.fixture
 def watch() -> Any:
     _SEEN.clear()
     _WATCHING[0] = True
