@@ -255,3 +255,16 @@ def test_a_build_whose_worker_died_is_sent_again(core: SimpleNamespace) -> None:
     done = core.datasets.operation(op.id, events=True)
     assert done.status == "SUCCEEDED"
     assert any("sent 1 prepare task(s) again" in msg for _, _, msg in done.events)
+
+
+def test_pii_actions_per_kind() -> None:
+    from keel_ingestion.core.prepare import scrub
+
+    text = "Mail ann@example.com or call +44 20 7946 0958."
+    redacted, found, drop = scrub(text, Recipe())
+    assert redacted == "Mail [REDACTED:EMAIL] or call [REDACTED:PHONE]." and found == {"email": 1, "phone": 1}
+    assert not drop
+    kept, _, drop = scrub(text, Recipe(pii={"email": "keep", "phone": "keep"}))
+    assert kept == text and not drop
+    _, _, drop = scrub(text, Recipe(pii={"email": "keep", "phone": "drop"}))
+    assert drop
