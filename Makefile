@@ -97,6 +97,10 @@ bench-guardrails: $(STAMP) ## injection/jailbreak detection and false-positive r
 bench-training: $(STAMP) ## Keel LoRA trainer vs a plain transformers Trainer: real tokens/s on variable and fixed lengths
 	$(PY) bench/training/run.py
 
+.PHONY: bench-ingestion
+bench-ingestion: $(STAMP) ## extraction pages/s, dedup vs datasketch (docs/s, near-dup P/R), 2 build workers vs 1, QA kept fraction
+	$(PY) bench/ingestion/run.py
+
 .PHONY: clean
 clean: ## remove the venv, tools and caches
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
