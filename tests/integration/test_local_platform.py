@@ -218,6 +218,13 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         diff = keel("datasets", "diff", ds, "1", "2")
         assert "chunk_tokens" in diff and "48" in diff and "96" in diff, diff
         assert ds in keel("datasets", "list")
+        pumps = re.search(r"(doc_\w+)", keel("docs", "list", "--query", "pumps"))
+        assert pumps, "no pumps.md in the list"
+        assert "pumps.md" in keel("docs", "show", pumps.group(1))
+        keel("docs", "delete", pumps.group(1))
+        assert "pumps.md" not in keel("docs", "list") and "seals.md" in keel("docs", "list")
+        # the built versions still resolve the deleted document's examples
+        assert "pumps" in keel("datasets", "preview", f"{ds}@1", "--limit", "100")
 
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"messages": [{"role": "wizard", "content": "x"}]}\nnope\n')
