@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 def prepare_metrics_dir() -> bool:
     """Tasks run in child processes; their metrics reach /metrics through files, which must be
-    set up before any metric exists. True when this process made the folder (and removes it)."""
+    set up before any metric exists: call this before importing the service's modules. True
+    when this process made the folder (``run_celery_worker`` removes it at the end)."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         return False
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="keel-worker-metrics-")
@@ -38,8 +39,11 @@ def run_celery_worker(
     queues: list[str],
     concurrency: int,
     log_level: str,
+    owns_metrics_dir: bool,
 ) -> int:
-    own_dir = prepare_metrics_dir()
+    """Run the worker until it stops; ``owns_metrics_dir`` is what ``prepare_metrics_dir``
+    returned, before the service's modules were imported."""
+    own_dir = owns_metrics_dir
     from prometheus_client import CollectorRegistry, multiprocess
 
     from keel_common.http import SideServer

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"schema at {MIGRATIONS.current_revision(engine)}")
         return 0
     if args.command == "worker":
-        from keel_common.worker import run_celery_worker
+        from keel_common.worker import prepare_metrics_dir, run_celery_worker
+
+        owns_metrics_dir = prepare_metrics_dir()  # before any keel_ingestion metric is defined
         from keel_ingestion.worker.celery_app import make_celery
 
         return run_celery_worker(
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             queues=[settings.queue],
             concurrency=args.concurrency,
             log_level=settings.log_level,
+            owns_metrics_dir=owns_metrics_dir,
         )
     from keel_ingestion.grpc_api import build
 

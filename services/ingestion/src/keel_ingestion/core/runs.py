@@ -265,7 +265,7 @@ class Builds(SqlCore):
                     OperationEvent(
                         operation_id=op.id, stage=op.stage,
                         message=f"no progress for {stale_after_s:.0f} s (a lost worker?): "
-                        f"sent {len(tasks)} {op.stage} task(s) again",
+                        f"sent {len(tasks)} {tasks[0][0]} task(s) again",
                     )
                 )  # fmt: skip
             out += [(op.id, stage, shard) for stage, shard in tasks]

@@ -9,7 +9,9 @@ from keel_training.config import TrainingSettings
 
 
 def run_worker(settings: TrainingSettings, queues: list[str], concurrency: int) -> int:
-    from keel_common.worker import run_celery_worker
+    from keel_common.worker import prepare_metrics_dir, run_celery_worker
+
+    owns_metrics_dir = prepare_metrics_dir()  # before any keel_training metric is defined
     from keel_training.worker.celery_app import make_celery
     from keel_training.worker.job_run import drain_marker
 
@@ -23,6 +25,7 @@ def run_worker(settings: TrainingSettings, queues: list[str], concurrency: int) 
             queues=queues,
             concurrency=concurrency,
             log_level=settings.log_level,
+            owns_metrics_dir=owns_metrics_dir,
         )
     finally:
         drain_marker(os.getpid()).unlink(missing_ok=True)
