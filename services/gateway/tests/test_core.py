@@ -151,3 +151,47 @@ def test_admission_refuses_over_the_rate_limit_and_caps_tokens_by_policy(
         assert second.status == 429 and second.error_type == "rate_limit_exceeded"  # accounted once
 
     _with_gateway(settings(), check, policy)
+
+
+def test_the_store_flag_and_the_tenants_policy_decide_what_an_interaction_keeps(
+    settings: Callable[..., GatewaySettings], key: Callable[..., str], valkey_url: str, tmp_path: Path
+) -> None:
+    """OpenAI's ``store``: false keeps only what counts the request; unset follows the tenant's
+    policy (stores by default, and a tenant can default it off); ``metadata`` is kept with a
+    stored completion."""
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("tenants:\n  private:\n    default: {store: false}\n")
+    stream = f"test:interactions:{uuid.uuid4().hex}"
+    acme, private = key("s-acme", "inference"), key("private", "inference")
+    cases = [  # (token, request fields, stored)
+        (acme, {}, True),
+        (acme, {"store": False, "metadata": {"ticket": "T-1"}}, False),
+        (acme, {"store": True, "metadata": {"ticket": "T-2"}}, True),
+        (private, {}, False),
+        (private, {"store": True}, True),
+    ]
+
+    async def check(gw: Gateway) -> list[str]:
+        ids = []
+        for token, over, _ in cases:
+            k = await gw.authenticate(f"Bearer {token}", "inference")
+            call = gw.open_chat(k, _chat(**over))
+            await gw.admit(call)
+            await gw.complete(call)  # records the interaction
+            ids.append(call.request_id)
+        await gw.interactions.drain()
+        return ids
+
+    ids = _with_gateway(settings(interactions_stream=stream), check, Policy.load(policy_file))
+    entries: Any = redis.Redis.from_url(valkey_url).xrange(stream)
+    recs = {r.request_id: r for r in (gpb.Interaction.FromString(f[b"data"]) for _, f in entries)}
+    assert len(entries) == len(cases)  # one record per request
+    for request_id, (_, over, stored) in zip(ids, cases, strict=True):
+        rec = recs[request_id]
+        assert rec.stored is stored, over
+        assert rec.usage.total_tokens > 0 and rec.status_code == 200  # counted either way
+        if stored:
+            assert [m.content for m in rec.messages] == ["hi"] and rec.completion
+            assert dict(rec.metadata) == over.get("metadata", {})
+        else:
+            assert not rec.messages and not rec.completion and not rec.metadata

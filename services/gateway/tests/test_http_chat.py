@@ -106,6 +106,11 @@ def test_validation_errors_name_the_param(
         ({"n": 2}, "n", "unsupported_parameter"),
         ({"tools": [{"type": "function"}]}, "tools", "unsupported_parameter"),
         ({"model": None}, "model", "invalid_value"),
+        # OpenAI's metadata limits: 16 pairs, keys up to 64 and values up to 512 characters
+        ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "invalid_value"),
+        ({"metadata": {"k" * 65: "v"}}, "metadata", "invalid_value"),
+        ({"metadata": {"k": "v" * 513}}, "metadata", "invalid_value"),
+        ({"store": "maybe"}, "store", "invalid_value"),
     ):
         r = _post(gw, "/v1/chat/completions", CHAT | bad, token)
         assert r.status_code == 400, (bad, r.text)

@@ -9,104 +9,33 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from keel.common.v1 import common_pb2 as cpb
-from keel.gateway.v1 import gateway_pb2 as gpb
 from keel.inference.v1 import inference_pb2 as ipb
 from keel.inference.v1 import inference_pb2_grpc as igrpc
-from keel_common.contract import GUARDRAILS_HEADER, MODEL_HEADER, REQUEST_ID_HEADER
+from keel_common.contract import REQUEST_ID_HEADER
 from keel_gateway import metrics as m
+from keel_gateway.call import FINISH, Call
 from keel_gateway.config import GatewaySettings
 from keel_gateway.errors import ApiError, from_grpc
-from keel_gateway.guardrails.pipeline import Guard, OutputFilter, Rails, Verdict
+from keel_gateway.guardrails.pipeline import Guard, OutputFilter, Verdict
 from keel_gateway.interactions import InteractionLog
 from keel_gateway.keys import ApiKey, KeyStore
-from keel_gateway.ratelimit import Admission, Limits, RateLimiter, estimate_tokens
-from keel_gateway.routing import Route, Router
+from keel_gateway.ratelimit import Limits, RateLimiter, estimate_tokens
+from keel_gateway.records import interaction_record
+from keel_gateway.routing import Router
 from keel_gateway.schemas import ChatCompletionRequest, CompletionRequest
 
 log = logging.getLogger(__name__)
 
-FINISH = {
-    cpb.FinishReason.FINISH_REASON_STOP: "stop",
-    cpb.FinishReason.FINISH_REASON_LENGTH: "length",
-    cpb.FinishReason.FINISH_REASON_CONTENT_FILTER: "content_filter",
-    cpb.FinishReason.FINISH_REASON_CANCELLED: "cancelled",
-}
-FINISH_PB = {v: k for k, v in FINISH.items()}
-_ACTION_PB = {
-    "allow": gpb.GuardrailAction.GUARDRAIL_ACTION_ALLOW,
-    "flag": gpb.GuardrailAction.GUARDRAIL_ACTION_FLAG,
-    "redact": gpb.GuardrailAction.GUARDRAIL_ACTION_REDACT,
-    "block": gpb.GuardrailAction.GUARDRAIL_ACTION_BLOCK,
-}
-_STAGE_PB = {
-    "input": gpb.GuardrailStage.GUARDRAIL_STAGE_INPUT,
-    "output": gpb.GuardrailStage.GUARDRAIL_STAGE_OUTPUT,
-}
 # Chat template tokens around each message; only used to decide whether an exact count is needed.
 _TEMPLATE_SLACK = 16
 
 
 def new_request_id(kind: str) -> str:
     return f"{kind}-{secrets.token_hex(12)}"
-
-
-@dataclass
-class Call:
-    """One request's state, from admission to the interaction record."""
-
-    route_name: str  # chat.completions | completions
-    request_id: str
-    key: ApiKey
-    stream: bool
-    requested_model: str
-    started: float = field(default_factory=time.perf_counter)
-    created: int = field(default_factory=lambda: int(time.time()))  # OpenAI's "created"
-    route: Route | None = None
-    rails: Rails | None = None
-    roles: list[str] = field(default_factory=list)
-    contents: list[str] = field(default_factory=list)
-    sampling: cpb.SamplingParams = field(default_factory=cpb.SamplingParams)
-    include_usage: bool = False
-    verdicts: list[Verdict] = field(default_factory=list)
-    admission: Admission | None = None
-    reserved: int = 0
-    upstream_s: float = 0.0
-    ttft_s: float = 0.0
-    completion: str = ""
-    usage: cpb.Usage = field(default_factory=cpb.Usage)
-    finish: str = ""
-    status: int = 200
-    error_type: str = ""
-    released: bool = False
-    elapsed_s: float = 0.0
-    streamed_tokens: int = 0
-
-    @property
-    def model_label(self) -> str:
-        return self.route.requested if self.route is not None else "unresolved"
-
-    def headers(self) -> dict[str, str]:
-        h = {REQUEST_ID_HEADER: self.request_id}
-        if self.route is not None:
-            h[MODEL_HEADER] = self.route.served
-        if self.elapsed_s:
-            gateway_ms = max(self.elapsed_s - self.upstream_s, 0.0) * 1000
-            h["server-timing"] = f"gateway;dur={gateway_ms:.2f}, inference;dur={self.upstream_s * 1000:.2f}"
-        if self.verdicts:
-            h[GUARDRAILS_HEADER] = ",".join(v.header() for v in self.verdicts)
-        a = self.admission
-        if a is not None and a.enforced:
-            if a.remaining_requests >= 0:
-                h["x-ratelimit-remaining-requests"] = str(max(a.remaining_requests, 0))
-            if a.remaining_tokens >= 0:
-                h["x-ratelimit-remaining-tokens"] = str(max(a.remaining_tokens, 0))
-        return h
 
 
 class Gateway:
@@ -164,6 +93,7 @@ class Gateway:
         call.contents = [msg.text() for msg in req.messages]
         call.sampling = self._sampling(req, req.limit())
         call.include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        call.store, call.metadata = req.store, dict(req.metadata or {})
         self._supported(req.unsupported())
         return call
 
@@ -175,6 +105,7 @@ class Gateway:
         # OpenAI's legacy default is 16 tokens.
         call.sampling = self._sampling(req, req.max_tokens or 16)
         call.include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        call.store, call.metadata = req.store, dict(req.metadata or {})
         self._supported(req.unsupported())
         return call
 
@@ -432,7 +363,7 @@ class Gateway:
         if call.usage.prompt_tokens or call.usage.completion_tokens:
             m.TOKENS.labels(model, "prompt").inc(call.usage.prompt_tokens)
             m.TOKENS.labels(model, "completion").inc(call.usage.completion_tokens)
-        self.interactions.record(self._interaction(call, elapsed))
+        self.interactions.record(interaction_record(call, elapsed, self._messages(call)))
 
     async def fail(self, call: Call, err: ApiError) -> None:
         if call.status != 200 and call.error_type:
@@ -448,43 +379,3 @@ class Gateway:
         call.released = True
         used = call.usage.prompt_tokens + call.usage.completion_tokens
         await self.limiter.release(call.key.id, call.request_id, call.reserved, used)
-
-    def _interaction(self, call: Call, elapsed: float) -> gpb.Interaction:
-        route = call.route
-        rec = gpb.Interaction(
-            request_id=call.request_id,
-            tenant=call.key.tenant,
-            key_id=call.key.id,
-            endpoint=call.route_name,
-            stream=call.stream,
-            requested_model=call.requested_model,
-            model=route.model if route else "",
-            model_version=route.version if route else 0,
-            base_model=route.base_model if route else "",
-            adapter_ref=route.adapter_ref if route else "",
-            sampling=call.sampling,
-            completion=call.completion,
-            usage=call.usage,
-            finish_reason=FINISH_PB.get(call.finish, cpb.FinishReason.FINISH_REASON_UNSPECIFIED),
-            status_code=call.status,
-            error_type=call.error_type,
-            latency_ms=elapsed * 1000,
-            ttft_ms=call.ttft_s * 1000,
-        )
-        if call.route_name == "chat.completions":
-            rec.messages.extend(self._messages(call))
-        elif call.contents:
-            rec.prompt = call.contents[0]
-        for v in call.verdicts:
-            rec.guardrail_verdicts.add(
-                rail=v.rail,
-                stage=_STAGE_PB[v.stage],
-                action=_ACTION_PB[v.action],
-                reason=v.reason,
-                score=v.score,
-                latency_ms=v.latency_ms,
-            )
-        ts = Timestamp()
-        ts.GetCurrentTime()
-        rec.created_at.CopyFrom(ts)
-        return rec

@@ -49,6 +49,25 @@ class _Sampling(_Body):
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     user: str | None = Field(None, max_length=512)
+    # OpenAI's storage choice and tags for a stored completion.
+    store: bool | None = None
+    metadata: dict[str, str] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        """OpenAI's limits: at most 16 pairs, keys up to 64 and values up to 512 characters."""
+        if v is None:
+            return v
+        if len(v) > 16:
+            raise ValueError(f"at most 16 key-value pairs, got {len(v)}")
+        for k, val in v.items():
+            if not k or len(k) > 64:
+                raise ValueError(f"keys must be 1-64 characters: {k[:80]!r}")
+            if len(val) > 512:
+                raise ValueError(f"values must be at most 512 characters (key {k!r})")
+        return v
+
     logprobs: bool | None = None
 
     @field_validator("stop")

@@ -106,6 +106,9 @@ class OutputRails(_Strict):
 
 class RailSet(_Strict):
     enabled: bool = True
+    # Whether interactions are stored when a request does not say (OpenAI's `store` flag); a
+    # tenant can default it off: `tenants: {acme: {default: {store: false}}}`.
+    store: bool = True
     input: InputRails = InputRails()
     output: OutputRails = OutputRails()
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from keel_gateway.core import Call, Gateway
+from keel_gateway.call import Call
+from keel_gateway.core import Gateway
 from keel_gateway.http_api.bodies import (
     AssistantMessage,
     ChatChoice,

@@ -26,19 +26,23 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keel.common.v1 import common_pb2 as keel_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/gateway/v1/gateway.proto\x12\x0fkeel.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bkeel/common/v1/common.proto\"\xb5\x01\n\x10GuardrailVerdict\x12\x0c\n\x04rail\x18\x01 \x01(\t\x12.\n\x05stage\x18\x02 \x01(\x0e\x32\x1f.keel.gateway.v1.GuardrailStage\x12\x30\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32 .keel.gateway.v1.GuardrailAction\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x12\n\nlatency_ms\x18\x06 \x01(\x01\"\xe8\x04\n\x0bInteraction\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12\x0e\n\x06stream\x18\x05 \x01(\x08\x12\x17\n\x0frequested_model\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x15\n\rmodel_version\x18\x08 \x01(\x03\x12\x12\n\nbase_model\x18\t \x01(\t\x12\x13\n\x0b\x61\x64\x61pter_ref\x18\n \x01(\t\x12-\n\x08messages\x18\x0b \x03(\x0b\x32\x1b.keel.common.v1.ChatMessage\x12\x0e\n\x06prompt\x18\x0c \x01(\t\x12\x30\n\x08sampling\x18\r \x01(\x0b\x32\x1e.keel.common.v1.SamplingParams\x12\x12\n\ncompletion\x18\x0e \x01(\t\x12$\n\x05usage\x18\x0f \x01(\x0b\x32\x15.keel.common.v1.Usage\x12\x33\n\rfinish_reason\x18\x10 \x01(\x0e\x32\x1c.keel.common.v1.FinishReason\x12=\n\x12guardrail_verdicts\x18\x11 \x03(\x0b\x32!.keel.gateway.v1.GuardrailVerdict\x12\x13\n\x0bstatus_code\x18\x12 \x01(\x05\x12\x12\n\nerror_type\x18\x13 \x01(\t\x12\x12\n\nlatency_ms\x18\x14 \x01(\x01\x12\x0f\n\x07ttft_ms\x18\x15 \x01(\x01\x12.\n\ncreated_at\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*h\n\x0eGuardrailStage\x12\x1f\n\x1bGUARDRAIL_STAGE_UNSPECIFIED\x10\x00\x12\x19\n\x15GUARDRAIL_STAGE_INPUT\x10\x01\x12\x1a\n\x16GUARDRAIL_STAGE_OUTPUT\x10\x02*\xa3\x01\n\x0fGuardrailAction\x12 \n\x1cGUARDRAIL_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n\x16GUARDRAIL_ACTION_ALLOW\x10\x01\x12\x19\n\x15GUARDRAIL_ACTION_FLAG\x10\x02\x12\x1b\n\x17GUARDRAIL_ACTION_REDACT\x10\x03\x12\x1a\n\x16GUARDRAIL_ACTION_BLOCK\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/gateway/v1/gateway.proto\x12\x0fkeel.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bkeel/common/v1/common.proto\"\xb5\x01\n\x10GuardrailVerdict\x12\x0c\n\x04rail\x18\x01 \x01(\t\x12.\n\x05stage\x18\x02 \x01(\x0e\x32\x1f.keel.gateway.v1.GuardrailStage\x12\x30\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32 .keel.gateway.v1.GuardrailAction\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x12\n\nlatency_ms\x18\x06 \x01(\x01\"\xe7\x05\n\x0bInteraction\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12\x0e\n\x06stream\x18\x05 \x01(\x08\x12\x17\n\x0frequested_model\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x15\n\rmodel_version\x18\x08 \x01(\x03\x12\x12\n\nbase_model\x18\t \x01(\t\x12\x13\n\x0b\x61\x64\x61pter_ref\x18\n \x01(\t\x12-\n\x08messages\x18\x0b \x03(\x0b\x32\x1b.keel.common.v1.ChatMessage\x12\x0e\n\x06prompt\x18\x0c \x01(\t\x12\x30\n\x08sampling\x18\r \x01(\x0b\x32\x1e.keel.common.v1.SamplingParams\x12\x12\n\ncompletion\x18\x0e \x01(\t\x12$\n\x05usage\x18\x0f \x01(\x0b\x32\x15.keel.common.v1.Usage\x12\x33\n\rfinish_reason\x18\x10 \x01(\x0e\x32\x1c.keel.common.v1.FinishReason\x12=\n\x12guardrail_verdicts\x18\x11 \x03(\x0b\x32!.keel.gateway.v1.GuardrailVerdict\x12\x13\n\x0bstatus_code\x18\x12 \x01(\x05\x12\x12\n\nerror_type\x18\x13 \x01(\t\x12\x12\n\nlatency_ms\x18\x14 \x01(\x01\x12\x0f\n\x07ttft_ms\x18\x15 \x01(\x01\x12.\n\ncreated_at\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06stored\x18\x17 \x01(\x08\x12<\n\x08metadata\x18\x18 \x03(\x0b\x32*.keel.gateway.v1.Interaction.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*h\n\x0eGuardrailStage\x12\x1f\n\x1bGUARDRAIL_STAGE_UNSPECIFIED\x10\x00\x12\x19\n\x15GUARDRAIL_STAGE_INPUT\x10\x01\x12\x1a\n\x16GUARDRAIL_STAGE_OUTPUT\x10\x02*\xa3\x01\n\x0fGuardrailAction\x12 \n\x1cGUARDRAIL_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n\x16GUARDRAIL_ACTION_ALLOW\x10\x01\x12\x19\n\x15GUARDRAIL_ACTION_FLAG\x10\x02\x12\x1b\n\x17GUARDRAIL_ACTION_REDACT\x10\x03\x12\x1a\n\x16GUARDRAIL_ACTION_BLOCK\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.gateway.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GUARDRAILSTAGE']._serialized_start=915
-  _globals['_GUARDRAILSTAGE']._serialized_end=1019
-  _globals['_GUARDRAILACTION']._serialized_start=1022
-  _globals['_GUARDRAILACTION']._serialized_end=1185
+  _globals['_INTERACTION_METADATAENTRY']._loaded_options = None
+  _globals['_INTERACTION_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_GUARDRAILSTAGE']._serialized_start=1042
+  _globals['_GUARDRAILSTAGE']._serialized_end=1146
+  _globals['_GUARDRAILACTION']._serialized_start=1149
+  _globals['_GUARDRAILACTION']._serialized_end=1312
   _globals['_GUARDRAILVERDICT']._serialized_start=113
   _globals['_GUARDRAILVERDICT']._serialized_end=294
   _globals['_INTERACTION']._serialized_start=297
-  _globals['_INTERACTION']._serialized_end=913
+  _globals['_INTERACTION']._serialized_end=1040
+  _globals['_INTERACTION_METADATAENTRY']._serialized_start=993
+  _globals['_INTERACTION_METADATAENTRY']._serialized_end=1040
 # @@protoc_insertion_point(module_scope)

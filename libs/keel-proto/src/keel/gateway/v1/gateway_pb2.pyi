@@ -50,7 +50,14 @@ class GuardrailVerdict(_message.Message):
     def __init__(self, rail: _Optional[str] = ..., stage: _Optional[_Union[GuardrailStage, str]] = ..., action: _Optional[_Union[GuardrailAction, str]] = ..., reason: _Optional[str] = ..., score: _Optional[float] = ..., latency_ms: _Optional[float] = ...) -> None: ...
 
 class Interaction(_message.Message):
-    __slots__ = ("request_id", "tenant", "key_id", "endpoint", "stream", "requested_model", "model", "model_version", "base_model", "adapter_ref", "messages", "prompt", "sampling", "completion", "usage", "finish_reason", "guardrail_verdicts", "status_code", "error_type", "latency_ms", "ttft_ms", "created_at")
+    __slots__ = ("request_id", "tenant", "key_id", "endpoint", "stream", "requested_model", "model", "model_version", "base_model", "adapter_ref", "messages", "prompt", "sampling", "completion", "usage", "finish_reason", "guardrail_verdicts", "status_code", "error_type", "latency_ms", "ttft_ms", "created_at", "stored", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +80,8 @@ class Interaction(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     TTFT_MS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     tenant: str
     key_id: str
@@ -95,4 +104,6 @@ class Interaction(_message.Message):
     latency_ms: float
     ttft_ms: float
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., key_id: _Optional[str] = ..., endpoint: _Optional[str] = ..., stream: _Optional[bool] = ..., requested_model: _Optional[str] = ..., model: _Optional[str] = ..., model_version: _Optional[int] = ..., base_model: _Optional[str] = ..., adapter_ref: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., prompt: _Optional[str] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., completion: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., guardrail_verdicts: _Optional[_Iterable[_Union[GuardrailVerdict, _Mapping]]] = ..., status_code: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttft_ms: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    stored: bool
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., key_id: _Optional[str] = ..., endpoint: _Optional[str] = ..., stream: _Optional[bool] = ..., requested_model: _Optional[str] = ..., model: _Optional[str] = ..., model_version: _Optional[int] = ..., base_model: _Optional[str] = ..., adapter_ref: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., prompt: _Optional[str] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., completion: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., guardrail_verdicts: _Optional[_Iterable[_Union[GuardrailVerdict, _Mapping]]] = ..., status_code: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttft_ms: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stored: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
