@@ -28,7 +28,7 @@ from keel_client.cli import main
 from keel_client.gateway import GatewayClient
 
 # the modules (keel_client.cli's attributes of these names are the command groups)
-cli_docs = importlib.import_module("keel_client.cli.docs")
+cli_live = importlib.import_module("keel_client.cli.live")
 cli_datasets = importlib.import_module("keel_client.cli.datasets")
 DS, OP, T = "ds_abc", "op_1", 1_700_000_000
 RECIPE = {
@@ -243,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Fake, str]]:
-    monkeypatch.setattr(cli_docs, "POLL_S", 0.0)  # the script answers each poll with its next state
+    monkeypatch.setattr(cli_live, "POLL_S", 0.0)  # the script answers each poll with its next state
     state = Fake()
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Handler,), {"fake": state}))
     server.daemon_threads = True
@@ -459,9 +459,11 @@ def test_on_a_terminal_the_bars_are_rich_live_ones(
     fake: tuple[Fake, str], corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     screen = io.StringIO()
-    monkeypatch.setattr(cli_docs, "console", Console(file=screen, force_terminal=True, width=140))
+    terminal = Console(file=screen, force_terminal=True, width=140)
+    for module in (cli_live, importlib.import_module("keel_client.cli.docs")):  # bars and tables
+        monkeypatch.setattr(module, "console", terminal)
     with GatewayClient(fake[1], "k") as gw:
-        assert cli_docs.follow(gw, OP) == 0
+        assert cli_live.follow(gw, OP) == 0
     raw = screen.getvalue()
     assert "\x1b[?25l" in raw  # the live display hid the cursor while it redrew the bar
     out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keel_client.cli.connect import gateway_options
-from keel_client.cli.docs import count_lines, finished, follow, pairs, ref_of, training_client
+from keel_client.cli.live import count_lines, finished, follow, pairs, ref_of, training_client
 from keel_client.cli.render import console, err, size, ts
 from keel_client.datasets import FINISHED, Version, version_spec
 from keel_client.gateway import GatewayClient
