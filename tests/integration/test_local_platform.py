@@ -224,7 +224,11 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         keel("docs", "delete", pumps.group(1))
         assert "pumps.md" not in keel("docs", "list") and "seals.md" in keel("docs", "list")
         # the built versions still resolve the deleted document's examples
-        assert "pumps" in keel("datasets", "preview", f"{ds}@1", "--limit", "100")
+        both = [
+            keel("datasets", "preview", f"{ds}@1", "--split", split, "--limit", "100")
+            for split in ("train", "validation")
+        ]
+        assert "pumps" in "".join(both)
 
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"messages": [{"role": "wizard", "content": "x"}]}\nnope\n')
