@@ -80,26 +80,18 @@ class DatasetsMixin:
 
         def _call(self, method: str, path: str, **kwargs: Any) -> Any: ...
 
+        def _list(
+            self,
+            path: str,
+            params: dict[str, Any],
+            limit: int | None,
+            page_size: int = 100,
+            after: str | None = None,
+        ) -> list[dict[str, Any]]: ...
+
     def _dict(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call(method, path, **kwargs)
         return result
-
-    def _pages(
-        self, path: str, params: dict[str, Any], limit: int | None, after: str | None = None
-    ) -> list[dict[str, Any]]:
-        """OpenAI's cursor pages (``has_more``, ``last_id``) from ``after`` on, up to ``limit``
-        items (``None``: every page)."""
-        found: list[dict[str, Any]] = []
-        while limit is None or len(found) < limit:
-            want = 100 if limit is None else min(100, limit - len(found))
-            query = _body({**params, "limit": want, "after": after})
-            page = self._call("GET", path, params=query)
-            data = list(page.get("data") or ())
-            found.extend(data)
-            if not page.get("has_more") or not data:
-                break
-            after = page.get("last_id") or data[-1]["id"]
-        return found
 
     # --- documents ----------------------------------------------------------------------------
     def upload_document(
@@ -130,7 +122,7 @@ class DatasetsMixin:
     ) -> list[dict[str, Any]]:
         """The tenant's documents, newest first (``query`` matches the file name; ``limit``
         ``None`` pages through all of them)."""
-        return self._pages("/v1/documents", {"query": query, "status": status}, limit, after)
+        return self._list("/v1/documents", {"query": query, "status": status}, limit, after=after)
 
     def get_document(self, document_id: str) -> dict[str, Any]:
         return self._dict("GET", f"/v1/documents/{_seg(document_id)}")
@@ -166,7 +158,7 @@ class DatasetsMixin:
     def list_datasets(
         self, limit: int | None = 20, query: str | None = None, after: str | None = None
     ) -> list[dict[str, Any]]:
-        return self._pages("/v1/datasets", {"query": query}, limit, after)
+        return self._list("/v1/datasets", {"query": query}, limit, after=after)
 
     def resolve_dataset(self, name_or_id: str) -> str:
         """A dataset's id from its id (``ds_…``, returned as is) or its name."""

@@ -330,15 +330,21 @@ class GatewayClient(DatasetsMixin):
         return self._list(f"/v1/fine_tuning/jobs/{job_id}/checkpoints", {}, limit, page_size=100)
 
     def _list(
-        self, path: str, params: dict[str, Any], limit: int | None, page_size: int
+        self,
+        path: str,
+        params: dict[str, Any],
+        limit: int | None,
+        page_size: int = 100,
+        after: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Follow OpenAI's cursor pages (``has_more``, ``after`` = the last id) up to ``limit``."""
+        """Follow OpenAI's cursor pages (``has_more``, ``after`` = the last id) from ``after`` on,
+        up to ``limit`` items (``None``: every page); parameters that are ``None`` are left out."""
         found: list[dict[str, Any]] = []
-        after: str | None = None
+        given = {k: v for k, v in params.items() if v is not None}
         while limit is None or len(found) < limit:
             want = page_size if limit is None else min(page_size, limit - len(found))
             page = self._call(
-                "GET", path, params={**params, "limit": want, **({"after": after} if after else {})}
+                "GET", path, params={**given, "limit": want, **({"after": after} if after else {})}
             )
             data = list(page.get("data") or ())
             found.extend(data)
