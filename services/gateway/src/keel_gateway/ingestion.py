@@ -16,7 +16,7 @@ import grpc
 from keel.ingestion.v1 import ingestion_pb2 as pb
 from keel_common.contract import ACTOR_HEADER
 from keel_common.paging import encode_token
-from keel_common.protoenum import enum_name
+from keel_common.protoenum import enum_name, enum_value
 from keel_gateway.dataset_schemas import BuildSpec, CreateDatasetRequest
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.ingestion_stub import IngestionStub, Metadata
@@ -24,12 +24,6 @@ from keel_gateway.listing import limit_of, page
 
 T = TypeVar("T")
 UPLOAD_CHUNK = 1024 * 1024
-_FORMATS = {
-    "text": pb.OUTPUT_FORMAT_TEXT,
-    "qa_with_context": pb.OUTPUT_FORMAT_QA_WITH_CONTEXT,
-    "qa_closed_book": pb.OUTPUT_FORMAT_QA_CLOSED_BOOK,
-}
-_FORMAT_NAMES = {v: k for k, v in _FORMATS.items()}
 _STATUS: dict[str, pb.DocumentStatus] = {
     "ready": pb.DOCUMENT_STATUS_READY,
     "failed": pb.DOCUMENT_STATUS_FAILED,
@@ -98,7 +92,7 @@ def version_object(v: pb.DatasetVersion) -> dict[str, Any]:
         "version": v.version,
         "status": _status(pb.DatasetVersionStatus, v.status),
         "status_details": v.status_message or None,
-        "format": _FORMAT_NAMES.get(v.format, "text"),
+        "format": enum_name(pb.OutputFormat, v.format).lower() if v.format else "text",
         "documents": list(v.build_spec.document_ids),
         "recipe": manifest.get("recipe", {}),
         "counts": manifest.get("counts", {}),
@@ -160,7 +154,7 @@ def build_spec(body: BuildSpec) -> pb.BuildSpec:
     if body.pii:
         spec.pii.CopyFrom(pb.PiiPolicy(actions=body.pii))
     if body.format is not None:
-        spec.format = _FORMATS[body.format]
+        spec.format = enum_value(pb.OutputFormat, body.format)  # type: ignore[assignment]
     if body.qa_synthesis is not None:
         spec.qa_synthesis.CopyFrom(pb.QaSynthesis(**body.qa_synthesis.model_dump(exclude_none=True)))
     if body.split is not None:

@@ -18,13 +18,6 @@ from keel_ingestion.core.documents import DocumentView
 from keel_ingestion.core.quality import QualityParams
 from keel_ingestion.core.recipe import Recipe, Synthesis
 
-_FORMATS = {
-    pb.OUTPUT_FORMAT_TEXT: "text",
-    pb.OUTPUT_FORMAT_QA_WITH_CONTEXT: "qa_with_context",
-    pb.OUTPUT_FORMAT_QA_CLOSED_BOOK: "qa_closed_book",
-}
-_FORMAT_PB = {name: value for value, name in _FORMATS.items()}
-
 
 def ts(value: datetime | None) -> Timestamp | None:
     if value is None:
@@ -60,10 +53,11 @@ def recipe_of(spec: pb.BuildSpec) -> Recipe:
         )
     if spec.format == pb.OUTPUT_FORMAT_UNSPECIFIED:
         fmt = "qa_with_context" if synthesis else "text"
-    elif spec.format in _FORMATS:
-        fmt = _FORMATS[spec.format]
     else:
-        raise InvalidArgument(f"unknown output format {spec.format}", field="build_spec.format")
+        try:
+            fmt = enum_name(pb.OutputFormat, spec.format).lower()
+        except ValueError:
+            raise InvalidArgument(f"unknown output format {spec.format}", field="build_spec.format") from None
     defaults = Recipe()
     size = spec.chunking.max_tokens or defaults.chunk_tokens
     return Recipe(
@@ -101,7 +95,7 @@ def spec_of(recipe: dict[str, Any], document_ids: list[str]) -> pb.BuildSpec:
         quality=pb.QualityFilters(**r.quality.__dict__),
         dedup=pb.Dedup(enabled=r.dedup, near_threshold=r.near_dup_threshold),
         pii=pb.PiiPolicy(actions=r.pii),
-        format=_FORMAT_PB[r.format],
+        format=prefix(pb.OutputFormat) + r.format.upper(),
         split=pb.Split(validation_fraction=r.validation_fraction, seed=r.seed),
     )
     if r.synthesis is not None:
@@ -150,7 +144,7 @@ def version_pb(ver: v.VersionView) -> pb.DatasetVersion:
     return pb.DatasetVersion(
         dataset_id=ver.dataset_id, version=ver.version,
         status=prefix(pb.DatasetVersionStatus) + ver.status, status_message=ver.status_message,
-        format=_FORMAT_PB[ver.format], build_spec=spec_of(ver.recipe, ver.document_ids),
+        format=prefix(pb.OutputFormat) + ver.format.upper(), build_spec=spec_of(ver.recipe, ver.document_ids),
         stats=stats_pb(ver.manifest.get("counts", {})),
         files=[pb.DatasetFile(split=s, **f) for s, f in sorted(files.items())],
         fingerprint=ver.fingerprint, manifest_json=json.dumps(ver.manifest, sort_keys=True),

@@ -10,12 +10,6 @@ from keel_common.errors import InvalidArgument, NotFound, Unavailable
 from keel_common.protoenum import enum_name
 from keel_training.core.datasets import ResolvedDataset
 
-_FORMATS = {
-    pb.OUTPUT_FORMAT_TEXT: "text",
-    pb.OUTPUT_FORMAT_QA_WITH_CONTEXT: "qa_with_context",
-    pb.OUTPUT_FORMAT_QA_CLOSED_BOOK: "qa_closed_book",
-}
-
 
 class IngestionDatasets:
     def __init__(self, channel: grpc.Channel, timeout_s: float = 30.0) -> None:
@@ -38,7 +32,7 @@ class IngestionDatasets:
         return ResolvedDataset(
             dataset_id=v.dataset_id,
             version=v.version,
-            format=_FORMATS.get(v.format, "text"),
+            format=enum_name(pb.OutputFormat, v.format).lower() if v.format else "text",
             status=enum_name(pb.DatasetVersionStatus, v.status),
             train_uri=files["train.jsonl"].uri if "train.jsonl" in files else "",
             validation_uri=val.uri if val is not None and val.examples > 0 else "",
