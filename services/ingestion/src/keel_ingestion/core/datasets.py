@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keel_common.artifacts import ArtifactStore
@@ -56,15 +56,14 @@ class Datasets(SqlCore):
             raise InvalidArgument("lower-case letters, digits, '.', '_' or '-', at most 128", field="name")
         docs = self._documents(tenant, document_ids)
         ds_id = new_id("ds")
+        taken = AlreadyExists(f"dataset {name!r} already exists; build a new version of it", field="name")
         try:
             with self._tx() as s:
                 if s.scalar(select(Dataset.id).where(Dataset.tenant == tenant, Dataset.name == name)):
-                    raise AlreadyExists(
-                        f"dataset {name!r} already exists; build a new version of it", field="name"
-                    )
+                    raise taken
                 s.add(Dataset(id=ds_id, tenant=tenant, name=name, description=description, creator=creator))
-        except AlreadyExists:
-            raise
+        except IntegrityError:  # a concurrent create of the same name won the race
+            raise taken from None
         return self._start(ds_id, tenant, recipe, docs, creator)
 
     def create_version(
@@ -247,6 +246,3 @@ class Datasets(SqlCore):
             s.execute(update(Operation).where(Operation.id == operation_id).values(cancel_requested=True))
             s.add(OperationEvent(operation_id=operation_id, stage=op.stage, message="cancel requested"))
         return self.operation(operation_id)
-
-    def events_since(self, operation_id: str, after: datetime | None) -> list[tuple[datetime, str, str]]:
-        return [e for e in self.operation(operation_id, events=True).events if after is None or e[0] > after]

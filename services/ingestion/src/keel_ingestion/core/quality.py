@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Lines that web pages and exported documents repeat on every page.
@@ -70,10 +70,3 @@ def verdict(s: dict[str, float], p: QualityParams) -> str | None:
     if s["boilerplate_ratio"] > p.max_boilerplate_ratio:
         return "boilerplate"
     return None
-
-
-REASONS = ("too_short", "mostly_symbols", "few_words", "repeated_lines", "repeated_ngrams", "boilerplate")
-
-
-def params_dict(p: QualityParams) -> dict[str, float]:
-    return {k: float(v) for k, v in asdict(p).items()}
