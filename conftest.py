@@ -107,8 +107,9 @@ def ray_local() -> Iterator[None]:
     SmolLM2 app the gateway modules share and one a module deploys with settings of its own."""
     import ray
 
-    ray.init(
-        address="local",  # never join a cluster someone left running on this machine
+    from keel_inference.ray_local import init_local
+
+    init_local(  # never joins a cluster someone left running on this machine
         num_cpus=6,
         include_dashboard=False,
         resources={"keel_grpc_front": 2},

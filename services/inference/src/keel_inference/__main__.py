@@ -19,6 +19,7 @@ def start_ray(settings: InferenceSettings) -> None:
     import ray
 
     from keel_inference.app import FRONT_RESOURCE
+    from keel_inference.ray_local import init_local
 
     if ray.is_initialized():
         return
@@ -28,9 +29,9 @@ def start_ray(settings: InferenceSettings) -> None:
     kwargs: dict[str, object] = {}
     if settings.ray_num_cpus:
         kwargs["num_cpus"] = settings.ray_num_cpus
-    # Local mode: this node hosts the gRPC front.
-    ray.init(
-        address="local",  # a fresh instance, never one that happens to run on this machine
+    # Local mode: this node hosts the gRPC front; a fresh instance, never one that happens to run
+    # on this machine.
+    init_local(
         include_dashboard=False,
         log_to_driver=settings.log_level == "DEBUG",
         resources={FRONT_RESOURCE: 1},
