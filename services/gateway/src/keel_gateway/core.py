@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator
 
@@ -18,6 +17,7 @@ from keel.inference.v1 import inference_pb2_grpc as igrpc
 from keel_common.contract import REQUEST_ID_HEADER
 from keel_gateway import metrics as m
 from keel_gateway.call import FINISH, Call
+from keel_gateway.completion_ids import CompletionIds
 from keel_gateway.config import GatewaySettings
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.guardrails.pipeline import Guard, OutputFilter, Verdict
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 
 # Chat template tokens around each message; only used to decide whether an exact count is needed.
 _TEMPLATE_SLACK = 16
-
-
-def new_request_id(kind: str) -> str:
-    return f"{kind}-{secrets.token_hex(12)}"
 
 
 class Gateway:
@@ -56,9 +52,11 @@ class Gateway:
         self.guard = guard
         self.inference = inference
         self.interactions = interactions
+        self.ids = CompletionIds(settings.pepper_bytes())
 
     # --- auth -----------------------------------------------------------------------------------
-    async def authenticate(self, authorization: str | None, scope: str) -> ApiKey:
+    async def authenticate(self, authorization: str | None, scope: str | tuple[str, ...]) -> ApiKey:
+        """The caller's key, which must hold ``scope`` (or one of several)."""
         token = None
         if authorization:
             kind, _, value = authorization.partition(" ")
@@ -66,10 +64,12 @@ class Gateway:
             if token is None:
                 raise ApiError(401, "Use 'Authorization: Bearer <API key>'.", code="invalid_api_key")
         key = await self.keys.verify(token)
-        if scope not in key.scopes:
+        wanted = (scope,) if isinstance(scope, str) else scope
+        if not key.scopes.intersection(wanted):
             raise ApiError(
                 403,
-                f"This API key lacks the '{scope}' scope (it has: {', '.join(sorted(key.scopes))}).",
+                f"This API key lacks the {' or '.join(repr(w) for w in wanted)} scope "
+                f"(it has: {', '.join(sorted(key.scopes))}).",
                 code="insufficient_scope",
             )
         return key
@@ -88,7 +88,9 @@ class Gateway:
 
     # --- preparation ----------------------------------------------------------------------------
     def open_chat(self, key: ApiKey, req: ChatCompletionRequest) -> Call:
-        call = Call("chat.completions", new_request_id("chatcmpl"), key, bool(req.stream), req.model)
+        call = Call(
+            "chat.completions", self.ids.new("chatcmpl", key.tenant), key, bool(req.stream), req.model
+        )
         call.roles = [msg.role for msg in req.messages]
         call.contents = [msg.text() for msg in req.messages]
         call.sampling = self._sampling(req, req.limit())
@@ -99,7 +101,7 @@ class Gateway:
 
     def open_completion(self, key: ApiKey, req: CompletionRequest) -> Call:
         self._supported(req.unsupported())  # before text(): a prompt list must hold exactly one
-        call = Call("completions", new_request_id("cmpl"), key, bool(req.stream), req.model)
+        call = Call("completions", self.ids.new("cmpl", key.tenant), key, bool(req.stream), req.model)
         call.roles = ["user"]
         call.contents = [req.text()]
         # OpenAI's legacy default is 16 tokens.

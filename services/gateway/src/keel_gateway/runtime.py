@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from keel.feedback.v1 import feedback_pb2_grpc as fgrpc
 from keel.inference.v1 import inference_pb2_grpc as igrpc
 from keel.ingestion.v1 import ingestion_pb2_grpc as ingrpc
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
@@ -21,6 +22,7 @@ from keel_common.grpc.client import aio_channel
 from keel_gateway import metrics as m
 from keel_gateway.config import GatewaySettings
 from keel_gateway.core import Gateway
+from keel_gateway.feedback import Feedback
 from keel_gateway.finetuning import FineTuning
 from keel_gateway.guardrails.pipeline import Guard
 from keel_gateway.guardrails.policy import Policy
@@ -37,6 +39,7 @@ class Runtime:
     gateway: Gateway
     finetuning: FineTuning
     ingestion: Ingestion
+    feedback: Feedback
     redis: aioredis.Redis
     inference_channel: grpc.aio.Channel
 
@@ -61,6 +64,7 @@ async def running(
     reg_ch, inf_ch = aio_channel(settings.registry_target), aio_channel(settings.inference_target)
     train_ch = aio_channel(settings.training_target)
     ingest_ch = aio_channel(settings.ingestion_target)
+    feedback_ch = aio_channel(settings.feedback_target)
     inference = igrpc.InferenceServiceStub(inf_ch)  # type: ignore[no-untyped-call]
     registry = rgrpc.RegistryServiceStub(reg_ch)  # type: ignore[no-untyped-call]
     keys = KeyStore(client, settings.pepper_bytes(), settings.key_cache_ttl_s, settings.key_cache_stale_s)
@@ -78,17 +82,18 @@ async def running(
     gateway = Gateway(settings, keys, RateLimiter(client), router, Guard(policy, emb), inference, log)
     finetuning = FineTuning(tgrpc.TrainingServiceStub(train_ch))  # type: ignore[no-untyped-call]
     ingestion = Ingestion(ingrpc.IngestionServiceStub(ingest_ch))  # type: ignore[no-untyped-call]
+    feedback = Feedback(fgrpc.FeedbackServiceStub(feedback_ch), gateway.ids)  # type: ignore[no-untyped-call]
     tasks = [
         asyncio.create_task(keys.listen(), name="keys-listen"),
         asyncio.create_task(router.listen(client, settings.alias_channel), name="alias-listen"),
         asyncio.create_task(log.run(), name="interactions"),
     ]
     try:
-        yield Runtime(gateway, finetuning, ingestion, client, inf_ch)
+        yield Runtime(gateway, finetuning, ingestion, feedback, client, inf_ch)
     finally:
         await log.drain()
         await _cancel(tasks)
-        for ch in (reg_ch, inf_ch, train_ch, ingest_ch):
+        for ch in (reg_ch, inf_ch, train_ch, ingest_ch, feedback_ch):
             await ch.close(grace=None)
         await client.aclose()
         if embedder is None and emb is not None:

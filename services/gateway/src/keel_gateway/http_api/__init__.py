@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from keel_gateway.http_api import admin_keys, chat, datasets, documents, files, fine_tuning, models, ops
+from keel_gateway.http_api import (
+    admin_keys,
+    chat,
+    datasets,
+    documents,
+    feedback,
+    files,
+    fine_tuning,
+    models,
+    ops,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     chat.router,
@@ -16,6 +26,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     fine_tuning.router,
     documents.router,
     datasets.router,
+    feedback.router,
     admin_keys.router,
     ops.router,
 )

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from keel_gateway.core import Gateway
+from keel_gateway.feedback import Feedback
 from keel_gateway.finetuning import FineTuning
 from keel_gateway.ingestion import Ingestion
 from keel_gateway.keys import ApiKey
@@ -33,14 +34,18 @@ def ingestion(request: Request) -> Ingestion:
     return runtime(request).ingestion
 
 
-def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
-    """A dependency that returns the caller's key when it is valid and has ``scope``
+def feedback(request: Request) -> Feedback:
+    return runtime(request).feedback
+
+
+def require(*scopes: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency that returns the caller's key when it is valid and has one of ``scopes``
     (401 / 403 in OpenAI's envelope otherwise)."""
 
     async def authenticated(request: Request, authorization: str | None = Header(None)) -> ApiKey:
-        return await gateway(request).authenticate(authorization, scope)
+        return await gateway(request).authenticate(authorization, scopes)
 
-    authenticated.__name__ = f"require_{scope}"
+    authenticated.__name__ = f"require_{'_or_'.join(scopes)}"
     return authenticated
 
 
@@ -52,7 +57,10 @@ def actor(key: ApiKey) -> str:
 InferenceKey = Annotated[ApiKey, Depends(require("inference"))]
 TrainingKey = Annotated[ApiKey, Depends(require("training"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+# The application that got an answer rates it; so may an annotator holding a training key.
+RaterKey = Annotated[ApiKey, Depends(require("inference", "training"))]
 GatewayDep = Annotated[Gateway, Depends(gateway)]
 FineTuningDep = Annotated[FineTuning, Depends(finetuning)]
 IngestionDep = Annotated[Ingestion, Depends(ingestion)]
+FeedbackDep = Annotated[Feedback, Depends(feedback)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -26,45 +26,47 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keel.gateway.v1 import gateway_pb2 as keel_dot_gateway_dot_v1_dot_gateway__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkeel/feedback/v1/feedback.proto\x12\x10keel.feedback.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dkeel/gateway/v1/gateway.proto\"L\n\x06Rating\x12(\n\x05thumb\x18\x01 \x01(\x0e\x32\x17.keel.feedback.v1.ThumbH\x00\x12\x0f\n\x05score\x18\x02 \x01(\x01H\x00\x42\x07\n\x05value\"\xf8\x01\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\r\n\x05rater\x18\x04 \x01(\t\x12(\n\x06rating\x18\x05 \x01(\x0b\x32\x18.keel.feedback.v1.Rating\x12\x12\n\ncorrection\x18\x06 \x01(\t\x12\x0f\n\x07\x63omment\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x92\x01\n\x11StoredInteraction\x12\x31\n\x0binteraction\x18\x01 \x01(\x0b\x32\x1c.keel.gateway.v1.Interaction\x12,\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x02 \x03(\x0b\x32\x1a.keel.feedback.v1.Feedback\x12\x1c\n\x14interaction_received\x18\x03 \x01(\x08\"\x99\x01\n\x15SubmitFeedbackRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\r\n\x05rater\x18\x03 \x01(\t\x12(\n\x06rating\x18\x04 \x01(\x0b\x32\x18.keel.feedback.v1.Rating\x12\x12\n\ncorrection\x18\x05 \x01(\t\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\"\xe9\x01\n\x11InteractionFilter\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\x03\x12\x12\n\nbase_model\x18\x04 \x01(\t\x12,\n\x05rated\x18\x05 \x01(\x0e\x32\x1d.keel.feedback.v1.RatedFilter\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x15GetInteractionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"u\n\x17ListInteractionsRequest\x12\x33\n\x06\x66ilter\x18\x01 \x01(\x0b\x32#.keel.feedback.v1.InteractionFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\x18ListInteractionsResponse\x12\x39\n\x0cinteractions\x18\x01 \x03(\x0b\x32#.keel.feedback.v1.StoredInteraction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf2\x02\n\x14\x45xportDatasetRequest\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.keel.feedback.v1.ExportKind\x12\x33\n\x06\x66ilter\x18\x02 \x01(\x0b\x32#.keel.feedback.v1.InteractionFilter\x12\x12\n\nmin_rating\x18\x03 \x01(\x01\x12 \n\x13include_corrections\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12#\n\x16\x65xclude_guardrail_hits\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12\x14\n\x0cmax_examples\x18\x06 \x01(\x03\x12\x12\n\ndataset_id\x18\x07 \x01(\t\x12\x14\n\x0c\x64\x61taset_name\x18\x08 \x01(\t\x12\x0f\n\x07\x63reator\x18\t \x01(\t\x12\x11\n\x04seed\x18\n \x01(\x03H\x02\x88\x01\x01\x42\x16\n\x14_include_correctionsB\x19\n\x17_exclude_guardrail_hitsB\x07\n\x05_seed\"\x96\x01\n\x15\x45xportDatasetResponse\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x61taset_version\x18\x02 \x01(\x03\x12\x14\n\x0c\x61rtifact_uri\x18\x03 \x01(\t\x12\x17\n\x0f\x61rtifact_sha256\x18\x04 \x01(\t\x12\x10\n\x08\x65xamples\x18\x05 \x01(\x03\x12\x0f\n\x07skipped\x18\x06 \x01(\x03\"O\n\x18GetQualityMetricsRequest\x12\x33\n\x06\x66ilter\x18\x01 \x01(\x0b\x32#.keel.feedback.v1.InteractionFilter\"\xb0\x03\n\x0eVersionQuality\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\x03\x12\x12\n\nbase_model\x18\x03 \x01(\t\x12\x13\n\x0b\x61\x64\x61pter_ref\x18\x04 \x01(\t\x12\x14\n\x0cinteractions\x18\x05 \x01(\x03\x12\r\n\x05rated\x18\x06 \x01(\x03\x12\x11\n\tthumbs_up\x18\x07 \x01(\x03\x12\x13\n\x0bthumbs_down\x18\x08 \x01(\x03\x12\x13\n\x0bmean_rating\x18\t \x01(\x01\x12\x17\n\x0fthumbs_up_ratio\x18\n \x01(\x01\x12\x13\n\x0b\x63orrections\x18\x0b \x01(\x03\x12\x17\n\x0f\x63orrection_rate\x18\x0c \x01(\x01\x12\x18\n\x10guardrail_blocks\x18\r \x01(\x03\x12\x17\n\x0fmean_latency_ms\x18\x0e \x01(\x01\x12\x14\n\x0cmean_ttft_ms\x18\x0f \x01(\x01\x12.\n\nfirst_seen\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x19GetQualityMetricsResponse\x12\x32\n\x08versions\x18\x01 \x03(\x0b\x32 .keel.feedback.v1.VersionQuality*<\n\x05Thumb\x12\x15\n\x11THUMB_UNSPECIFIED\x10\x00\x12\x0c\n\x08THUMB_UP\x10\x01\x12\x0e\n\nTHUMB_DOWN\x10\x02*y\n\x0bRatedFilter\x12\x1c\n\x18RATED_FILTER_UNSPECIFIED\x10\x00\x12\x16\n\x12RATED_FILTER_RATED\x10\x01\x12\x18\n\x14RATED_FILTER_UNRATED\x10\x02\x12\x1a\n\x16RATED_FILTER_CORRECTED\x10\x03*S\n\nExportKind\x12\x1b\n\x17\x45XPORT_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x45XPORT_KIND_SFT\x10\x01\x12\x13\n\x0f\x45XPORT_KIND_DPO\x10\x02\x32\x83\x04\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12U\n\x0eSubmitFeedback\x12\'.keel.feedback.v1.SubmitFeedbackRequest\x1a\x1a.keel.feedback.v1.Feedback\x12^\n\x0eGetInteraction\x12\'.keel.feedback.v1.GetInteractionRequest\x1a#.keel.feedback.v1.StoredInteraction\x12i\n\x10ListInteractions\x12).keel.feedback.v1.ListInteractionsRequest\x1a*.keel.feedback.v1.ListInteractionsResponse\x12`\n\rExportDataset\x12&.keel.feedback.v1.ExportDatasetRequest\x1a\'.keel.feedback.v1.ExportDatasetResponse\x12l\n\x11GetQualityMetrics\x12*.keel.feedback.v1.GetQualityMetricsRequest\x1a+.keel.feedback.v1.GetQualityMetricsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkeel/feedback/v1/feedback.proto\x12\x10keel.feedback.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dkeel/gateway/v1/gateway.proto\"8\n\rNumericRating\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x0b\n\x03min\x18\x02 \x01(\x01\x12\x0b\n\x03max\x18\x03 \x01(\x01\"\x91\x01\n\x05Score\x12(\n\x05thumb\x18\x01 \x01(\x0e\x32\x17.keel.feedback.v1.ThumbH\x00\x12\x31\n\x06rating\x18\x02 \x01(\x0b\x32\x1f.keel.feedback.v1.NumericRatingH\x00\x12\x12\n\x08\x63\x61tegory\x18\x03 \x01(\tH\x00\x12\x0e\n\x04text\x18\x04 \x01(\tH\x00\x42\x07\n\x05value\"\xab\x02\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12(\n\x06source\x18\x05 \x01(\x0e\x32\x18.keel.feedback.v1.Source\x12\r\n\x05rater\x18\x06 \x01(\t\x12&\n\x05score\x18\x07 \x01(\x0b\x32\x17.keel.feedback.v1.Score\x12\x17\n\nnormalized\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\ncorrection\x18\t \x01(\t\x12\x0f\n\x07\x63omment\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\r\n\x0b_normalized\"\x92\x01\n\x11StoredInteraction\x12\x31\n\x0binteraction\x18\x01 \x01(\x0b\x32\x1c.keel.gateway.v1.Interaction\x12,\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x02 \x03(\x0b\x32\x1a.keel.feedback.v1.Feedback\x12\x1c\n\x14interaction_received\x18\x03 \x01(\x08\"\xd4\x01\n\x15SubmitFeedbackRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12(\n\x06source\x18\x04 \x01(\x0e\x32\x18.keel.feedback.v1.Source\x12\r\n\x05rater\x18\x05 \x01(\t\x12&\n\x05score\x18\x06 \x01(\x0b\x32\x17.keel.feedback.v1.Score\x12\x12\n\ncorrection\x18\x07 \x01(\t\x12\x0f\n\x07\x63omment\x18\x08 \x01(\t\"u\n\x16SubmitFeedbackResponse\x12,\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x01 \x01(\x0b\x32\x1a.keel.feedback.v1.Feedback\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x1c\n\x14interaction_received\x18\x03 \x01(\x08\"\xc3\x02\n\x11InteractionFilter\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\x03\x12\x12\n\nbase_model\x18\x04 \x01(\t\x12,\n\x05rated\x18\x05 \x01(\x0e\x32\x1d.keel.feedback.v1.RatedFilter\x12&\n\x05thumb\x18\x06 \x01(\x0e\x32\x17.keel.feedback.v1.Thumb\x12\x30\n\x07verdict\x18\x07 \x01(\x0e\x32\x1f.keel.feedback.v1.VerdictFilter\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x15GetInteractionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"u\n\x17ListInteractionsRequest\x12\x33\n\x06\x66ilter\x18\x01 \x01(\x0b\x32#.keel.feedback.v1.InteractionFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\x18ListInteractionsResponse\x12\x39\n\x0cinteractions\x18\x01 \x03(\x0b\x32#.keel.feedback.v1.StoredInteraction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x18GetQualityMetricsRequest\x12\x33\n\x06\x66ilter\x18\x01 \x01(\x0b\x32#.keel.feedback.v1.InteractionFilter\"\xb7\x03\n\x0eVersionQuality\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\x03\x12\x12\n\nbase_model\x18\x03 \x01(\t\x12\x13\n\x0b\x61\x64\x61pter_ref\x18\x04 \x01(\t\x12\x14\n\x0cinteractions\x18\x05 \x01(\x03\x12\r\n\x05rated\x18\x06 \x01(\x03\x12\x11\n\tthumbs_up\x18\x07 \x01(\x03\x12\x13\n\x0bthumbs_down\x18\x08 \x01(\x03\x12\x13\n\x0bmean_rating\x18\t \x01(\x01\x12\x16\n\x0ethumbs_up_rate\x18\n \x01(\x01\x12\x13\n\x0b\x63orrections\x18\x0b \x01(\x03\x12\x17\n\x0f\x63orrection_rate\x18\x0c \x01(\x01\x12\x18\n\x10guardrail_blocks\x18\r \x01(\x03\x12\x1c\n\x14guardrail_block_rate\x18\x0e \x01(\x01\x12\x17\n\x0fmean_latency_ms\x18\x0f \x01(\x01\x12.\n\nfirst_seen\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x19GetQualityMetricsResponse\x12\x32\n\x08versions\x18\x01 \x03(\x0b\x32 .keel.feedback.v1.VersionQuality*<\n\x05Thumb\x12\x15\n\x11THUMB_UNSPECIFIED\x10\x00\x12\x0c\n\x08THUMB_UP\x10\x01\x12\x0e\n\nTHUMB_DOWN\x10\x02*]\n\x06Source\x12\x16\n\x12SOURCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSOURCE_END_USER\x10\x01\x12\x14\n\x10SOURCE_ANNOTATOR\x10\x02\x12\x10\n\x0cSOURCE_JUDGE\x10\x03*y\n\x0bRatedFilter\x12\x1c\n\x18RATED_FILTER_UNSPECIFIED\x10\x00\x12\x16\n\x12RATED_FILTER_RATED\x10\x01\x12\x18\n\x14RATED_FILTER_UNRATED\x10\x02\x12\x1a\n\x16RATED_FILTER_CORRECTED\x10\x03*\x81\x01\n\rVerdictFilter\x12\x1e\n\x1aVERDICT_FILTER_UNSPECIFIED\x10\x00\x12\x1a\n\x16VERDICT_FILTER_BLOCKED\x10\x01\x12\x1a\n\x16VERDICT_FILTER_FLAGGED\x10\x02\x12\x18\n\x14VERDICT_FILTER_CLEAN\x10\x03\x32\xaf\x03\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12\x63\n\x0eSubmitFeedback\x12\'.keel.feedback.v1.SubmitFeedbackRequest\x1a(.keel.feedback.v1.SubmitFeedbackResponse\x12^\n\x0eGetInteraction\x12\'.keel.feedback.v1.GetInteractionRequest\x1a#.keel.feedback.v1.StoredInteraction\x12i\n\x10ListInteractions\x12).keel.feedback.v1.ListInteractionsRequest\x1a*.keel.feedback.v1.ListInteractionsResponse\x12l\n\x11GetQualityMetrics\x12*.keel.feedback.v1.GetQualityMetricsRequest\x1a+.keel.feedback.v1.GetQualityMetricsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.feedback.v1.feedback_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_THUMB']._serialized_start=2402
-  _globals['_THUMB']._serialized_end=2462
-  _globals['_RATEDFILTER']._serialized_start=2464
-  _globals['_RATEDFILTER']._serialized_end=2585
-  _globals['_EXPORTKIND']._serialized_start=2587
-  _globals['_EXPORTKIND']._serialized_end=2670
-  _globals['_RATING']._serialized_start=117
-  _globals['_RATING']._serialized_end=193
-  _globals['_FEEDBACK']._serialized_start=196
-  _globals['_FEEDBACK']._serialized_end=444
-  _globals['_STOREDINTERACTION']._serialized_start=447
-  _globals['_STOREDINTERACTION']._serialized_end=593
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=596
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=749
-  _globals['_INTERACTIONFILTER']._serialized_start=752
-  _globals['_INTERACTIONFILTER']._serialized_end=985
-  _globals['_GETINTERACTIONREQUEST']._serialized_start=987
-  _globals['_GETINTERACTIONREQUEST']._serialized_end=1046
-  _globals['_LISTINTERACTIONSREQUEST']._serialized_start=1048
-  _globals['_LISTINTERACTIONSREQUEST']._serialized_end=1165
-  _globals['_LISTINTERACTIONSRESPONSE']._serialized_start=1167
-  _globals['_LISTINTERACTIONSRESPONSE']._serialized_end=1277
-  _globals['_EXPORTDATASETREQUEST']._serialized_start=1280
-  _globals['_EXPORTDATASETREQUEST']._serialized_end=1650
-  _globals['_EXPORTDATASETRESPONSE']._serialized_start=1653
-  _globals['_EXPORTDATASETRESPONSE']._serialized_end=1803
-  _globals['_GETQUALITYMETRICSREQUEST']._serialized_start=1805
-  _globals['_GETQUALITYMETRICSREQUEST']._serialized_end=1884
-  _globals['_VERSIONQUALITY']._serialized_start=1887
-  _globals['_VERSIONQUALITY']._serialized_end=2319
-  _globals['_GETQUALITYMETRICSRESPONSE']._serialized_start=2321
-  _globals['_GETQUALITYMETRICSRESPONSE']._serialized_end=2400
-  _globals['_FEEDBACKSERVICE']._serialized_start=2673
-  _globals['_FEEDBACKSERVICE']._serialized_end=3188
+  _globals['_THUMB']._serialized_start=2330
+  _globals['_THUMB']._serialized_end=2390
+  _globals['_SOURCE']._serialized_start=2392
+  _globals['_SOURCE']._serialized_end=2485
+  _globals['_RATEDFILTER']._serialized_start=2487
+  _globals['_RATEDFILTER']._serialized_end=2608
+  _globals['_VERDICTFILTER']._serialized_start=2611
+  _globals['_VERDICTFILTER']._serialized_end=2740
+  _globals['_NUMERICRATING']._serialized_start=117
+  _globals['_NUMERICRATING']._serialized_end=173
+  _globals['_SCORE']._serialized_start=176
+  _globals['_SCORE']._serialized_end=321
+  _globals['_FEEDBACK']._serialized_start=324
+  _globals['_FEEDBACK']._serialized_end=623
+  _globals['_STOREDINTERACTION']._serialized_start=626
+  _globals['_STOREDINTERACTION']._serialized_end=772
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=775
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=987
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=989
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1106
+  _globals['_INTERACTIONFILTER']._serialized_start=1109
+  _globals['_INTERACTIONFILTER']._serialized_end=1432
+  _globals['_GETINTERACTIONREQUEST']._serialized_start=1434
+  _globals['_GETINTERACTIONREQUEST']._serialized_end=1493
+  _globals['_LISTINTERACTIONSREQUEST']._serialized_start=1495
+  _globals['_LISTINTERACTIONSREQUEST']._serialized_end=1612
+  _globals['_LISTINTERACTIONSRESPONSE']._serialized_start=1614
+  _globals['_LISTINTERACTIONSRESPONSE']._serialized_end=1724
+  _globals['_GETQUALITYMETRICSREQUEST']._serialized_start=1726
+  _globals['_GETQUALITYMETRICSREQUEST']._serialized_end=1805
+  _globals['_VERSIONQUALITY']._serialized_start=1808
+  _globals['_VERSIONQUALITY']._serialized_end=2247
+  _globals['_GETQUALITYMETRICSRESPONSE']._serialized_start=2249
+  _globals['_GETQUALITYMETRICSRESPONSE']._serialized_end=2328
+  _globals['_FEEDBACKSERVICE']._serialized_start=2743
+  _globals['_FEEDBACKSERVICE']._serialized_end=3174
 # @@protoc_insertion_point(module_scope)

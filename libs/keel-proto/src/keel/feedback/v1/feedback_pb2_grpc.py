@@ -37,7 +37,7 @@ class FeedbackServiceStub:
         self.SubmitFeedback = channel.unary_unary(
                 '/keel.feedback.v1.FeedbackService/SubmitFeedback',
                 request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.SerializeToString,
-                response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
+                response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.FromString,
                 _registered_method=True)
         self.GetInteraction = channel.unary_unary(
                 '/keel.feedback.v1.FeedbackService/GetInteraction',
@@ -48,11 +48,6 @@ class FeedbackServiceStub:
                 '/keel.feedback.v1.FeedbackService/ListInteractions',
                 request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsRequest.SerializeToString,
                 response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsResponse.FromString,
-                _registered_method=True)
-        self.ExportDataset = channel.unary_unary(
-                '/keel.feedback.v1.FeedbackService/ExportDataset',
-                request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetRequest.SerializeToString,
-                response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetResponse.FromString,
                 _registered_method=True)
         self.GetQualityMetrics = channel.unary_unary(
                 '/keel.feedback.v1.FeedbackService/GetQualityMetrics',
@@ -65,16 +60,18 @@ class FeedbackServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def SubmitFeedback(self, request, context):
-        """Records a rating and/or correction for one interaction. Accepted even when the
+        """Records a score and/or a correction for one interaction. Accepted even when the
         interaction has not been consumed from the stream yet (the client can be faster
-        than the consumer); the two are linked by request_id when it arrives.
+        than the consumer); the two are joined by request_id when it arrives. Idempotent by
+        (tenant, client_id): the same request again returns the stored feedback; a different
+        one under the same client_id is ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetInteraction(self, request, context):
-        """Interactions
+        """Interactions, with everything said about them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,16 +83,8 @@ class FeedbackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ExportDataset(self, request, context):
-        """Writes matching rated interactions as a JSONL dataset and registers it as a new
-        dataset version in ingestion, so training can use it like any other dataset.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def GetQualityMetrics(self, request, context):
-        """Aggregates per model version over a time range.
+        """Aggregates per model version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,7 +96,7 @@ def add_FeedbackServiceServicer_to_server(servicer, server):
             'SubmitFeedback': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitFeedback,
                     request_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.FromString,
-                    response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.SerializeToString,
+                    response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.SerializeToString,
             ),
             'GetInteraction': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInteraction,
@@ -118,11 +107,6 @@ def add_FeedbackServiceServicer_to_server(servicer, server):
                     servicer.ListInteractions,
                     request_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsRequest.FromString,
                     response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsResponse.SerializeToString,
-            ),
-            'ExportDataset': grpc.unary_unary_rpc_method_handler(
-                    servicer.ExportDataset,
-                    request_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetRequest.FromString,
-                    response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetResponse.SerializeToString,
             ),
             'GetQualityMetrics': grpc.unary_unary_rpc_method_handler(
                     servicer.GetQualityMetrics,
@@ -156,7 +140,7 @@ class FeedbackService:
             target,
             '/keel.feedback.v1.FeedbackService/SubmitFeedback',
             keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.SerializeToString,
-            keel_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
+            keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -211,33 +195,6 @@ class FeedbackService:
             '/keel.feedback.v1.FeedbackService/ListInteractions',
             keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsRequest.SerializeToString,
             keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ExportDataset(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/keel.feedback.v1.FeedbackService/ExportDataset',
-            keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetRequest.SerializeToString,
-            keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetResponse.FromString,
             options,
             channel_credentials,
             insecure,

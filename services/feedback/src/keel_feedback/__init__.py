@@ -1,0 +1,1 @@
+"""Keel feedback: interactions and what users say about them, quality per model version."""

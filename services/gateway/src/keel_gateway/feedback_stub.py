@@ -1,0 +1,24 @@
+"""The feedback service's RPCs as the gateway calls them, typed: the generated gRPC stub is
+untyped. ``FeedbackServiceStub(channel)`` satisfies this."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol
+
+from keel.feedback.v1 import feedback_pb2 as pb
+
+
+class FeedbackStub(Protocol):
+    def SubmitFeedback(
+        self, request: pb.SubmitFeedbackRequest, *, timeout: float
+    ) -> Awaitable[pb.SubmitFeedbackResponse]: ...
+    def GetInteraction(
+        self, request: pb.GetInteractionRequest, *, timeout: float
+    ) -> Awaitable[pb.StoredInteraction]: ...
+    def ListInteractions(
+        self, request: pb.ListInteractionsRequest, *, timeout: float
+    ) -> Awaitable[pb.ListInteractionsResponse]: ...
+    def GetQualityMetrics(
+        self, request: pb.GetQualityMetricsRequest, *, timeout: float
+    ) -> Awaitable[pb.GetQualityMetricsResponse]: ...

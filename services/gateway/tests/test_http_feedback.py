@@ -1,0 +1,200 @@
+"""``/v1/feedback`` and ``/v1/interactions`` through a real gateway (scripted inference, real
+Valkey) to a real feedback gRPC service on SQLite. The test drives the service's stream
+consumer itself, one batch at a time, so "feedback before its interaction" is a fact of the
+test, not a race."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from keel_feedback.config import FeedbackSettings
+from keel_feedback.consumer import Consumer
+from keel_feedback.grpc_api import build, consumer_of
+from keel_gateway.testing import ThreadedGateway
+
+CHAT = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "Who is Bartholomew?"}]}
+
+
+class Rig:
+    def __init__(self, gw: ThreadedGateway, consumer: Consumer, acme: str, globex: str, trainer: str) -> None:
+        self.gw, self.consumer = gw, consumer
+        self.acme, self.globex, self.trainer = acme, globex, trainer
+
+    def post(self, path: str, body: dict[str, Any], key: str) -> httpx.Response:
+        return httpx.post(
+            f"{self.gw.url}{path}", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+
+    def get(self, path: str, key: str, **params: Any) -> httpx.Response:
+        return httpx.get(
+            f"{self.gw.url}{path}", params=params, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+
+    def chat(self, key: str, **extra: Any) -> str:
+        r = self.post("/v1/chat/completions", CHAT | extra, key)
+        assert r.status_code == 200, r.text
+        return str(r.json()["id"])
+
+    def consume(self, n: int) -> None:
+        """Store the next ``n`` interactions (each read blocks until the gateway's writer has sent one)."""
+        done = 0
+        while done < n:
+            done += self.consumer.step(block_ms=10_000) or 0
+
+
+@pytest.fixture
+def rig(
+    make_gateway: Callable[..., ThreadedGateway], valkey_url: str, key: Callable[..., str], tmp_path: Path
+) -> Iterator[Rig]:
+    redis.Redis.from_url(valkey_url).delete("keel:interactions")
+    settings = FeedbackSettings(
+        grpc_port=0,
+        http_port=0,
+        redis_url=valkey_url,
+        data_dir=tmp_path,
+        consume=False,
+        health_interval_s=0.2,
+        max_comment_chars=1000,
+    )
+    svc = build(settings)
+    svc.start()
+    client = redis.Redis.from_url(valkey_url)
+    from keel_common.sql import create_db_engine
+    from keel_feedback.core.store import Store
+
+    engine = create_db_engine(settings.resolved_database_url())
+    consumer = consumer_of(settings, Store(engine), client)
+    consumer.ensure_group()
+    gw = make_gateway(feedback_target=f"127.0.0.1:{svc.grpc_port}")
+    yield Rig(gw, consumer, key("acme", "inference"), key("globex", "inference"), key("acme", "training"))
+    svc.stop(0.5)
+    client.close()
+    engine.dispose()
+
+
+def test_feedback_before_and_after_its_interaction_is_joined(rig: Rig) -> None:
+    cid = rig.chat(rig.acme)
+    r = rig.post(
+        "/v1/feedback", {"completion_id": cid, "score": {"type": "thumbs", "value": "down"}}, rig.acme
+    )
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert first["object"] == "feedback" and first["created"] and not first["interaction_received"]
+    assert first["score"] == {"type": "thumbs", "value": "down"} and first["normalized_score"] == 0.0
+    # Read-after-write: visible at once, before the interaction itself.
+    seen = rig.get(f"/v1/interactions/{cid}", rig.trainer).json()
+    assert seen["received"] is False and [f["id"] for f in seen["feedback"]] == [first["id"]]
+
+    rig.consume(1)
+    body = {"completion_id": cid, "correction": "Bartholomew is a walrus at the zoo.", "source": "annotator"}
+    second = rig.post("/v1/feedback", body, rig.trainer).json()
+    assert second["interaction_received"] and second["source"] == "annotator"
+    got = rig.get(f"/v1/interactions/{cid}", rig.trainer).json()
+    assert got["received"] and got["completion"] == "Bartholomew the walrus."
+    assert got["messages"] == CHAT["messages"] and got["model"] == "smollm2-135m-instruct"
+    assert [f["id"] for f in got["feedback"]] == [first["id"], second["id"]]
+
+
+def test_client_id_is_an_idempotency_key(rig: Rig) -> None:
+    cid = rig.chat(rig.acme)
+    body = {
+        "completion_id": cid,
+        "client_id": "tap-1",
+        "score": {"type": "rating", "value": 4, "scale": {"min": 1, "max": 5}},
+    }
+    a = rig.post("/v1/feedback", body, rig.acme).json()
+    b = rig.post("/v1/feedback", body, rig.acme).json()
+    assert a["created"] and not b["created"] and a["id"] == b["id"] and a["normalized_score"] == 0.75
+    other = body | {"score": {"type": "thumbs", "value": "up"}}
+    r = rig.post("/v1/feedback", other, rig.acme)
+    assert r.status_code == 409 and r.json()["error"]["param"] == "client_id"
+
+
+def test_tenants_cannot_see_or_rate_each_others_completions(rig: Rig) -> None:
+    cid = rig.chat(rig.acme)
+    rig.consume(1)
+    r = rig.post(
+        "/v1/feedback", {"completion_id": cid, "score": {"type": "thumbs", "value": "up"}}, rig.globex
+    )
+    assert r.status_code == 404 and r.json()["error"]["param"] == "completion_id"
+    globex_trainer_view = rig.get(f"/v1/interactions/{cid}", rig.globex)
+    assert globex_trainer_view.status_code == 403  # an inference key cannot read conversations
+    assert rig.get("/v1/interactions", rig.trainer).json()["data"][0]["id"] == cid
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (
+            {
+                "completion_id": "chatcmpl-0123456789abcdef01234567",
+                "score": {"type": "thumbs", "value": "up"},
+            },
+            "completion_id",
+        ),
+        ({"score": {"type": "thumbs", "value": "up"}}, "completion_id"),
+        (
+            {"completion_id": "ID", "score": {"type": "rating", "value": 7, "scale": {"min": 1, "max": 5}}},
+            "score.value",
+        ),
+        (
+            {"completion_id": "ID", "score": {"type": "rating", "value": 3, "scale": {"min": 5, "max": 1}}},
+            "score.scale",
+        ),
+        ({"completion_id": "ID", "score": {"type": "thumbs", "value": "sideways"}}, "score.thumbs.value"),
+        ({"completion_id": "ID", "correction": ""}, "correction"),
+        ({"completion_id": "ID", "comment": "x" * 2000}, "comment"),
+        ({"completion_id": "ID", "score": {"type": "category", "value": "Bad Label!"}}, "score.value"),
+        ({"completion_id": "ID"}, "score"),
+        ({"completion_id": "ID", "comment": "ok", "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_feedback_is_a_400_naming_the_field(rig: Rig, body: dict[str, Any], param: str) -> None:
+    if body.get("completion_id") == "ID":
+        body = body | {"completion_id": rig.chat(rig.acme)}
+    r = rig.post("/v1/feedback", body, rig.acme)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == param
+
+
+def test_listing_filters_and_quality(rig: Rig) -> None:
+    good, bad, silent = rig.chat(rig.acme), rig.chat(rig.acme), rig.chat(rig.acme, store=False)
+    rig.consume(3)
+    rig.post("/v1/feedback", {"completion_id": good, "score": {"type": "thumbs", "value": "up"}}, rig.acme)
+    rig.post("/v1/feedback", {"completion_id": bad, "score": {"type": "thumbs", "value": "down"}}, rig.acme)
+    rig.post("/v1/feedback", {"completion_id": bad, "correction": "A better answer."}, rig.acme)
+
+    def ids(**params: Any) -> list[str]:
+        r = rig.get("/v1/interactions", rig.trainer, **params)
+        assert r.status_code == 200, r.text
+        return [i["id"] for i in r.json()["data"]]
+
+    assert set(ids()) == {good, bad, silent}
+    assert ids(rated="unrated") == [silent]
+    assert ids(rated="corrected") == [bad]
+    assert ids(thumbs="up") == [good]
+    assert rig.get("/v1/interactions", rig.trainer, rated="sometimes").json()["error"]["param"] == "rated"
+    page1 = rig.get("/v1/interactions", rig.trainer, limit=2).json()
+    page2 = rig.get("/v1/interactions", rig.trainer, limit=2, after=page1["last_id"]).json()
+    assert page1["has_more"] and not page2["has_more"]
+    assert [i["id"] for i in page1["data"] + page2["data"]] == ids()
+    unstored = rig.get(f"/v1/interactions/{silent}", rig.trainer).json()
+    assert unstored["stored"] is False and unstored["messages"] is None and unstored["completion"] is None
+
+    stats = rig.get("/v1/feedback/stats", rig.trainer).json()["data"]
+    assert len(stats) == 1
+    s = stats[0]
+    assert (s["interactions"], s["rated"], s["thumbs_up"], s["thumbs_down"], s["corrections"]) == (
+        3,
+        2,
+        1,
+        1,
+        1,
+    )
+    assert s["thumbs_up_rate"] == 0.5 and s["correction_rate"] == pytest.approx(1 / 3, abs=1e-6)
