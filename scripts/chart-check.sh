@@ -14,7 +14,10 @@
 #      Secret keys, the PodMonitor's port, the PriorityClass; ingestion: the API's and build
 #      workers' env (database URL from a Secret, inference/registry/Redis targets that are
 #      rendered, one queue and time limit for both), ports, probes and mounts, SQLite on one
-#      claim shared on one node, and the NetworkPolicies admitting the gateway and Prometheus)
+#      claim shared on one node, and the NetworkPolicies admitting the gateway and Prometheus;
+#      feedback: env (database URL from a Secret, Redis, consumer settings), ports, probes,
+#      SQLite on one claim with one replica, the gateway's target and egress, the
+#      NetworkPolicy admitting the gateway and Prometheus)
 #   4. negative cases: values that must be refused (schema or template checks)
 #   5. skaffold.yaml wiring (images -> chart values by name; releases render)
 # Kinds served by CRDs (ServiceMonitor, PodMonitor, RayService, ScaledObject,
@@ -515,9 +518,13 @@ def check_gateway(dep):
     if any(d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "ingestion"
            for d in by_kind.get("Deployment", {}).values()) and "KEEL_GATEWAY_INGESTION_TARGET" not in env:
         problems.append(f"{ref}: the ingestion API is rendered but KEEL_GATEWAY_INGESTION_TARGET is not set")
+    if any(d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "feedback"
+           for d in by_kind.get("Deployment", {}).values()) and "KEEL_GATEWAY_FEEDBACK_TARGET" not in env:
+        problems.append(f"{ref}: feedback is rendered but KEEL_GATEWAY_FEEDBACK_TARGET is not set")
     for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET",
-                "KEEL_GATEWAY_INGESTION_TARGET"):
-        if var in ("KEEL_GATEWAY_TRAINING_TARGET", "KEEL_GATEWAY_INGESTION_TARGET") and var not in env:
+                "KEEL_GATEWAY_INGESTION_TARGET", "KEEL_GATEWAY_FEEDBACK_TARGET"):
+        if var in ("KEEL_GATEWAY_TRAINING_TARGET", "KEEL_GATEWAY_INGESTION_TARGET",
+                   "KEEL_GATEWAY_FEEDBACK_TARGET") and var not in env:
             continue
         check_target(ref, var, env_of(c).get(var))
     # The policy: mounted from a rendered ConfigMap whose policy.yaml is a YAML map.
@@ -554,7 +561,7 @@ def check_gateway(dep):
             if not any(p.get("port") == 53 and p.get("protocol") == proto for r in egress for p in r.get("ports", [])):
                 problems.append(f"{nref}: egress does not allow DNS over {proto}")
         for var in ("KEEL_GATEWAY_REGISTRY_TARGET", "KEEL_GATEWAY_INFERENCE_TARGET", "KEEL_GATEWAY_TRAINING_TARGET",
-                    "KEEL_GATEWAY_INGESTION_TARGET", "KEEL_REDIS_URL"):
+                    "KEEL_GATEWAY_INGESTION_TARGET", "KEEL_GATEWAY_FEEDBACK_TARGET", "KEEL_REDIS_URL"):
             target = env_of(c).get(var)
             m = re.search(r":(\d+)(/[^/]*)?$", target or "")
             if target is None:  # from a Secret: the URL is not known here
@@ -924,6 +931,87 @@ if values_file:
     if not ingestion_values.get("enabled", True) and (ingestion_apis or ingestion_workers):
         problems.append("ingestion.enabled is false but ingestion Deployments are rendered")
 
+# ---- feedback: the API and stream consumer, its database, its NetworkPolicy
+feedback_values = values.get("feedback") or {}
+FEEDBACK_ENV = ("KEEL_FEEDBACK_HOST", "KEEL_FEEDBACK_GRPC_PORT", "KEEL_FEEDBACK_HTTP_PORT",
+                "KEEL_FEEDBACK_DATABASE_URL", "KEEL_FEEDBACK_MIGRATE_ON_START", "KEEL_FEEDBACK_CONSUME",
+                "KEEL_FEEDBACK_CONSUMER_GROUP", "KEEL_FEEDBACK_BATCH", "KEEL_FEEDBACK_BLOCK_MS",
+                "KEEL_FEEDBACK_CLAIM_IDLE_S", "KEEL_REDIS_URL", "KEEL_DATA_DIR", "KEEL_LOG_LEVEL")
+
+def check_feedback(dep):
+    ref = f"Deployment/{dep['metadata']['name']}"
+    ps = pod_spec(dep)
+    c = ps["containers"][0]
+    env, entries = env_of(c), {e["name"]: e for e in c.get("env", [])}
+    for n in FEEDBACK_ENV:
+        if n not in entries:
+            problems.append(f"{ref}: env {n} missing")
+    if env.get("KEEL_FEEDBACK_HOST") != "0.0.0.0":
+        problems.append(f"{ref}: KEEL_FEEDBACK_HOST must be 0.0.0.0 (probes and scrapes come from outside the pod)")
+    if "KEEL_FEEDBACK_CONSUMER_NAME" in entries:
+        problems.append(f"{ref}: KEEL_FEEDBACK_CONSUMER_NAME is set: every replica would be the same consumer")
+    try:
+        if float(env["KEEL_FEEDBACK_CLAIM_IDLE_S"]) * 1000 <= int(env["KEEL_FEEDBACK_BLOCK_MS"]):
+            problems.append(f"{ref}: KEEL_FEEDBACK_CLAIM_IDLE_S does not exceed KEEL_FEEDBACK_BLOCK_MS")
+    except (KeyError, TypeError, ValueError):
+        problems.append(f"{ref}: KEEL_FEEDBACK_CLAIM_IDLE_S / KEEL_FEEDBACK_BLOCK_MS are not numbers")
+    if c.get("args", [])[:1] != ["serve"]:
+        problems.append(f"{ref}: args must start with serve")
+    if gpu_limits(c):
+        problems.append(f"{ref}: feedback is CPU only, got GPU limits {gpu_limits(c)}")
+    for var, pname in (("KEEL_FEEDBACK_GRPC_PORT", "grpc"), ("KEEL_FEEDBACK_HTTP_PORT", "http-metrics")):
+        if str(named_port(c, pname)) != str(env.get(var)):
+            problems.append(f"{ref}: container port {pname} ({named_port(c, pname)}) differs from {var}={env.get(var)}")
+    for probe, path in (("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if (get.get("path"), get.get("port")) != (path, "http-metrics"):
+            problems.append(f"{ref}: {probe} must GET {path} on http-metrics")
+    check_redis_env(ref, c)
+    mounts, vols = mounts_of(c), {v["name"]: v for v in ps.get("volumes", [])}
+    if "emptyDir" not in vols.get((mounts.get("/tmp") or {}).get("name"), {}):
+        problems.append(f"{ref}: /tmp must be an emptyDir (read-only root filesystem)")
+    db_ref = (entries.get("KEEL_FEEDBACK_DATABASE_URL", {}).get("valueFrom") or {}).get("secretKeyRef")
+    if not db_ref:
+        problems.append(f"{ref}: KEEL_FEEDBACK_DATABASE_URL must come from a Secret (it may hold a password)")
+    claim = None
+    url = secret_value(db_ref["name"], db_ref.get("key")) if db_ref else None
+    if url and url.startswith("sqlite:"):
+        path = url.split("sqlite:///", 1)[-1]
+        m = mounts.get(os.path.dirname(path))
+        pvc = vols.get((m or {}).get("name"), {}).get("persistentVolumeClaim")
+        if m is None or m.get("readOnly") or not pvc:
+            problems.append(f"{ref}: SQLite database {path} is not on a writable PersistentVolumeClaim mount")
+        else:
+            claim = pvc["claimName"]
+        if dep["spec"].get("replicas") != 1:
+            problems.append(f"{ref}: SQLite needs exactly 1 replica, got {dep['spec'].get('replicas')}")
+        if (dep["spec"].get("strategy") or {}).get("type") != "Recreate":
+            problems.append(f"{ref}: SQLite on a ReadWriteOnce claim needs the Recreate strategy")
+    if feedback_values.get("networkPolicy", {}).get("enabled", True):
+        grpc_port, http_port = named_port(c, "grpc"), named_port(c, "http-metrics")
+        nps, rules = ingress_rules_for(dep["spec"]["template"]["metadata"].get("labels", {}))
+        if not nps:
+            problems.append(f"{ref}: no NetworkPolicy selects the feedback pods")
+        for gl in gateway_labels:
+            if not any(grpc_port in tcp_ports(r) and any("podSelector" in p and "namespaceSelector" not in p
+                                                        and selects(p["podSelector"], gl) for p in r.get("from", []))
+                       for r in rules):
+                problems.append(f"{ref}: its NetworkPolicy does not admit the gateway pods on the gRPC port {grpc_port}")
+        if nps and not any(http_port in tcp_ports(r) for r in rules):
+            problems.append(f"{ref}: its NetworkPolicy does not admit Prometheus on the metrics port {http_port}")
+    print(f"  check {ref}: {dep['spec'].get('replicas')} replica(s), "
+          f"{'SQLite on claim ' + claim if claim else 'database URL from a Secret'}, "
+          f"{'consumer group ' + str(env.get('KEEL_FEEDBACK_CONSUMER_GROUP')) if env.get('KEEL_FEEDBACK_CONSUME') == 'true' else 'no consumer'}")
+
+feedback_deps = deployments_of("feedback")
+for d in feedback_deps:
+    check_feedback(d)
+if values_file:
+    if feedback_values.get("enabled", True) and not feedback_deps:
+        problems.append("feedback.enabled but no feedback Deployment rendered")
+    if not feedback_values.get("enabled", True) and feedback_deps:
+        problems.append("feedback.enabled is false but a feedback Deployment is rendered")
+
 for name, so in by_kind.get("ScaledObject", {}).items():
     ref, spec = f"ScaledObject/{name}", so.get("spec", {})
     if so.get("apiVersion") != "keda.sh/v1alpha1":
@@ -1076,8 +1164,11 @@ if "$HELM" install "$RELEASE" "$CHART" -n "$NAMESPACE" --dry-run=client \
     && grep -q "NOTE: trainingWorker.enabled is false: jobs wait in queue train.gpu" "$work/notes.log" \
     && grep -q "^Ingestion API (gRPC :50054" "$work/notes.log" \
     && grep -q "^Ingestion build workers (Deployment $RELEASE-ingestion-worker" "$work/notes.log" \
-    && grep -q "WARNING: ingestion uses SQLite" "$work/notes.log"; then
-  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference, gateway, training and ingestion sections")
+    && grep -q "WARNING: ingestion uses SQLite" "$work/notes.log" \
+    && grep -q "^Feedback (gRPC :50055" "$work/notes.log" \
+    && grep -q "KEEL_GATEWAY_FEEDBACK_TARGET" "$work/notes.log" \
+    && grep -q "WARNING: feedback uses SQLite" "$work/notes.log"; then
+  summary+=("ok    chart/NOTES.txt: renders, SQLite and ReadWriteOnce notes shown, inference, gateway, training, ingestion and feedback sections")
 else
   sed 's/^/  /' "$work/notes.log" | tail -n 20
   summary+=("FAIL  chart/NOTES.txt")
@@ -1182,6 +1273,16 @@ negatives=(
   "ingestion baseModels source not a string|/ingestion/baseModels|--set ingestion.baseModels.smol=3"
   "ingestion worker modelCache size not a quantity|/ingestion/worker/modelCache/sizeLimit|--set ingestion.worker.modelCache.sizeLimit=lots"
   "ingestion networkPolicy from not a list|/ingestion/networkPolicy/from|--set ingestion.networkPolicy.from=anywhere"
+  "unknown feedback key|additional properties 'replica' not allowed|--set feedback.replica=2"
+  "unknown feedback consumer key|additional properties 'name' not allowed|--set feedback.consumer.name=c1"
+  "string feedback replicas|/feedback/replicas|--set-string feedback.replicas=two"
+  "feedback database url and existingSecret|feedback.database: set url or existingSecret, not both|--set feedback.database.url=postgresql+psycopg://h/db --set feedback.database.existingSecret=s"
+  "placeholder feedback database password|feedback.database.url still contains a placeholder|--set feedback.database.url=postgresql+psycopg://keel:CHANGEME@h/db"
+  "feedback database url not a URL|/feedback/database/url|--set feedback.database.url=postgres-host"
+  "gateway feedbackTarget without a port|/gateway/feedbackTarget|--set gateway.feedbackTarget=feedback.example.com"
+  "feedback batch 0|/feedback/consumer/batch|--set feedback.consumer.batch=0"
+  "feedback claim idle time within one read|feedback.consumer.claimIdleSeconds \\(1\\) must exceed one read's blockMs \\(1000 ms\\)|--set feedback.consumer.claimIdleSeconds=1"
+  "feedback networkPolicy from not a list|/feedback/networkPolicy/from|--set feedback.networkPolicy.from=anywhere"
   "bad PriorityClass preemptionPolicy|/trainingWorker/priorityClass/preemptionPolicy|--set trainingWorker.priorityClass.preemptionPolicy=Always"
 )
 echo "== negative cases (each must be refused)"

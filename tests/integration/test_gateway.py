@@ -18,7 +18,11 @@ import redis
 from keel_testing import PEPPER, create_key, start_registry
 
 from keel.gateway.v1 import gateway_pb2 as gpb
+from keel_client.errors import GatewayError
+from keel_client.gateway import GatewayClient
 from keel_client.registry import RegistryClient
+from keel_feedback.config import FeedbackSettings
+from keel_feedback.grpc_api import build as build_feedback
 from keel_gateway.config import GatewaySettings
 from keel_gateway.guardrails.semantic import Embedder
 from keel_gateway.testing import ThreadedGateway
@@ -68,6 +72,18 @@ def stack(
     policy = tmp / "policy.yaml"
     policy.write_text(POLICY)
     embedder = Embedder()
+    # The feedback service, consuming the interactions these gateways write.
+    feedback = build_feedback(
+        FeedbackSettings(
+            grpc_port=0,
+            http_port=0,
+            redis_url=valkey_url,
+            data_dir=tmp / "feedback",
+            block_ms=100,
+            health_interval_s=0.2,
+        )
+    )
+    feedback.start()
 
     def settings(**over: Any) -> GatewaySettings:
         base: dict[str, Any] = {
@@ -76,6 +92,7 @@ def stack(
             "key_pepper": PEPPER,
             "registry_target": reg_target,
             "inference_target": inf_target,
+            "feedback_target": f"127.0.0.1:{feedback.grpc_port}",
             "policy_path": policy,
             "default_rpm": 0,
             "default_tpm": 0,
@@ -105,6 +122,7 @@ def stack(
     for gw in gateways:
         gw.stop()
     embedder.close()
+    feedback.stop(0.5)
     reg.stop()
 
 
@@ -511,3 +529,73 @@ def test_interaction_log_survives_a_redis_outage(stack: dict[str, Any], tmp_path
         assert until(lambda: set(served[-3:]) <= set(interactions(url)), timeout=15)
     finally:
         server.stop()
+
+
+# --- feedback on real answers -------------------------------------------------------------------
+def test_feedback_on_real_answers_joins_the_stored_interaction(
+    stack: dict[str, Any], acme: str, lora_adapter: Callable[[int], Any]
+) -> None:
+    """A client chats with a registry model (SmolLM2 + a LoRA adapter) through the openai SDK and
+    rates the answers with Keel's SDK; the feedback service stores each answer as delivered,
+    joins the ratings and reports quality for that model version. A request with store=False
+    keeps only its counts."""
+    gw = stack["gw"]
+    c = client(gw, acme)
+    trainer = create_key(gw, stack["admin"]["key"], tenant="acme", scopes=["training"])["key"]
+    # A model of this test's own, so the counts below are its answers only.
+    with RegistryClient(stack["registry"], actor="test") as rc:
+        rc.create_model("rated-bot", tenant="acme")
+        ref = rc.upload_dir("rated-bot", lora_adapter(1).local_dir)
+        rc.create_version("rated-bot", BASE, artifact_uri=ref.uri, artifact_sha256=ref.sha256)
+    good = c.chat.completions.create(
+        model="rated-bot",
+        messages=ask("Name a colour."),
+        max_tokens=6,
+        temperature=0,
+        metadata={"ticket": "T-1"},
+        store=True,
+    )
+    bad = c.chat.completions.create(
+        model="rated-bot", messages=ask("Name a fruit."), max_tokens=6, temperature=0
+    )
+    private = c.chat.completions.create(
+        model="rated-bot", messages=ask("A secret question."), max_tokens=4, store=False
+    )
+    with GatewayClient(gw.url, acme) as app, GatewayClient(gw.url, trainer) as annotator:
+        up = app.submit_feedback(good.id, thumbs="up", client_id=f"{good.id}-ui")
+        assert (
+            up["created"]
+            and app.submit_feedback(good.id, thumbs="up", client_id=f"{good.id}-ui")["id"] == up["id"]
+        )
+        app.submit_feedback(bad.id, rating=2, scale=(1, 5))
+        annotator.submit_feedback(bad.id, correction="A banana.", source="annotator")
+        app.submit_feedback(private.id, thumbs="down")
+
+        def stored() -> bool:
+            rows = annotator.list_interactions(model="rated-bot", limit=50)
+            return {good.id, bad.id, private.id} <= {r["id"] for r in rows if r["received"]}
+
+        assert until(stored, timeout=30)
+        rec = annotator.get_interaction(good.id)
+        assert rec["completion"] == good.choices[0].message.content and rec["metadata"] == {"ticket": "T-1"}
+        served = (rec["registry_model"], rec["model_version"], rec["adapter"])
+        assert served == ("rated-bot", 1, "rated-bot/1")
+        assert [f["score"] for f in rec["feedback"]] == [{"type": "thumbs", "value": "up"}]
+        corrected = annotator.list_interactions(model="rated-bot", rated="corrected")
+        assert [r["id"] for r in corrected] == [bad.id]
+        hidden = annotator.get_interaction(private.id)
+        assert hidden["stored"] is False and hidden["messages"] is None and hidden["completion"] is None
+        (q,) = annotator.feedback_stats(model="rated-bot", version=1)
+        assert (q["interactions"], q["rated"], q["thumbs_up"], q["thumbs_down"], q["corrections"]) == (
+            3,
+            3,
+            1,
+            1,
+            1,
+        )
+        assert q["mean_rating"] == pytest.approx((1 + 0.25 + 0) / 3, abs=1e-6)
+        # another tenant cannot rate acme's answers
+        globex = create_key(gw, stack["admin"]["key"], tenant="globex", scopes=["inference"])["key"]
+        with GatewayClient(gw.url, globex) as other, pytest.raises(GatewayError) as err:
+            other.submit_feedback(good.id, thumbs="down")
+        assert err.value.status == 404 and err.value.param == "completion_id"

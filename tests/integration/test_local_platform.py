@@ -142,6 +142,7 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
             "ingestion-worker",
             "training",
             "training-worker",
+            "feedback",
             "gateway",
         }
         assert all(pid_alive(pid) for pid in pids.values())
@@ -177,8 +178,8 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
 
         status = subprocess.run([KEEL, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
-        # valkey, registry, ingestion API and worker, training API and worker
-        assert status.stdout.count("SERVING") == 6
+        # valkey, registry, ingestion API and worker, training API and worker, feedback
+        assert status.stdout.count("SERVING") == 7
         rows = {line.split("│")[1].strip(): line for line in status.stdout.splitlines() if "│" in line}
         assert "SERVING ready" in rows["training"] and state.components["training"].grpc in rows["training"]
         assert "SERVING ready" in rows["training-worker"] and "queue train.cpu" in rows["training-worker"]
@@ -189,6 +190,27 @@ def test_keel_up_status_and_clean_ctrl_c(tmp_path: Path) -> None:
             done = subprocess.run([KEEL, *args], env=env, capture_output=True, text=True, timeout=timeout)
             assert done.returncode == code, done.stdout + done.stderr
             return done.stdout + done.stderr
+
+        # feedback on an answer: without inference the chat is a 503, still a completion the
+        # gateway issued and recorded; its record reaches the feedback service through the stream
+        hi = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "hi"}]}
+        failed = httpx.post(f"{v1}/chat/completions", headers=bearer(admin), json=hi)
+        assert failed.status_code == 503
+        cid = failed.headers["x-request-id"]
+        rate = ("feedback", "submit", cid, "--down", "--comment", "no answer at all", "--client-id", "t-1")
+        assert re.search(rf"fb_\w+ recorded on {cid}", keel(*rate))
+        assert "already recorded" in keel(*rate)
+        assert "score.value" in keel("feedback", "submit", cid, "--rating", "9/5", code=1)
+        deadline = time.monotonic() + 30
+        while cid not in keel("feedback", "list", "--rated"):
+            assert time.monotonic() < deadline, "the interaction never reached the feedback service"
+            time.sleep(0.2)
+        shown = keel("feedback", "show", cid)
+        assert "no answer at all" in shown and "user: hi" in shown, shown
+        # the request never reached a model: its answers count under "(unrouted)"
+        stats = json.loads(keel("feedback", "stats", "--json"))
+        assert [(q["base_model"], q["interactions"], q["thumbs_down"]) for q in stats] == [("", 1, 1)]
+        assert "(unrouted)" in keel("feedback", "stats")
 
         # documents in, a dataset out, with the platform's build worker
         docs = tmp_path / "docs"

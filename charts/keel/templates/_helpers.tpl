@@ -513,6 +513,15 @@ is ReadWriteOnce (one node mounts it) and the registry runs here.
 {{- end -}}
 {{- end -}}
 
+{{/* host:port of the feedback API's gRPC: gateway.feedbackTarget, else the chart's Service when feedback is enabled, else "". */}}
+{{- define "keel.gateway.feedbackTarget" -}}
+{{- if .Values.gateway.feedbackTarget -}}
+{{- .Values.gateway.feedbackTarget -}}
+{{- else if .Values.feedback.enabled -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "feedback")) .Release.Namespace (int .Values.feedback.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Name of the Secret holding the API-key pepper. */}}
 {{- define "keel.gateway.pepperSecretName" -}}
 {{- default (printf "%s-pepper" (include "keel.componentName" (dict "ctx" . "component" "gateway"))) .Values.gateway.pepper.existingSecret -}}
@@ -898,6 +907,39 @@ SQLite, to the API's node (the workers open the same file on the same claim).
 {{- end -}}
 {{- end -}}
 
+{{/* ===================== Feedback ===================== */}}
+
+{{/* True when the feedback database is the SQLite default. */}}
+{{- define "keel.feedback.sqlite" -}}
+{{- if and (not .Values.feedback.database.url) (not .Values.feedback.database.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "keel.feedback.databaseSecretName" -}}
+{{- default (include "keel.componentName" (dict "ctx" . "component" "feedback")) .Values.feedback.database.existingSecret -}}
+{{- end -}}
+
+{{/* Name of the SQLite claim (mounted at /data). */}}
+{{- define "keel.feedback.dataClaimName" -}}
+{{- default (printf "%s-data" (include "keel.componentName" (dict "ctx" . "component" "feedback"))) .Values.feedback.database.sqlite.persistence.existingClaim -}}
+{{- end -}}
+
+{{/* Replicas after the SQLite rule (one writer on a ReadWriteOnce claim). */}}
+{{- define "keel.feedback.replicas" -}}
+{{- if include "keel.feedback.sqlite" . -}}1{{- else -}}{{ int .Values.feedback.replicas }}{{- end -}}
+{{- end -}}
+
+{{/* Cross-field checks of the feedback values (called from keel.validate). */}}
+{{- define "keel.feedback.validate" -}}
+{{- $v := .Values.feedback -}}
+{{- if and $v.database.url $v.database.existingSecret -}}
+{{- fail "feedback.database: set url or existingSecret, not both" -}}
+{{- end -}}
+{{- $c := $v.consumer -}}
+{{- if le (mulf (float64 $c.claimIdleSeconds) 1000.0) (float64 $c.blockMs) -}}
+{{- fail (printf "feedback.consumer.claimIdleSeconds (%v) must exceed one read's blockMs (%d ms): consumers would claim entries another one is still reading" $c.claimIdleSeconds (int $c.blockMs)) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Cross-field checks that a JSON schema cannot express well. */}}
 {{- define "keel.validate" -}}
 {{- if and .Values.registry.database.url .Values.registry.database.existingSecret -}}
@@ -916,7 +958,7 @@ SQLite, to the API's node (the workers open the same file on the same claim).
 {{- fail "redis.auth.enabled: set redis.auth.password or redis.auth.existingSecret" -}}
 {{- end -}}
 {{- /* Same placeholder list as keel_common.settings.reject_placeholder: fail at install, not in a crash loop. */ -}}
-{{- range $what, $secret := dict "registry.database.url" .Values.registry.database.url "externalRedis.url" .Values.externalRedis.url "redis.auth.password" .Values.redis.auth.password "gateway.pepper.value" .Values.gateway.pepper.value "ingestion.database.url" .Values.ingestion.database.url -}}
+{{- range $what, $secret := dict "registry.database.url" .Values.registry.database.url "externalRedis.url" .Values.externalRedis.url "redis.auth.password" .Values.redis.auth.password "gateway.pepper.value" .Values.gateway.pepper.value "ingestion.database.url" .Values.ingestion.database.url "feedback.database.url" .Values.feedback.database.url -}}
 {{- if regexMatch "(?i)(changeme|change-me|replace-me|<password>|placeholder)" $secret -}}
 {{- fail (printf "%s still contains a placeholder secret; set a real value" $what) -}}
 {{- end -}}
@@ -932,6 +974,9 @@ SQLite, to the API's node (the workers open the same file on the same claim).
 {{- end -}}
 {{- if .Values.ingestion.enabled -}}
 {{- include "keel.ingestion.validate" . -}}
+{{- end -}}
+{{- if .Values.feedback.enabled -}}
+{{- include "keel.feedback.validate" . -}}
 {{- end -}}
 {{- if and .Values.registry.enabled (gt (int (include "keel.registry.replicas" .)) 1) (not (include "keel.artifacts.shared" .)) -}}
 {{- fail "registry.replicas > 1 needs a shared artifact store: artifacts.root=s3://..., artifacts.persistence.accessModes=[ReadWriteMany] or an existingClaim" -}}

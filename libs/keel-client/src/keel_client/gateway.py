@@ -18,6 +18,7 @@ import httpx
 
 from keel_client.datasets import DatasetsMixin
 from keel_client.errors import GatewayError, GatewayUnreachable, error_from
+from keel_client.feedback import FeedbackMixin
 from keel_common.contract import REQUEST_ID_HEADER
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -53,7 +54,7 @@ class ChatResult:
     usage: dict[str, int] = field(default_factory=dict)
 
 
-class GatewayClient(DatasetsMixin):
+class GatewayClient(DatasetsMixin, FeedbackMixin):
     """``base_url`` is the gateway's root (``http://host:port``; a trailing ``/v1`` is accepted)."""
 
     def __init__(

@@ -27,6 +27,7 @@ from keel_dev.supervisor import Event, RestartPolicy
 @click.option("--gateway-port", default=8080, show_default=True, help="the gateway's HTTP port")
 @click.option("--training-port", default=50053, show_default=True, help="the training API's gRPC port")
 @click.option("--ingestion-port", default=50054, show_default=True, help="the ingestion API's gRPC port")
+@click.option("--feedback-port", default=50055, show_default=True, help="the feedback service's gRPC port")
 @click.option(
     "--inference/--no-inference",
     default=True,
@@ -52,6 +53,12 @@ from keel_dev.supervisor import Event, RestartPolicy
     help="run the ingestion API (documents to datasets) and one build worker (Celery, queue ingest)",
 )
 @click.option(
+    "--feedback/--no-feedback",
+    default=True,
+    show_default=True,
+    help="run the feedback service (stores every interaction, joins ratings and corrections)",
+)
+@click.option(
     "--max-restarts",
     type=click.IntRange(min=0),
     default=RestartPolicy.max_restarts,
@@ -67,10 +74,12 @@ def up(
     gateway_port: int,
     training_port: int,
     ingestion_port: int,
+    feedback_port: int,
     inference: bool,
     gateway: bool,
     training: bool,
     ingestion: bool,
+    feedback: bool,
     max_restarts: int,
 ) -> None:
     """Run the whole platform locally until Ctrl-C (or SIGTERM); a component that crashes is
@@ -91,6 +100,8 @@ def up(
         training_port=training_port,
         ingestion=ingestion,
         ingestion_port=ingestion_port,
+        feedback=feedback,
+        feedback_port=feedback_port,
         restart_policy=RestartPolicy(max_restarts=max_restarts),
     )
     died = None
@@ -98,6 +109,7 @@ def up(
     parts += ", inference (Ray Serve; the first start converts the model)" if inference else ""
     parts += ", ingestion API + 1 build worker" if ingestion else ""
     parts += ", training API + 1 CPU worker" if training else ""
+    parts += ", feedback" if feedback else ""
     parts += ", gateway" if gateway else ""
     try:
         with console.status(f"starting Keel ({parts}) ..."):
@@ -108,7 +120,7 @@ def up(
                 sys.exit(1)
         show_components(state, check=True)
         if gateway:
-            show_gateway_usage(platform, inference, training, ingestion)
+            show_gateway_usage(platform, inference, training, ingestion, feedback)
         console.print(f"data in [bold]{state.data_dir}[/bold]; press Ctrl-C to stop")
         died = platform.supervise(show_event)
         if died is not None:
@@ -139,7 +151,11 @@ def show_event(event: Event) -> None:
 
 
 def show_gateway_usage(
-    platform: LocalPlatform, inference: bool, training: bool = False, ingestion: bool = False
+    platform: LocalPlatform,
+    inference: bool,
+    training: bool = False,
+    ingestion: bool = False,
+    feedback: bool = False,
 ) -> None:
     url = f"{platform.gateway_url}/v1"
     key = platform.admin_key
@@ -160,6 +176,8 @@ def show_gateway_usage(
         lines.append(
             "  keel jobs create --file data.jsonl --follow            # LoRA fine-tuning on the CPU worker"
         )
+    if feedback:
+        lines.append("  keel feedback submit <completion id> --up                 # rate an answer")
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False)
 

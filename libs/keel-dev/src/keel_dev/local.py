@@ -1,6 +1,6 @@
 """The local platform behind ``keel up``: an embedded Valkey and each service as a child
 process on this machine (registry, inference, the ingestion API and one build worker, the
-training API and one CPU training worker, the gateway), started in order, health-checked,
+training API and one CPU training worker, feedback, the gateway), started in order, health-checked,
 restarted with backoff when one crashes (``supervisor``), and stopped cleanly.
 
 State (URLs, ports, pids) goes to ``<data_dir>/platform.json`` so ``keel status`` and the
@@ -119,6 +119,9 @@ class LocalPlatform:
         ingestion_port: int = 50054,
         ingestion_http_port: int = 8084,
         ingestion_worker_metrics_port: int = 8087,
+        feedback: bool = False,
+        feedback_port: int = 50055,
+        feedback_http_port: int = 8085,
         restart_policy: RestartPolicy | None = None,
     ) -> None:
         self.data_dir = (data_dir or default_data_dir()).resolve()
@@ -142,6 +145,11 @@ class LocalPlatform:
         self.ingestion_port = ingestion_port
         self.ingestion_http_port = ingestion_http_port
         self.ingestion_worker_metrics_port = ingestion_worker_metrics_port
+        self.feedback, self.feedback_port, self.feedback_http_port = (
+            feedback,
+            feedback_port,
+            feedback_http_port,
+        )
         # The admin key of the operator tenant, once the gateway is up (never in platform.json).
         self.admin_key = ""
         self.valkey: EmbeddedValkey | None = None
@@ -231,6 +239,8 @@ class LocalPlatform:
                 self._start_ingestion()
             if self.training:
                 self._start_training()
+            if self.feedback:  # the consumer of the interactions the gateway writes, and their ratings
+                self._start_service("feedback", self.feedback_port, self.feedback_http_port)
             if self.gateway:
                 self._start_gateway()
             self.state.save()
@@ -389,6 +399,7 @@ class LocalPlatform:
             "KEEL_GATEWAY_INFERENCE_TARGET": self._target("inference", self.inference_port),
             "KEEL_GATEWAY_TRAINING_TARGET": self._target("training", self.training_port),
             "KEEL_GATEWAY_INGESTION_TARGET": self._target("ingestion", self.ingestion_port),
+            "KEEL_GATEWAY_FEEDBACK_TARGET": self._target("feedback", self.feedback_port),
             "KEEL_GATEWAY_KEY_PEPPER": pepper,
             # The MiniLM rails take ~15 s to load; an explicit setting in the environment wins.
             "KEEL_GATEWAY_SEMANTIC_RAILS": os.environ.get("KEEL_GATEWAY_SEMANTIC_RAILS", "true"),

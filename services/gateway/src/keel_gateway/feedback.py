@@ -229,10 +229,11 @@ class Feedback:
         if self.ids.issued_to(completion_id, tenant):
             return
         try:  # issued to someone else? Then it exists, and it is not the caller's.
-            await self.stub.GetInteraction(
-                pb.GetInteractionRequest(request_id=completion_id), timeout=self.timeout_s
-            )
-        except grpc.RpcError:
+            req = pb.GetInteractionRequest(request_id=completion_id)
+            await self.stub.GetInteraction(req, timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.NOT_FOUND:
+                raise from_grpc(err, "feedback", _PARAMS) from None
             raise ApiError(
                 400,
                 f"No completion with id '{completion_id}' was returned by this API.",

@@ -2,7 +2,7 @@
 through the gateway, and (with the keel-dev package) run the platform locally.
 
 One module per command group (``models``, ``aliases``, ``keys``, ``chat``, ``jobs``, ``docs``,
-``datasets``); how things are shown lives in ``render``, the live job view in ``progress`` and
+``datasets``, ``feedback``); how things are shown lives in ``render``, the live job view in ``progress`` and
 the upload bar and live dataset build in ``docs``. A failed call is
 shown once, here in the root group, for every command: one readable line and exit code 1,
 never a traceback.
@@ -23,6 +23,7 @@ import click
 from keel_client.cli.chat import chat
 from keel_client.cli.datasets import datasets
 from keel_client.cli.docs import docs
+from keel_client.cli.feedback import feedback
 from keel_client.cli.jobs import jobs
 from keel_client.cli.keys import keys
 from keel_client.cli.models import models
@@ -92,5 +93,5 @@ def main(ctx: click.Context, registry: str | None) -> None:
     ctx.obj["registry"] = registry
 
 
-for command in (models, keys, chat, jobs, docs, datasets):
+for command in (models, keys, chat, jobs, docs, datasets, feedback):
     main.add_command(command)

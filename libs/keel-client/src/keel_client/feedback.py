@@ -1,0 +1,140 @@
+"""Feedback through the gateway: rate or correct an answer by its completion id (a key with the
+inference or training scope), and read the stored interactions and quality per model version (a
+key with the training scope).
+
+The mixin is part of :class:`keel_client.gateway.GatewayClient`; its errors are that module's
+``GatewayError`` (``param`` names the field at fault, e.g. ``score.value``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+Thumbs = Literal["up", "down"]
+Source = Literal["end_user", "annotator", "judge"]
+
+
+def score_of(
+    thumbs: Thumbs | None = None,
+    rating: float | None = None,
+    scale: tuple[float, float] = (1, 5),
+    category: str | None = None,
+    text: str | None = None,
+) -> dict[str, Any] | None:
+    """The one score given (None when none is); two at once is a ValueError."""
+    given = [
+        {"type": "thumbs", "value": thumbs} if thumbs is not None else None,
+        {"type": "rating", "value": rating, "scale": {"min": scale[0], "max": scale[1]}}
+        if rating is not None
+        else None,
+        {"type": "category", "value": category} if category is not None else None,
+        {"type": "text", "value": text} if text is not None else None,
+    ]
+    scores = [s for s in given if s is not None]
+    if len(scores) > 1:
+        raise ValueError("give one score: thumbs, rating, category or text")
+    return scores[0] if scores else None
+
+
+class FeedbackMixin:
+    """The feedback routes of :class:`~keel_client.gateway.GatewayClient`."""
+
+    if TYPE_CHECKING:
+
+        def _call(self, method: str, path: str, **kwargs: Any) -> Any: ...
+
+        def _list(
+            self,
+            path: str,
+            params: dict[str, Any],
+            limit: int | None,
+            page_size: int = 100,
+            after: str | None = None,
+        ) -> list[dict[str, Any]]: ...
+
+    def submit_feedback(
+        self,
+        completion_id: str,
+        *,
+        thumbs: Thumbs | None = None,
+        rating: float | None = None,
+        scale: tuple[float, float] = (1, 5),
+        category: str | None = None,
+        text: str | None = None,
+        correction: str | None = None,
+        comment: str | None = None,
+        source: Source = "end_user",
+        rater: str | None = None,
+        client_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Rate and/or correct the answer ``completion_id`` (the ``id`` a chat completion returned).
+        With ``client_id``, sending the same feedback again returns it (``created`` false)."""
+        body = {
+            "completion_id": completion_id,
+            "score": score_of(thumbs, rating, scale, category, text),
+            "correction": correction,
+            "comment": comment,
+            "source": source,
+            "rater": rater,
+            "client_id": client_id,
+        }
+        result: dict[str, Any] = self._call(
+            "POST", "/v1/feedback", json={k: v for k, v in body.items() if v is not None}
+        )
+        return result
+
+    def get_interaction(self, completion_id: str) -> dict[str, Any]:
+        """The stored request and answer with every feedback on it (``received`` false while only
+        feedback has arrived)."""
+        result: dict[str, Any] = self._call("GET", f"/v1/interactions/{quote(completion_id, safe='')}")
+        return result
+
+    def list_interactions(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        base_model: str | None = None,
+        rated: Literal["rated", "unrated", "corrected"] | None = None,
+        thumbs: Thumbs | None = None,
+        verdict: Literal["blocked", "flagged", "clean"] | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = 20,
+        after: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``since``/``until`` are Unix seconds; ``limit=None`` follows every page."""
+        params = {
+            "model": model,
+            "version": version,
+            "base_model": base_model,
+            "rated": rated,
+            "thumbs": thumbs,
+            "verdict": verdict,
+            "since": since,
+            "until": until,
+        }
+        return self._list("/v1/interactions", params, limit, after=after)
+
+    def feedback_stats(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        base_model: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Quality per model version: answers, rated, thumbs-up rate, mean rating (0..1),
+        correction rate, guardrail block rate."""
+        params = {
+            "model": model,
+            "version": version,
+            "base_model": base_model,
+            "since": since,
+            "until": until,
+        }
+        page = self._call(
+            "GET", "/v1/feedback/stats", params={k: v for k, v in params.items() if v is not None}
+        )
+        return list(page["data"])
