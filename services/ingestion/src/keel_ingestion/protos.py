@@ -37,6 +37,10 @@ def status_name(enum: Any, value: int, field: str = "status") -> str:
         raise InvalidArgument(f"unknown status {value}", field=field) from exc
 
 
+# Formats only ImportDatasetVersion makes (feedback's exports); builds make the others.
+IMPORTED_FORMATS = ("chat", "preference", "kto")
+
+
 def recipe_of(spec: pb.BuildSpec) -> Recipe:
     """The recipe a build spec asks for, defaults filled in (the Recipe validates the values)."""
     q = spec.quality
@@ -58,6 +62,11 @@ def recipe_of(spec: pb.BuildSpec) -> Recipe:
             fmt = enum_name(pb.OutputFormat, spec.format).lower()
         except ValueError:
             raise InvalidArgument(f"unknown output format {spec.format}", field="build_spec.format") from None
+        if fmt in IMPORTED_FORMATS:
+            raise InvalidArgument(
+                f"{fmt} versions are imported (ImportDatasetVersion), not built from documents",
+                field="build_spec.format",
+            )
     defaults = Recipe()
     size = spec.chunking.max_tokens or defaults.chunk_tokens
     return Recipe(

@@ -23,6 +23,9 @@ class OutputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_FORMAT_TEXT: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_QA_WITH_CONTEXT: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_QA_CLOSED_BOOK: _ClassVar[OutputFormat]
+    OUTPUT_FORMAT_CHAT: _ClassVar[OutputFormat]
+    OUTPUT_FORMAT_PREFERENCE: _ClassVar[OutputFormat]
+    OUTPUT_FORMAT_KTO: _ClassVar[OutputFormat]
 
 class DatasetVersionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -46,6 +49,9 @@ OUTPUT_FORMAT_UNSPECIFIED: OutputFormat
 OUTPUT_FORMAT_TEXT: OutputFormat
 OUTPUT_FORMAT_QA_WITH_CONTEXT: OutputFormat
 OUTPUT_FORMAT_QA_CLOSED_BOOK: OutputFormat
+OUTPUT_FORMAT_CHAT: OutputFormat
+OUTPUT_FORMAT_PREFERENCE: OutputFormat
+OUTPUT_FORMAT_KTO: OutputFormat
 DATASET_VERSION_STATUS_UNSPECIFIED: DatasetVersionStatus
 DATASET_VERSION_STATUS_BUILDING: DatasetVersionStatus
 DATASET_VERSION_STATUS_READY: DatasetVersionStatus
@@ -399,6 +405,34 @@ class CreateDatasetVersionRequest(_message.Message):
     creator: str
     build_spec: BuildSpec
     def __init__(self, dataset_id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., build_spec: _Optional[_Union[BuildSpec, _Mapping]] = ...) -> None: ...
+
+class ImportedFile(_message.Message):
+    __slots__ = ("split", "content")
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    split: str
+    content: bytes
+    def __init__(self, split: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
+
+class ImportDatasetVersionRequest(_message.Message):
+    __slots__ = ("tenant", "creator", "dataset_id", "dataset_name", "description", "format", "files", "lineage_json")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    creator: str
+    dataset_id: str
+    dataset_name: str
+    description: str
+    format: OutputFormat
+    files: _containers.RepeatedCompositeFieldContainer[ImportedFile]
+    lineage_json: str
+    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., dataset_id: _Optional[str] = ..., dataset_name: _Optional[str] = ..., description: _Optional[str] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., files: _Optional[_Iterable[_Union[ImportedFile, _Mapping]]] = ..., lineage_json: _Optional[str] = ...) -> None: ...
 
 class GetDatasetRequest(_message.Message):
     __slots__ = ("dataset_id", "tenant")

@@ -94,6 +94,11 @@ class IngestionServiceStub:
                 request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsRequest.SerializeToString,
                 response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsResponse.FromString,
                 _registered_method=True)
+        self.ImportDatasetVersion = channel.unary_unary(
+                '/keel.ingestion.v1.IngestionService/ImportDatasetVersion',
+                request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ImportDatasetVersionRequest.SerializeToString,
+                response_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.FromString,
+                _registered_method=True)
         self.GetOperation = channel.unary_unary(
                 '/keel.ingestion.v1.IngestionService/GetOperation',
                 request_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.GetOperationRequest.SerializeToString,
@@ -193,6 +198,15 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportDatasetVersion(self, request, context):
+        """Registers rows made elsewhere (feedback's exports) as the next version of a dataset,
+        READY at once, with the lineage the caller gives. The dataset is named by id, or by
+        name (created for the tenant when missing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetOperation(self, request, context):
         """Operations
         """
@@ -269,6 +283,11 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.DiffDatasetVersions,
                     request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsRequest.FromString,
                     response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsResponse.SerializeToString,
+            ),
+            'ImportDatasetVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportDatasetVersion,
+                    request_deserializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ImportDatasetVersionRequest.FromString,
+                    response_serializer=keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.SerializeToString,
             ),
             'GetOperation': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOperation,
@@ -605,6 +624,33 @@ class IngestionService:
             '/keel.ingestion.v1.IngestionService/DiffDatasetVersions',
             keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsRequest.SerializeToString,
             keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DiffDatasetVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportDatasetVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.ingestion.v1.IngestionService/ImportDatasetVersion',
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.ImportDatasetVersionRequest.SerializeToString,
+            keel_dot_ingestion_dot_v1_dot_ingestion__pb2.DatasetVersion.FromString,
             options,
             channel_credentials,
             insecure,
