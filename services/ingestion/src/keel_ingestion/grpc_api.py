@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from keel_common.errors import InvalidArgument
 from keel_common.grpc import GrpcService
 from keel_common.grpc.metadata import actor
 from keel_common.periodic import Periodic
+from keel_common.protoenum import enum_name
 from keel_common.redis import EmbeddedValkey, connect
 from keel_common.sql import create_db_engine
 from keel_ingestion import migrate
@@ -24,6 +26,7 @@ from keel_ingestion.config import IngestionSettings
 from keel_ingestion.core import inspect
 from keel_ingestion.core.datasets import Datasets
 from keel_ingestion.core.documents import Documents
+from keel_ingestion.core.imports import import_version
 from keel_ingestion.core.runs import Builds
 from keel_ingestion.metrics import StateCollector
 from keel_ingestion.protos import (
@@ -155,6 +158,28 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
             examples_unchanged=d.examples_unchanged, from_stats=stats_pb(d.from_counts),
             to_stats=stats_pb(d.to_counts), recipe_changes=d.recipe_changes,
         )  # fmt: skip
+
+    def ImportDatasetVersion(
+        self, request: pb.ImportDatasetVersionRequest, context: grpc.ServicerContext
+    ) -> pb.DatasetVersion:
+        try:
+            lineage = json.loads(request.lineage_json or "{}")
+        except ValueError:
+            lineage = None
+        if not isinstance(lineage, dict):
+            raise InvalidArgument("must be a JSON object", field="lineage_json")
+        files: dict[str, bytes] = {}
+        for i, f in enumerate(request.files):
+            if f.split in files:
+                raise InvalidArgument(f"{f.split} given twice", field=f"files[{i}].split")
+            files[f.split] = f.content
+        fmt = enum_name(pb.OutputFormat, request.format).lower() if request.format else ""
+        ver = import_version(
+            self.ds, request.tenant, fmt, files, lineage, dataset_id=request.dataset_id,
+            dataset_name=request.dataset_name, description=request.description,
+            creator=actor(request.creator, context),
+        )  # fmt: skip
+        return version_pb(ver)
 
     # --- operations -------------------------------------------------------------------------
     def GetOperation(self, request: pb.GetOperationRequest, context: grpc.ServicerContext) -> pb.Operation:

@@ -15,6 +15,7 @@ from keel_common.errors import InvalidArgument
 from keel_common.protoenum import enum_name, prefix
 from keel_ingestion.core import views as v
 from keel_ingestion.core.documents import DocumentView
+from keel_ingestion.core.imports import IMPORTED_FORMATS
 from keel_ingestion.core.quality import QualityParams
 from keel_ingestion.core.recipe import Recipe, Synthesis
 
@@ -35,10 +36,6 @@ def status_name(enum: Any, value: int, field: str = "status") -> str:
         return enum_name(enum, value)
     except ValueError as exc:
         raise InvalidArgument(f"unknown status {value}", field=field) from exc
-
-
-# Formats only ImportDatasetVersion makes (feedback's exports); builds make the others.
-IMPORTED_FORMATS = ("chat", "preference", "kto")
 
 
 def recipe_of(spec: pb.BuildSpec) -> Recipe:
@@ -96,6 +93,8 @@ def recipe_of(spec: pb.BuildSpec) -> Recipe:
 
 
 def spec_of(recipe: dict[str, Any], document_ids: list[str]) -> pb.BuildSpec:
+    if recipe.get("imported"):  # no recipe: only the format
+        return pb.BuildSpec(format=prefix(pb.OutputFormat) + str(recipe["format"]).upper())
     r = Recipe.from_dict(recipe)
     spec = pb.BuildSpec(
         document_ids=document_ids,

@@ -10,6 +10,7 @@ from keel_common.errors import FailedPrecondition, InvalidArgument
 from keel_ingestion.core import views as v
 from keel_ingestion.core.datasets import Datasets
 from keel_ingestion.core.examples import SPLITS, read_parquet
+from keel_ingestion.core.imports import IMPORTED_FORMATS, imported_rows
 
 MAX_PREVIEW = 100
 
@@ -18,7 +19,12 @@ def _rows(store: ArtifactStore, ver: v.VersionView, split: str) -> list[dict[str
     if ver.status != v.READY:
         raise FailedPrecondition(f"version {ver.ref} is {ver.status}, not READY", field="version")
     f = ver.file(split)
-    return read_parquet(store.get_bytes(f["uri"], f["sha256"])) if f else []
+    if f:
+        return read_parquet(store.get_bytes(f["uri"], f["sha256"]))
+    lines = ver.file(f"{split}.jsonl")  # an imported version: JSON lines only
+    if lines and ver.format in IMPORTED_FORMATS:
+        return imported_rows(ver.format, store.get_bytes(lines["uri"], lines["sha256"]))
+    return []
 
 
 def preview(
