@@ -53,6 +53,22 @@ def rig(
     make_gateway: Callable[..., ThreadedGateway], valkey_url: str, key: Callable[..., str], tmp_path: Path
 ) -> Iterator[Rig]:
     redis.Redis.from_url(valkey_url).delete("keel:interactions")
+    # The ingestion API, where exports become dataset versions (no build worker: imports need none).
+    from keel_ingestion.config import IngestionSettings
+    from keel_ingestion.grpc_api import build as build_ingestion
+
+    ingestion = build_ingestion(
+        IngestionSettings(
+            grpc_port=0,
+            http_port=0,
+            redis_url=valkey_url,
+            data_dir=tmp_path / "ingestion",
+            queue=f"ingest-{tmp_path.name}",
+            health_interval_s=0.2,
+        )
+    )
+    ingestion.start()
+    ingestion_target = f"127.0.0.1:{ingestion.grpc_port}"
     settings = FeedbackSettings(
         grpc_port=0,
         http_port=0,
@@ -61,6 +77,7 @@ def rig(
         consume=False,
         health_interval_s=0.2,
         max_comment_chars=1000,
+        ingestion_target=ingestion_target,
     )
     svc = build(settings)
     svc.start()
@@ -71,9 +88,10 @@ def rig(
     engine = create_db_engine(settings.resolved_database_url())
     consumer = consumer_of(settings, Store(engine), client)
     consumer.ensure_group()
-    gw = make_gateway(feedback_target=f"127.0.0.1:{svc.grpc_port}")
+    gw = make_gateway(feedback_target=f"127.0.0.1:{svc.grpc_port}", ingestion_target=ingestion_target)
     yield Rig(gw, consumer, key("acme", "inference"), key("globex", "inference"), key("acme", "training"))
     svc.stop(0.5)
+    ingestion.stop(0.5)
     client.close()
     engine.dispose()
 
@@ -198,3 +216,51 @@ def test_listing_filters_and_quality(rig: Rig) -> None:
         1,
     )
     assert s["thumbs_up_rate"] == 0.5 and s["correction_rate"] == pytest.approx(1 / 3, abs=1e-6)
+
+
+def test_exports_become_dataset_versions(rig: Rig) -> None:
+    """Thumbs and a correction → a DPO export and an SFT export, each a dataset version in
+    ingestion with the lineage of the answers it holds."""
+    good, bad = (
+        rig.chat(rig.acme),
+        rig.chat(rig.acme, messages=[{"role": "user", "content": "And the seal?"}]),
+    )
+    fixed = rig.chat(rig.acme, messages=[{"role": "user", "content": "Who is Wilma?"}])
+    rig.consume(3)
+    for cid, body in (
+        (good, {"score": {"type": "thumbs", "value": "up"}}),
+        (bad, {"score": {"type": "thumbs", "value": "down"}}),
+        (fixed, {"correction": "Wilma is the walrus keeper."}),
+    ):
+        assert rig.post("/v1/feedback", {"completion_id": cid, **body}, rig.acme).status_code == 200
+    dry = rig.post(
+        "/v1/feedback/exports", {"kind": "sft", "dataset": "walrus-sft", "dry_run": True}, rig.trainer
+    )
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["training_file"] is None and sum(dry.json()["examples"].values()) == 2
+
+    sft = rig.post("/v1/feedback/exports", {"kind": "sft", "dataset": "walrus-sft"}, rig.trainer).json()
+    assert sft["training_file"] == f"{sft['dataset_id']}@1" and sum(sft["examples"].values()) == 2
+    dpo = rig.post("/v1/feedback/exports", {"kind": "dpo", "dataset": "walrus-dpo"}, rig.trainer).json()
+    assert sum(dpo["examples"].values()) == 1 and dpo["model_versions"] == ["smollm2-135m-instruct"]
+    version = rig.get(f"/v1/datasets/{dpo['dataset_id']}/versions/1", rig.trainer).json()
+    assert version["format"] == "preference" and version["status"] == "ready"
+    examples = rig.get(f"/v1/datasets/{dpo['dataset_id']}/versions/1/examples", rig.trainer).json()
+    assert examples["data"][0]["messages"][-1]["content"] == "Wilma is the walrus keeper."
+    # The same export again is the same version; the dataset by id works too.
+    again = rig.post(
+        "/v1/feedback/exports", {"kind": "dpo", "dataset": dpo["dataset_id"]}, rig.trainer
+    ).json()
+    assert again["training_file"] == dpo["training_file"]
+
+    for body, param in (
+        ({"kind": "ppo", "dataset": "x"}, "kind"),
+        ({"kind": "sft", "dataset": "ds_nope"}, "dataset"),
+        ({"kind": "sft", "dataset": "x", "exclude_dataset": "not-a-ref"}, "exclude_dataset"),
+        ({"kind": "sft", "dataset": "x", "min_rating": 2}, "min_rating"),
+    ):
+        r = rig.post("/v1/feedback/exports", body, rig.trainer)
+        assert r.status_code in (400, 404) and r.json()["error"]["param"] == param, (body, r.text)
+    nothing = rig.post("/v1/feedback/exports", {"kind": "sft", "dataset": "x", "model": "nope"}, rig.trainer)
+    assert nothing.status_code == 400 and "no interaction qualifies" in nothing.json()["error"]["message"]
+    assert rig.post("/v1/feedback/exports", {"kind": "sft", "dataset": "x"}, rig.acme).status_code == 403

@@ -27,6 +27,9 @@ class FeedbackSettings(ServiceSettings):
         None, description="SQLAlchemy URL; defaults to SQLite at <data_dir>/feedback.db"
     )
     migrate_on_start: bool = True
+    ingestion_target: str = Field(
+        "127.0.0.1:50054", description="ingestion gRPC: exports become its dataset versions"
+    )
 
     # The consumer of the gateway's interaction log.
     consume: bool = Field(True, description="`serve` also runs a stream consumer (off: API only)")

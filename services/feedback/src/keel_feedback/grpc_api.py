@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from keel.feedback.v1 import feedback_pb2 as pb
 from keel.feedback.v1 import feedback_pb2_grpc as pb_grpc
 from keel_common.grpc import GrpcService
+from keel_common.grpc.metadata import actor
 from keel_common.periodic import Periodic
 from keel_common.redis import EmbeddedValkey, connect
 from keel_common.sql import create_db_engine
@@ -25,6 +26,7 @@ from keel_feedback.core.filters import Filter
 from keel_feedback.core.quality import quality
 from keel_feedback.core.scores import Limits
 from keel_feedback.core.store import Store
+from keel_feedback.export_api import Exporter
 from keel_feedback.protos import feedback_pb, filter_of, quality_pb, stored_pb, submission_of
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["FeedbackService"].full_name
 
 
 class FeedbackServicer(pb_grpc.FeedbackServiceServicer):
-    def __init__(self, store: Store, limits: Limits) -> None:
+    def __init__(self, store: Store, limits: Limits, exporter: Exporter) -> None:
         self.store = store
         self.limits = limits
+        self.exporter = exporter
 
     def SubmitFeedback(
         self, request: pb.SubmitFeedbackRequest, context: grpc.ServicerContext
@@ -64,6 +67,11 @@ class FeedbackServicer(pb_grpc.FeedbackServiceServicer):
     ) -> pb.ListInteractionsResponse:
         rows, token = self.store.list(filter_of(request.filter), request.page_size, request.page_token)
         return pb.ListInteractionsResponse(interactions=[stored_pb(r) for r in rows], next_page_token=token)
+
+    def ExportDataset(
+        self, request: pb.ExportDatasetRequest, context: grpc.ServicerContext
+    ) -> pb.ExportDatasetResponse:
+        return self.exporter.export(request, actor(request.creator, context))
 
     def GetQualityMetrics(
         self, request: pb.GetQualityMetricsRequest, context: grpc.ServicerContext
@@ -161,7 +169,7 @@ def build(settings: FeedbackSettings) -> GrpcService:
         "feedback",
         settings,
         lambda server: pb_grpc.add_FeedbackServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            FeedbackServicer(store, limits_of(settings)), server
+            FeedbackServicer(store, limits_of(settings), Exporter(store, settings.ingestion_target)), server
         ),
         [SERVICE_NAME],
         {"database": check_database, "redis": check_redis},

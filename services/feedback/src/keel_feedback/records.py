@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 from keel.gateway.v1 import gateway_pb2 as gpb
+from keel_feedback.core import prompts
+from keel_feedback.core.exports import Turns
 
-_SPACE = re.compile(r"\s+")
 _BLOCK, _FLAG, _REDACT = gpb.GUARDRAIL_ACTION_BLOCK, gpb.GUARDRAIL_ACTION_FLAG, gpb.GUARDRAIL_ACTION_REDACT
 
 
-def normalise(text: str) -> str:
-    """Case, Unicode form and whitespace do not make two prompts different."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
-
-
 def prompt_key(i: gpb.Interaction) -> str:
-    """sha256 of the normalised prompt: the conversation up to the answer, or the raw prompt.
-    Empty for an unstored interaction (nothing of the prompt was kept)."""
+    """Empty for an unstored interaction (nothing of the prompt was kept)."""
     if not i.stored:
         return ""
-    if i.messages:
-        text = "\x1e".join(f"{m.role}\x1f{normalise(m.content)}" for m in i.messages)
-    else:
-        text = normalise(i.prompt)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return prompts.prompt_key([(m.role, m.content) for m in i.messages], i.prompt)
 
 
 def row(i: gpb.Interaction, data: bytes) -> dict[str, Any]:
@@ -56,3 +44,14 @@ def row(i: gpb.Interaction, data: bytes) -> dict[str, Any]:
         "received_at": datetime.now(UTC),
         "record": data,
     }
+
+
+def turns(data: bytes) -> Turns:
+    """What an export reads from a stored record."""
+    i = gpb.Interaction.FromString(data)
+    return Turns(
+        messages=[(m.role, m.content) for m in i.messages],
+        prompt=i.prompt,
+        completion=i.completion,
+        flagged=any(v.action == _FLAG for v in i.guardrail_verdicts),
+    )

@@ -7,6 +7,7 @@ tenant's, 400 when nobody issued it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -15,11 +16,12 @@ import grpc
 from keel.common.v1 import common_pb2 as cpb
 from keel.feedback.v1 import feedback_pb2 as pb
 from keel.gateway.v1 import gateway_pb2 as gpb
+from keel_common.contract import ACTOR_HEADER
 from keel_common.paging import encode_token
 from keel_common.protoenum import enum_name
 from keel_gateway.completion_ids import CompletionIds
 from keel_gateway.errors import ApiError, from_grpc
-from keel_gateway.feedback_schemas import FeedbackRequest
+from keel_gateway.feedback_schemas import ExportRequest, FeedbackRequest
 from keel_gateway.feedback_stub import FeedbackStub
 from keel_gateway.listing import limit_of, page
 
@@ -40,9 +42,19 @@ _PARAMS = {
     "rater": "rater",
     "source": "source",
     "page_token": "after",
+    # exports
+    "kind": "kind",
+    "min_rating": "min_rating",
+    "min_ratings": "min_ratings",
+    "validation_fraction": "validation_fraction",
+    "max_examples": "max_examples",
+    "exclude_dataset": "exclude_dataset",
+    "dataset_id": "dataset",
+    "dataset_name": "dataset",
 }
 _SOURCE = {"end_user": pb.SOURCE_END_USER, "annotator": pb.SOURCE_ANNOTATOR, "judge": pb.SOURCE_JUDGE}
 _THUMB = {"up": pb.THUMB_UP, "down": pb.THUMB_DOWN}
+_KIND = {"sft": pb.EXPORT_KIND_SFT, "dpo": pb.EXPORT_KIND_DPO, "kto": pb.EXPORT_KIND_KTO}
 _RATED = {
     "rated": pb.RATED_FILTER_RATED,
     "unrated": pb.RATED_FILTER_UNRATED,
@@ -276,6 +288,42 @@ class Feedback:
         )
         resp = await self._call(self.stub.ListInteractions(req, timeout=self.timeout_s))
         return page([interaction_object(s) for s in resp.interactions], bool(resp.next_page_token))
+
+    async def export(self, tenant: str, actor: str, body: ExportRequest) -> dict[str, Any]:
+        """The next training set from rated answers, registered as a dataset version."""
+        by_id = body.dataset.startswith("ds_")
+        req = pb.ExportDatasetRequest(
+            kind=_KIND[body.kind],
+            filter=interaction_filter(
+                tenant, body.model, body.version, body.base_model, since=body.since, until=body.until
+            ),
+            min_ratings=body.min_ratings or 0,
+            exclude_dataset=body.exclude_dataset or "",
+            seed=body.seed or 0,
+            max_examples=body.max_examples or 0,
+            dataset_id=body.dataset if by_id else "",
+            dataset_name="" if by_id else body.dataset,
+            dry_run=body.dry_run,
+        )
+        for name in ("min_rating", "include_corrections", "exclude_guardrail_hits", "validation_fraction"):
+            value = getattr(body, name)
+            if value is not None:
+                setattr(req, name, value)
+        resp = await self._call(
+            self.stub.ExportDataset(req, timeout=self.timeout_s, metadata=((ACTOR_HEADER, actor),))
+        )
+        ref = f"{resp.dataset_id}@{resp.dataset_version}" if resp.dataset_id else None
+        return {
+            "object": "feedback.export",
+            "kind": body.kind,
+            "dataset_id": resp.dataset_id or None,
+            "version": resp.dataset_version or None,
+            "training_file": ref,
+            "examples": {"train": resp.train_examples, "validation": resp.validation_examples},
+            "counts": json.loads(resp.counts_json or "{}"),
+            "model_versions": list(resp.model_versions),
+            "dry_run": body.dry_run,
+        }
 
     async def quality(self, f: pb.InteractionFilter) -> dict[str, Any]:
         resp = await self._call(

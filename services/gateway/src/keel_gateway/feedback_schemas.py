@@ -59,3 +59,27 @@ class FeedbackRequest(_Strict):
         if v is not None and not v.strip():
             raise ValueError("must not be empty; leave it out when there is no correction")
         return v
+
+
+class ExportRequest(_Strict):
+    kind: Literal["sft", "dpo", "kto"]
+    dataset: str = Field(
+        max_length=128,
+        description="the dataset the export becomes a version of: a name (created when missing) or ds_… id",
+    )
+    model: str | None = Field(None, max_length=256, description="only answers of this registry model")
+    version: int | None = Field(None, ge=1, description="… and this version of it")
+    base_model: str | None = Field(None, max_length=128)
+    since: int | None = Field(None, ge=0, description="Unix seconds")
+    until: int | None = Field(None, ge=0, description="Unix seconds")
+    min_rating: float | None = Field(
+        None, ge=0, le=1, description="on 0..1; default 0.5 (thumbs up qualifies)"
+    )
+    min_ratings: int | None = Field(None, ge=1, description="ratings an answer needs; default 1")
+    include_corrections: bool | None = None
+    exclude_guardrail_hits: bool | None = None
+    exclude_dataset: str | None = Field(None, max_length=128, description="an evaluation set ds_…@N left out")
+    validation_fraction: float | None = Field(None, ge=0, lt=1, description="share of prompts; default 0.1")
+    seed: int | None = Field(None, ge=0, le=2**62)
+    max_examples: int | None = Field(None, ge=1)
+    dry_run: bool = False

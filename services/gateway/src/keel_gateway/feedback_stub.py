@@ -3,10 +3,12 @@ untyped. ``FeedbackServiceStub(channel)`` satisfies this."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 from keel.feedback.v1 import feedback_pb2 as pb
+
+Metadata = Sequence[tuple[str, str]]
 
 
 class FeedbackStub(Protocol):
@@ -19,6 +21,9 @@ class FeedbackStub(Protocol):
     def ListInteractions(
         self, request: pb.ListInteractionsRequest, *, timeout: float
     ) -> Awaitable[pb.ListInteractionsResponse]: ...
+    def ExportDataset(
+        self, request: pb.ExportDatasetRequest, *, timeout: float, metadata: Metadata = ()
+    ) -> Awaitable[pb.ExportDatasetResponse]: ...
     def GetQualityMetrics(
         self, request: pb.GetQualityMetricsRequest, *, timeout: float
     ) -> Awaitable[pb.GetQualityMetricsResponse]: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, exists, not_
 
@@ -14,6 +14,7 @@ from keel_feedback.db import Feedback, Interaction
 Rated = Literal["", "rated", "unrated", "corrected"]
 Verdict = Literal["", "blocked", "flagged", "clean"]
 THUMB_UP, THUMB_DOWN = 1, 2
+S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def joined() -> ColumnElement[bool]:
     return and_(Feedback.request_id == Interaction.request_id, Feedback.tenant == Interaction.tenant)
 
 
-def apply(stmt: Select[Any], f: Filter) -> Select[Any]:
+def apply(stmt: S, f: Filter) -> S:
     i = Interaction
     conds: list[ColumnElement[bool]] = []
     if f.tenant:

@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from keel_gateway.feedback import interaction_filter
-from keel_gateway.feedback_schemas import FeedbackRequest
-from keel_gateway.http_api.deps import FeedbackDep, RaterKey, TrainingKey
+from keel_gateway.feedback_schemas import ExportRequest, FeedbackRequest
+from keel_gateway.http_api.deps import FeedbackDep, RaterKey, TrainingKey, actor
 
 router = APIRouter(tags=["feedback"])
 
@@ -47,6 +47,14 @@ async def list_interactions(
 @router.get("/v1/interactions/{completion_id}")
 async def get_interaction(completion_id: str, key: TrainingKey, fb: FeedbackDep) -> dict[str, Any]:
     return await fb.get_interaction(key.tenant, completion_id)
+
+
+@router.post("/v1/feedback/exports")
+async def export_feedback(body: ExportRequest, key: TrainingKey, fb: FeedbackDep) -> dict[str, Any]:
+    """The next training set from rated answers (SFT examples, DPO preference pairs in OpenAI's
+    shape, or KTO rows), registered as a dataset version: train on it with
+    `training_file="ds_…@N"`. `dry_run` only counts."""
+    return await fb.export(key.tenant, actor(key), body)
 
 
 @router.get("/v1/feedback/stats")

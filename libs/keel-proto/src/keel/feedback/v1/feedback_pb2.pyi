@@ -37,6 +37,13 @@ class VerdictFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERDICT_FILTER_BLOCKED: _ClassVar[VerdictFilter]
     VERDICT_FILTER_FLAGGED: _ClassVar[VerdictFilter]
     VERDICT_FILTER_CLEAN: _ClassVar[VerdictFilter]
+
+class ExportKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_KIND_UNSPECIFIED: _ClassVar[ExportKind]
+    EXPORT_KIND_SFT: _ClassVar[ExportKind]
+    EXPORT_KIND_DPO: _ClassVar[ExportKind]
+    EXPORT_KIND_KTO: _ClassVar[ExportKind]
 THUMB_UNSPECIFIED: Thumb
 THUMB_UP: Thumb
 THUMB_DOWN: Thumb
@@ -52,6 +59,10 @@ VERDICT_FILTER_UNSPECIFIED: VerdictFilter
 VERDICT_FILTER_BLOCKED: VerdictFilter
 VERDICT_FILTER_FLAGGED: VerdictFilter
 VERDICT_FILTER_CLEAN: VerdictFilter
+EXPORT_KIND_UNSPECIFIED: ExportKind
+EXPORT_KIND_SFT: ExportKind
+EXPORT_KIND_DPO: ExportKind
+EXPORT_KIND_KTO: ExportKind
 
 class NumericRating(_message.Message):
     __slots__ = ("value", "min", "max")
@@ -238,3 +249,51 @@ class GetQualityMetricsResponse(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     versions: _containers.RepeatedCompositeFieldContainer[VersionQuality]
     def __init__(self, versions: _Optional[_Iterable[_Union[VersionQuality, _Mapping]]] = ...) -> None: ...
+
+class ExportDatasetRequest(_message.Message):
+    __slots__ = ("kind", "filter", "min_rating", "min_ratings", "include_corrections", "exclude_guardrail_hits", "exclude_dataset", "validation_fraction", "seed", "max_examples", "dataset_id", "dataset_name", "creator", "dry_run")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    MIN_RATING_FIELD_NUMBER: _ClassVar[int]
+    MIN_RATINGS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CORRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_GUARDRAIL_HITS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_DATASET_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    MAX_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    kind: ExportKind
+    filter: InteractionFilter
+    min_rating: float
+    min_ratings: int
+    include_corrections: bool
+    exclude_guardrail_hits: bool
+    exclude_dataset: str
+    validation_fraction: float
+    seed: int
+    max_examples: int
+    dataset_id: str
+    dataset_name: str
+    creator: str
+    dry_run: bool
+    def __init__(self, kind: _Optional[_Union[ExportKind, str]] = ..., filter: _Optional[_Union[InteractionFilter, _Mapping]] = ..., min_rating: _Optional[float] = ..., min_ratings: _Optional[int] = ..., include_corrections: _Optional[bool] = ..., exclude_guardrail_hits: _Optional[bool] = ..., exclude_dataset: _Optional[str] = ..., validation_fraction: _Optional[float] = ..., seed: _Optional[int] = ..., max_examples: _Optional[int] = ..., dataset_id: _Optional[str] = ..., dataset_name: _Optional[str] = ..., creator: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class ExportDatasetResponse(_message.Message):
+    __slots__ = ("dataset_id", "dataset_version", "train_examples", "validation_examples", "counts_json", "model_versions")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    dataset_version: int
+    train_examples: int
+    validation_examples: int
+    counts_json: str
+    model_versions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dataset_id: _Optional[str] = ..., dataset_version: _Optional[int] = ..., train_examples: _Optional[int] = ..., validation_examples: _Optional[int] = ..., counts_json: _Optional[str] = ..., model_versions: _Optional[_Iterable[str]] = ...) -> None: ...

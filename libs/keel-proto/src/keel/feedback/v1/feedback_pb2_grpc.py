@@ -49,6 +49,11 @@ class FeedbackServiceStub:
                 request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsRequest.SerializeToString,
                 response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsResponse.FromString,
                 _registered_method=True)
+        self.ExportDataset = channel.unary_unary(
+                '/keel.feedback.v1.FeedbackService/ExportDataset',
+                request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetRequest.SerializeToString,
+                response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetResponse.FromString,
+                _registered_method=True)
         self.GetQualityMetrics = channel.unary_unary(
                 '/keel.feedback.v1.FeedbackService/GetQualityMetrics',
                 request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.GetQualityMetricsRequest.SerializeToString,
@@ -83,6 +88,15 @@ class FeedbackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportDataset(self, request, context):
+        """Writes the next training set from what users said (SFT examples, DPO preference pairs or
+        KTO rows) and registers it in ingestion as a dataset version (ImportDatasetVersion), with
+        lineage to the interactions and the model versions that answered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetQualityMetrics(self, request, context):
         """Aggregates per model version.
         """
@@ -107,6 +121,11 @@ def add_FeedbackServiceServicer_to_server(servicer, server):
                     servicer.ListInteractions,
                     request_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsRequest.FromString,
                     response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsResponse.SerializeToString,
+            ),
+            'ExportDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportDataset,
+                    request_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetRequest.FromString,
+                    response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetResponse.SerializeToString,
             ),
             'GetQualityMetrics': grpc.unary_unary_rpc_method_handler(
                     servicer.GetQualityMetrics,
@@ -195,6 +214,33 @@ class FeedbackService:
             '/keel.feedback.v1.FeedbackService/ListInteractions',
             keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsRequest.SerializeToString,
             keel_dot_feedback_dot_v1_dot_feedback__pb2.ListInteractionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.feedback.v1.FeedbackService/ExportDataset',
+            keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetRequest.SerializeToString,
+            keel_dot_feedback_dot_v1_dot_feedback__pb2.ExportDatasetResponse.FromString,
             options,
             channel_credentials,
             insecure,
