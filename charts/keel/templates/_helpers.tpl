@@ -513,6 +513,15 @@ is ReadWriteOnce (one node mounts it) and the registry runs here.
 {{- end -}}
 {{- end -}}
 
+{{/* host:port of the ingestion API's gRPC for feedback's exports: feedback.ingestionTarget, else the chart's Service when ingestion is enabled, else "". */}}
+{{- define "keel.feedback.ingestionTarget" -}}
+{{- if .Values.feedback.ingestionTarget -}}
+{{- .Values.feedback.ingestionTarget -}}
+{{- else if .Values.ingestion.enabled -}}
+{{- printf "%s.%s.svc:%d" (include "keel.componentName" (dict "ctx" . "component" "ingestion")) .Release.Namespace (int .Values.ingestion.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* host:port of the feedback API's gRPC: gateway.feedbackTarget, else the chart's Service when feedback is enabled, else "". */}}
 {{- define "keel.gateway.feedbackTarget" -}}
 {{- if .Values.gateway.feedbackTarget -}}

@@ -116,6 +116,50 @@ class FeedbackMixin:
         }
         return self._list("/v1/interactions", params, limit, after=after)
 
+    def export_feedback(
+        self,
+        kind: Literal["sft", "dpo", "kto"],
+        dataset: str,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        min_rating: float | None = None,
+        min_ratings: int | None = None,
+        include_corrections: bool | None = None,
+        exclude_guardrail_hits: bool | None = None,
+        exclude_dataset: str | None = None,
+        validation_fraction: float | None = None,
+        seed: int | None = None,
+        max_examples: int | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """The next training set from rated answers, registered as a version of ``dataset`` (a
+        name, created when missing, or a ``ds_…`` id); ``training_file`` (``ds_…@N``) is what a
+        fine-tuning job takes. ``dry_run`` only counts."""
+        body = {
+            "kind": kind,
+            "dataset": dataset,
+            "model": model,
+            "version": version,
+            "since": since,
+            "until": until,
+            "min_rating": min_rating,
+            "min_ratings": min_ratings,
+            "include_corrections": include_corrections,
+            "exclude_guardrail_hits": exclude_guardrail_hits,
+            "exclude_dataset": exclude_dataset,
+            "validation_fraction": validation_fraction,
+            "seed": seed,
+            "max_examples": max_examples,
+            "dry_run": dry_run,
+        }
+        result: dict[str, Any] = self._call(
+            "POST", "/v1/feedback/exports", json={k: v for k, v in body.items() if v is not None}
+        )
+        return result
+
     def feedback_stats(
         self,
         *,

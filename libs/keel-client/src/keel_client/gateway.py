@@ -253,9 +253,11 @@ class GatewayClient(DatasetsMixin, FeedbackMixin):
         idempotency_key: str | None = None,
         seed: int | None = None,
         metadata: dict[str, str] | None = None,
+        method: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A fine-tuning job (OpenAI's shape; Keel's extras under ``"keel"``). With the same
-        ``idempotency_key`` a retried request returns the job the first one created."""
+        ``idempotency_key`` a retried request returns the job the first one created. ``method``
+        is OpenAI's, e.g. ``{"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}``."""
         body: dict[str, Any] = {"model": model, "training_file": training_file}
         optional = {
             "validation_file": validation_file,
@@ -263,6 +265,7 @@ class GatewayClient(DatasetsMixin, FeedbackMixin):
             "hyperparameters": hyperparameters,
             "seed": seed,
             "metadata": metadata,
+            "method": method,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         headers = {"idempotency-key": idempotency_key} if idempotency_key else None

@@ -240,7 +240,8 @@ class LocalPlatform:
             if self.training:
                 self._start_training()
             if self.feedback:  # the consumer of the interactions the gateway writes, and their ratings
-                self._start_service("feedback", self.feedback_port, self.feedback_http_port)
+                ingestion = {"KEEL_FEEDBACK_INGESTION_TARGET": self._target("ingestion", self.ingestion_port)}
+                self._start_service("feedback", self.feedback_port, self.feedback_http_port, ingestion)
             if self.gateway:
                 self._start_gateway()
             self.state.save()

@@ -96,10 +96,17 @@ def submit(
     with training_client(gateway_url, api_key) as gw:
         # Choices click has checked already: the SDK's Literal types hold.
         fields: dict[str, Any] = {
-            "thumbs": thumbs, "rating": value, "scale": scale, "category": category, "text": text,
-            "correction": correction, "comment": comment, "source": source, "rater": rater,
+            "thumbs": thumbs,
+            "rating": value,
+            "scale": scale,
+            "category": category,
+            "text": text,
+            "correction": correction,
+            "comment": comment,
+            "source": source,
+            "rater": rater,
             "client_id": client_id,
-        }  # fmt: skip
+        }
         fb = gw.submit_feedback(completion_id, **fields)
     if as_json:
         console.print_json(json.dumps(fb))
@@ -153,9 +160,14 @@ def list_(
     """Stored answers, newest first (a key with the training scope)."""
     with training_client(gateway_url, api_key) as gw:
         filters: dict[str, Any] = {
-            "model": model, "version": version, "rated": rated, "thumbs": thumbs, "verdict": verdict,
-            "since": _since(since), "limit": limit,
-        }  # fmt: skip
+            "model": model,
+            "version": version,
+            "rated": rated,
+            "thumbs": thumbs,
+            "verdict": verdict,
+            "since": _since(since),
+            "limit": limit,
+        }
         rows = gw.list_interactions(**filters)
     if as_json:
         console.print_json(json.dumps(rows))
@@ -208,6 +220,84 @@ def show(completion_id: str, as_json: bool, gateway_url: str | None, api_key: st
         if f.get("comment"):
             line += f"\n  comment: {escape(f['comment'])}"
         console.print(line, highlight=False)
+
+
+@feedback.command("export")
+@click.option(
+    "--kind",
+    type=click.Choice(["sft", "dpo", "kto"]),
+    required=True,
+    help="chat examples, preference pairs (DPO) or labelled answers (KTO)",
+)
+@click.option("--dataset", required=True, help="a dataset name (created when missing) or ds_… id")
+@click.option("--model", default=None, help="only answers of this registry model")
+@click.option("--version", type=click.IntRange(min=1), default=None)
+@click.option("--since", default=None, help="30m, 24h, 7d or Unix seconds")
+@click.option("--min-rating", type=click.FloatRange(0, 1), default=None, help="on 0..1 [0.5: thumbs up]")
+@click.option("--min-ratings", type=click.IntRange(min=1), default=None, help="ratings an answer needs [1]")
+@click.option("--corrections/--no-corrections", default=None, help="use corrections [yes]")
+@click.option(
+    "--exclude-dataset", default=None, metavar="ds_…@N", help="leave out this evaluation set's prompts"
+)
+@click.option("--validation-fraction", type=click.FloatRange(0, 1, max_open=True), default=None)
+@click.option("--seed", type=click.IntRange(min=0), default=None)
+@click.option("--max-examples", type=click.IntRange(min=1), default=None)
+@click.option("--dry-run", is_flag=True, help="count only; register nothing")
+@click.option("--json", "as_json", is_flag=True)
+@gateway_options
+def export(
+    kind: str,
+    dataset: str,
+    model: str | None,
+    version: int | None,
+    since: str | None,
+    min_rating: float | None,
+    min_ratings: int | None,
+    corrections: bool | None,
+    exclude_dataset: str | None,
+    validation_fraction: float | None,
+    seed: int | None,
+    max_examples: int | None,
+    dry_run: bool,
+    as_json: bool,
+    gateway_url: str | None,
+    api_key: str | None,
+) -> None:
+    """The next training set from rated answers, as a dataset version to fine-tune on."""
+    options: dict[str, Any] = {
+        "model": model,
+        "version": version,
+        "since": _since(since),
+        "min_rating": min_rating,
+        "min_ratings": min_ratings,
+        "include_corrections": corrections,
+        "exclude_dataset": exclude_dataset,
+        "validation_fraction": validation_fraction,
+        "seed": seed,
+        "max_examples": max_examples,
+        "dry_run": dry_run,
+    }
+    with training_client(gateway_url, api_key) as gw:
+        done = gw.export_feedback(kind, dataset, **options)  # type: ignore[arg-type]
+    if as_json:
+        console.print_json(json.dumps(done))
+        return
+    ex = done["examples"]
+    skipped = {k: v for k, v in done["counts"].get("skipped", {}).items() if v}
+    line = f"{kind} export: {ex['train']} train, {ex['validation']} validation examples"
+    line += f" from {done['counts'].get('interactions', 0)} rated answers"
+    if skipped:
+        line += (
+            " (skipped: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(skipped.items())) + ")"
+        )
+    console.print(line, highlight=False)
+    if done["training_file"]:
+        method = " --method dpo" if kind == "dpo" else ""
+        console.print(
+            f"registered as [bold]{done['training_file']}[/bold]; train on it: "
+            f"keel jobs create --dataset {done['training_file']}{method}",
+            highlight=False,
+        )
 
 
 @feedback.command("stats")

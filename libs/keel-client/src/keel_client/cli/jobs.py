@@ -103,6 +103,14 @@ def _dataset_ref(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="stop after this many steps")
 @click.option("--seed", type=click.IntRange(min=0), default=None)
 @click.option(
+    "--method",
+    type=click.Choice(["supervised", "dpo"]),
+    default="supervised",
+    show_default=True,
+    help="supervised (chat examples) or dpo (preference pairs)",
+)
+@click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=None, help="DPO's beta")
+@click.option(
     "--hp",
     "extra_hp",
     multiple=True,
@@ -128,6 +136,8 @@ def jobs_create(
     lora_r: int | None,
     max_steps: int | None,
     seed: int | None,
+    method: str,
+    beta: float | None,
     extra_hp: tuple[str, ...],
     idempotency_key: str | None,
     follow: bool,
@@ -153,6 +163,15 @@ def jobs_create(
         "max_steps": max_steps,
     }
     hp.update({k: v for k, v in named.items() if v is not None})
+    if beta is not None and method != "dpo":
+        raise click.UsageError("--beta is a DPO hyperparameter: add --method dpo")
+    chosen: dict[str, Any] | None = None
+    if method == "dpo":  # OpenAI's shape: the hyperparameters go under the method
+        chosen = {
+            "type": "dpo",
+            "dpo": {"hyperparameters": hp | ({"beta": beta} if beta is not None else {})},
+        }
+        hp = {}
     with gateway_client(gateway_url, api_key) as gw:
         if training_file is not None:
             train_id = _upload(gw, training_file, "training")["id"]
@@ -173,6 +192,7 @@ def jobs_create(
                 hyperparameters=hp or None,
                 idempotency_key=idempotency_key,
                 seed=seed,
+                method=chosen,
             )
         except (GatewayError, SystemExit) as exc:
             for file_id in uploaded:  # no job uses them: do not leave them behind
