@@ -252,6 +252,10 @@ def test_exports_become_dataset_versions(rig: Rig) -> None:
         "/v1/feedback/exports", {"kind": "dpo", "dataset": dpo["dataset_id"]}, rig.trainer
     ).json()
     assert again["training_file"] == dpo["training_file"]
+    # Prompts of an evaluation set are left out: here the SFT version, which holds both rated ones.
+    body = {"kind": "dpo", "dataset": "walrus-dpo", "exclude_dataset": sft["training_file"], "dry_run": True}
+    held_out = rig.post("/v1/feedback/exports", body, rig.trainer)
+    assert held_out.status_code == 400 and '"in_evaluation_set": 2' in held_out.json()["error"]["message"]
 
     for body, param in (
         ({"kind": "ppo", "dataset": "x"}, "kind"),

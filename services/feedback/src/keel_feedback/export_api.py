@@ -5,7 +5,8 @@ from ingestion, the export built by the core, then registered in ingestion as a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import grpc
 
@@ -20,6 +21,7 @@ from keel_feedback.core.store import Store
 from keel_feedback.protos import filter_of
 from keel_feedback.records import turns
 
+T = TypeVar("T")
 _KIND = {pb.EXPORT_KIND_SFT: "sft", pb.EXPORT_KIND_DPO: "dpo", pb.EXPORT_KIND_KTO: "kto"}
 _PAGE = 100  # ingestion's preview page
 
@@ -37,9 +39,11 @@ class Exporter:
             self._stub = ipb_grpc.IngestionServiceStub(channel(self.target))  # type: ignore[no-untyped-call]
         return self._stub
 
-    def _rpc(self, call: str, request: object, field: str) -> object:
+    @staticmethod
+    def _rpc(call: Callable[[], T], field: str) -> T:
+        """An ingestion call, its failure as a Keel error naming ``field``."""
         try:
-            return getattr(self.ingestion, call)(request, timeout=self.timeout_s)
+            return call()
         except grpc.RpcError as err:
             code = err.code()
             if code == grpc.StatusCode.NOT_FOUND:
@@ -63,12 +67,15 @@ class Exporter:
                     limit=_PAGE,
                     offset=offset,
                 )
-                resp = self._rpc("PreviewDatasetVersion", req, "exclude_dataset")
-                examples = resp.examples  # type: ignore[attr-defined]
+                resp = self._rpc(
+                    lambda req=req: self.ingestion.PreviewDatasetVersion(req, timeout=self.timeout_s),  # type: ignore[misc]
+                    "exclude_dataset",
+                )
+                examples = resp.examples
                 for e in examples:
                     yield [(m.role, m.content) for m in e.messages if m.role != "assistant"]
                 offset += len(examples)
-                if not examples or offset >= resp.total:  # type: ignore[attr-defined]
+                if not examples or offset >= resp.total:
                     break
 
     def export(self, r: pb.ExportDatasetRequest, creator: str) -> pb.ExportDatasetResponse:
@@ -111,6 +118,9 @@ class Exporter:
             files=[ipb.ImportedFile(split=s, content=c) for s, c in sorted(done.files.items())],
             lineage_json=json.dumps(done.lineage, sort_keys=True),
         )
-        ver = self._rpc("ImportDatasetVersion", req, "dataset_id" if r.dataset_id else "dataset_name")
-        out.dataset_id, out.dataset_version = ver.dataset_id, ver.version  # type: ignore[attr-defined]
+        ver = self._rpc(
+            lambda: self.ingestion.ImportDatasetVersion(req, timeout=self.timeout_s),
+            "dataset_id" if r.dataset_id else "dataset_name",
+        )
+        out.dataset_id, out.dataset_version = ver.dataset_id, ver.version
         return out
