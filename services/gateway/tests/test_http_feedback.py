@@ -5,6 +5,7 @@ test, not a race."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ CHAT = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content
 
 
 class Rig:
-    def __init__(self, gw: ThreadedGateway, consumer: Consumer, acme: str, globex: str, trainer: str) -> None:
-        self.gw, self.consumer = gw, consumer
+    def __init__(
+        self, gw: ThreadedGateway, consumer: Consumer, acme: str, globex: str, trainer: str, metrics: str
+    ) -> None:
+        self.gw, self.consumer, self.metrics = gw, consumer, metrics
         self.acme, self.globex, self.trainer = acme, globex, trainer
 
     def post(self, path: str, body: dict[str, Any], key: str) -> httpx.Response:
@@ -78,6 +81,7 @@ def rig(
         health_interval_s=0.2,
         max_comment_chars=1000,
         ingestion_target=ingestion_target,
+        quality_refresh_s=0.1,
     )
     svc = build(settings)
     svc.start()
@@ -89,7 +93,10 @@ def rig(
     consumer = consumer_of(settings, Store(engine), client)
     consumer.ensure_group()
     gw = make_gateway(feedback_target=f"127.0.0.1:{svc.grpc_port}", ingestion_target=ingestion_target)
-    yield Rig(gw, consumer, key("acme", "inference"), key("globex", "inference"), key("acme", "training"))
+    metrics = f"http://127.0.0.1:{svc.http_port}/metrics"
+    yield Rig(
+        gw, consumer, key("acme", "inference"), key("globex", "inference"), key("acme", "training"), metrics
+    )
     svc.stop(0.5)
     ingestion.stop(0.5)
     client.close()
@@ -268,3 +275,24 @@ def test_exports_become_dataset_versions(rig: Rig) -> None:
     nothing = rig.post("/v1/feedback/exports", {"kind": "sft", "dataset": "x", "model": "nope"}, rig.trainer)
     assert nothing.status_code == 400 and "no interaction qualifies" in nothing.json()["error"]["message"]
     assert rig.post("/v1/feedback/exports", {"kind": "sft", "dataset": "x"}, rig.acme).status_code == 403
+
+
+def test_lag_and_quality_are_prometheus_gauges(rig: Rig) -> None:
+    """The stream's lag (entries not yet stored) and quality per model version, labelled by
+    model, version and base model only."""
+    cid = rig.chat(rig.acme)
+    deadline = time.monotonic() + 10
+    while "keel_feedback_consumer_undelivered 1.0" not in (text := httpx.get(rig.metrics).text):
+        assert time.monotonic() < deadline, text[-2000:]  # the gateway writes the record after answering
+        time.sleep(0.05)
+    assert "keel_feedback_consumer_lag_seconds" in text and "keel_feedback_consumer_pending 0.0" in text
+    rig.consume(1)
+    rig.post("/v1/feedback", {"completion_id": cid, "score": {"type": "thumbs", "value": "up"}}, rig.acme)
+    want = 'keel_feedback_quality_thumbs_up_rate{base_model="smollm2-135m-instruct",model="",version="0"} 1.0'
+    deadline = time.monotonic() + 10
+    while want not in (text := httpx.get(rig.metrics).text):  # the snapshot is refreshed every 0.1 s here
+        assert time.monotonic() < deadline, text[-3000:]
+        time.sleep(0.05)
+    assert "keel_feedback_consumer_undelivered 0.0" in text
+    assert 'keel_feedback_submissions_total{kind="thumb",outcome="created"}' in text
+    assert cid not in text  # no request id in any label
