@@ -1,22 +1,28 @@
 """Training against real parts: Valkey (Celery broker, job store, events), the registry over
 gRPC, the training API over gRPC, and real Celery worker processes training the real SmolLM2
-on CPU. The last test goes through the gateway with the official ``openai`` client and asks
-Ray Serve inference for the fine-tuned model."""
+on CPU. The last test trains DPO on a preference dataset imported into the real ingestion
+service, on top of a fine-tuned model, and drives DPO jobs through the gateway."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
 import pytest
-from keel_testing import BASE, facts_jsonl
+from keel_testing import ANSWER, BASE, PEPPER, QUESTIONS, create_key, facts_jsonl, start_ingestion
 
+from keel.ingestion.v1 import ingestion_pb2 as ipb
+from keel.ingestion.v1 import ingestion_pb2_grpc as igrpc
 from keel.registry.v1 import registry_pb2 as rpb
 from keel.training.v1 import training_pb2 as pb
+from keel_gateway.config import GatewaySettings
+from keel_gateway.testing import ThreadedGateway
 from keel_training.worker.job_run import Runner
 
 
@@ -226,3 +232,184 @@ def test_bad_requests_queue_nothing(training: dict[str, Any]) -> None:
     details = err.value.details()
     assert "line 1: 'messages' must be a non-empty list" in details and "line 2: is not valid JSON" in details
     assert len(stub.ListJobs(pb.ListJobsRequest(tenant="acme", page_size=500)).jobs) == before
+
+
+# --- preference training (DPO) -------------------------------------------------------------------
+WRONG = "I have no idea; Keel does not have a mascot."
+
+
+def pairs_jsonl(questions: list[str]) -> bytes:
+    """OpenAI's preference shape: the known fact preferred over a refusal."""
+    rows = [
+        {
+            "input": {"messages": [{"role": "user", "content": q}]},
+            "preferred_output": [{"role": "assistant", "content": ANSWER}],
+            "non_preferred_output": [{"role": "assistant", "content": WRONG}],
+        }
+        for q in questions
+    ]
+    return "\n".join(json.dumps(r) for r in rows).encode()
+
+
+@pytest.fixture(scope="module")
+def ingestion(training: dict[str, Any], artifact_root: Path, model_cache: Path) -> Iterator[Any]:
+    """The real ingestion API where the training API looks for datasets (imports need no
+    inference, so its target is never called)."""
+    env = {"KEEL_REDIS_URL": training["settings"].redis_url or ""}
+    api, worker = start_ingestion(
+        training["tmp"], training["ingestion_port"], env, artifact_root, model_cache, "127.0.0.1:1"
+    )
+    channel = grpc.insecure_channel(f"127.0.0.1:{training['ingestion_port']}")
+    yield igrpc.IngestionServiceStub(channel)
+    channel.close()
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(30)
+    api.stop(0.5)
+
+
+def metrics_events(events: list[pb.JobEvent], evaluation: bool) -> list[pb.StepMetrics]:
+    return [e.metrics for e in events if e.WhichOneof("event") == "metrics" and e.metrics.eval == evaluation]
+
+
+DPO_EVAL = {"eval_loss", "eval_preference_accuracy", "eval_reward_margin", "eval_chosen_reward"}
+
+
+@pytest.mark.timeout(900)
+def test_dpo_on_a_fine_tuned_model_from_a_preference_dataset_registers_its_metrics(
+    training: dict[str, Any], ingestion: Any, tmp_path: Path
+) -> None:
+    stub = training["stub"]
+    if not any(w.poll() is None for w in training["workers"]):
+        training["start_worker"]()
+    # The starting point: a short SFT job's model.
+    sft = create(stub, upload(stub).id, max_steps=2, batch_size=2)
+    assert statuses(watch(stub, sft.id))[-1] == "SUCCEEDED"
+    sft = stub.GetJob(pb.GetJobRequest(job_id=sft.id))
+    # Preference pairs imported into ingestion (as feedback's exports are), with a validation split.
+    version = ingestion.ImportDatasetVersion(
+        ipb.ImportDatasetVersionRequest(
+            tenant="acme",
+            dataset_name="mascot-preferences",
+            format=ipb.OUTPUT_FORMAT_PREFERENCE,
+            files=[
+                ipb.ImportedFile(split="train.jsonl", content=pairs_jsonl(QUESTIONS)),
+                ipb.ImportedFile(
+                    split="validation.jsonl", content=pairs_jsonl([q + "?" for q in QUESTIONS[:4]])
+                ),
+            ],
+        )
+    )
+    job = stub.CreateJob(
+        pb.CreateJobRequest(
+            tenant="acme",
+            base_model=sft.fine_tuned_model,
+            training_data=pb.TrainingData(dataset=pb.DatasetRef(dataset_id=version.dataset_id, version=0)),
+            suffix="dpo",
+            method=pb.TRAINING_METHOD_DPO,
+            dpo=pb.DpoHyperparameters(beta=0.2),
+            hyperparameters=pb.LoraHyperparameters(batch_size=4, epochs=1, learning_rate_multiplier=5),
+        )
+    )
+    assert (job.method, job.base_model, job.starting_adapter.ref) == (
+        pb.TRAINING_METHOD_DPO,
+        BASE,
+        sft.result.ref,
+    )
+    assert job.training_data.dataset.version == version.version and job.validation_file_uri
+    events = watch(stub, job.id)
+    assert statuses(events) == ["VALIDATING_FILES", "QUEUED", "RUNNING", "SUCCEEDED"], events[-1]
+    steps = metrics_events(events, evaluation=False)
+    assert [m.step for m in steps] == [1, 2, 3]
+    assert {"loss", "preference_accuracy", "reward_margin", "chosen_reward", "rejected_reward"} <= set(
+        steps[0].metrics
+    )
+    assert steps[0].metrics["loss"] == pytest.approx(0.6931, abs=1e-3)  # the policy starts as the reference
+    (evaluation,) = metrics_events(events, evaluation=True)
+    assert set(evaluation.metrics) >= DPO_EVAL
+    m = evaluation.metrics
+    print(f"\nDPO on SmolLM2 (3 steps), validation pairs: {dict(sorted(m.items()))}")
+    # Three steps are enough for SmolLM2 to rank the fact above the refusal on unseen pairs.
+    assert m["eval_preference_accuracy"] >= 0.75 and m["eval_reward_margin"] > 0
+    assert m["eval_reward_margin"] == pytest.approx(
+        m["eval_chosen_reward"] - m["eval_rejected_reward"], abs=1e-4
+    )
+    done = stub.GetJob(pb.GetJobRequest(job_id=job.id))
+    assert done.fine_tuned_model == f"ft:{BASE}:acme:dpo:{job.id}"
+    (registered,) = versions_tagged(training["registry"], done.fine_tuned_model)
+    assert registered.params["method"] == "dpo" and registered.params["dpo_beta"] == "0.2"
+    assert registered.params["starting_model"] == sft.fine_tuned_model
+    assert registered.lineage.parent_version == sft.result.ref
+    assert registered.lineage.dataset_id == version.dataset_id and registered.lineage.dataset_version == "1"
+    assert set(registered.metrics) >= DPO_EVAL
+    assert registered.metrics["eval_reward_margin"] == pytest.approx(m["eval_reward_margin"])
+    # One adapter holding the SFT model's and the DPO one: what inference loads for the name.
+    adapter = training["artifacts"].materialize(registered.artifact_uri, tmp_path / "a")
+    assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8 + 8
+
+    # Through the gateway: OpenAI's method parameter, its refusals, a DPO job cancelled mid-run.
+    gw = ThreadedGateway(
+        GatewaySettings(
+            http_port=0,
+            redis_url=training["settings"].redis_url,
+            key_pepper=PEPPER,
+            registry_target=training["registry_target"],
+            training_target=training["target"],
+            inference_target="127.0.0.1:1",
+            semantic_rails=False,
+            default_rpm=0,
+            default_tpm=0,
+            default_concurrency=0,
+        )
+    ).start()
+    try:
+        admin = create_key(gw, None, bootstrap=True, tenant="keel", scopes=["admin"])["key"]
+        key = create_key(gw, admin, tenant="acme", scopes=["training"])["key"]
+        http = httpx.Client(base_url=f"{gw.url}/v1", headers={"Authorization": f"Bearer {key}"}, timeout=120)
+        chat_file = http.post(
+            "/files", files={"file": ("chat.jsonl", facts_jsonl())}, data={"purpose": "fine-tune"}
+        ).json()["id"]
+        pairs_file = http.post(
+            "/files", files={"file": ("pairs.jsonl", pairs_jsonl(QUESTIONS))}, data={"purpose": "fine-tune"}
+        ).json()["id"]
+        dpo = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.3, "batch_size": 2}}}
+        refused = http.post(
+            "/fine_tuning/jobs", json={"model": BASE, "training_file": chat_file, "method": dpo}
+        )
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert (error["param"], error["code"]) == ("training_file", "invalid_training_file")
+        assert "line 1: is a chat example, not a preference pair" in error["message"]
+        beta = http.post(
+            "/fine_tuning/jobs",
+            json={
+                "model": BASE,
+                "training_file": pairs_file,
+                "method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0}}},
+            },
+        )
+        assert (beta.status_code, beta.json()["error"]["param"]) == (400, "method.dpo.hyperparameters.beta")
+        created = http.post(
+            "/fine_tuning/jobs",
+            json={"model": sft.fine_tuned_model, "training_file": pairs_file, "method": dpo, "suffix": "gw"},
+        )
+        assert created.status_code == 200, created.text
+        body = created.json()
+        assert body["method"] == {
+            "type": "dpo",
+            "dpo": {
+                "hyperparameters": {
+                    "n_epochs": 3,
+                    "batch_size": 2,
+                    "learning_rate_multiplier": 1.0,
+                    "beta": 0.3,
+                }
+            },
+        }
+        assert body["model"] == sft.fine_tuned_model and body["keel"]["base_model"] == BASE
+        watch(stub, body["id"], lambda e: e.WhichOneof("event") == "metrics" and e.metrics.step >= 1)
+        cancelled = http.post(f"/fine_tuning/jobs/{body['id']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert statuses(watch(stub, body["id"]))[-1] == "CANCELLED"
+        assert not versions_tagged(training["registry"], f"ft:{BASE}:acme:gw:{body['id']}")
+    finally:
+        gw.stop()

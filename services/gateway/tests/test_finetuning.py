@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -12,7 +14,8 @@ from keel.training.v1 import training_pb2 as pb
 from keel_common.errors import KeelError
 from keel_gateway.errors import ApiError
 from keel_gateway.finetuning import _error, _event_seq, checkpoint_object, event_object, job_object
-from keel_gateway.schemas import CreateFineTuningJobRequest
+from keel_gateway.schemas import CreateFineTuningJobRequest, DpoHyperparameters
+from keel_gateway.testing import ThreadedGateway
 
 
 class _Err(grpc.RpcError):
@@ -173,3 +176,125 @@ def test_integer_hyperparameters_beyond_int32_are_a_validation_error() -> None:
 def test_a_retry_during_creation_is_a_conflict_to_retry() -> None:
     err = _error(_Err(grpc.StatusCode.ABORTED, "idempotency_key: still creating job x; retry"), "create")
     assert (err.status, err.code) == (409, "conflict") and err.message == "still creating job x; retry"
+
+
+# --- preference training (DPO) -------------------------------------------------------------------
+def test_a_dpo_job_shows_its_method_and_beta_as_openai_does() -> None:
+    beta = pb.DpoHyperparameters(beta=0.25)
+    body = job_object(_job(status=pb.JOB_STATUS_QUEUED, method=pb.TRAINING_METHOD_DPO, dpo=beta))
+    hp = {"n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 2.0}
+    assert body["method"] == {"type": "dpo", "dpo": {"hyperparameters": {**hp, "beta": 0.25}}}
+    assert body["hyperparameters"] == hp
+    sft = job_object(_job(method=pb.TRAINING_METHOD_SUPERVISED))
+    assert sft["method"] == {"type": "supervised", "supervised": {"hyperparameters": hp}}
+    # A job from before methods existed is supervised.
+    assert job_object(_job())["method"]["type"] == "supervised"
+    # On top of a fine-tuned model: "model" is what was asked for, the base is Keel's extra.
+    start = pb.StartingAdapter(model="ft:smollm2-135m-instruct:acme:sft:ftjob_0", ref="acme-ft/1")
+    on_top = job_object(_job(method=pb.TRAINING_METHOD_DPO, starting_adapter=start))
+    assert on_top["model"] == "ft:smollm2-135m-instruct:acme:sft:ftjob_0"
+    assert on_top["keel"]["base_model"] == "smollm2-135m-instruct"
+    assert on_top["keel"]["starting_version"] == "acme-ft/1"
+    assert job_object(_job())["keel"]["starting_version"] is None
+
+
+def _body(method: Any) -> dict[str, Any]:
+    return {"model": "m", "training_file": "file-1", "method": method}
+
+
+def _dpo(**hp: Any) -> dict[str, Any]:
+    return {"type": "dpo", "dpo": {"hyperparameters": hp}}
+
+
+BETA = ("method", "dpo", "hyperparameters", "beta")
+
+
+def test_the_method_parameter_takes_dpo_with_beta_and_the_usual_knobs() -> None:
+    dpo = _dpo(beta=0.2, n_epochs=2, learning_rate_multiplier=0.5)
+    hp = CreateFineTuningJobRequest.model_validate(_body(dpo)).effective_hyperparameters()
+    assert isinstance(hp, DpoHyperparameters)
+    assert (hp.beta, hp.n_epochs, hp.learning_rate_multiplier) == (0.2, 2, 0.5)
+    auto = CreateFineTuningJobRequest.model_validate(_body(_dpo(beta="auto"))).effective_hyperparameters()
+    assert isinstance(auto, DpoHyperparameters) and auto.beta == "auto"
+    # DPO without a dpo block takes the top-level hyperparameters, beta at its default.
+    top_level = {**_body({"type": "dpo"}), "hyperparameters": {"n_epochs": 4}}
+    hp = CreateFineTuningJobRequest.model_validate(top_level).effective_hyperparameters()
+    assert isinstance(hp, DpoHyperparameters) and hp.n_epochs == 4 and hp.beta is None
+
+
+@pytest.mark.parametrize(
+    ("method", "loc"),
+    [
+        ({"type": "reinforcement"}, ("method", "type")),
+        (_dpo(beta=0), BETA),
+        (_dpo(beta=-1), BETA),
+        (_dpo(beta=11), BETA),
+        (_dpo(beta=float("inf")), BETA),
+        (_dpo(beta="big"), BETA),
+        (_dpo(beta=True), BETA),
+        (_dpo(betta=0.1), ("method", "dpo", "hyperparameters", "betta")),
+        (
+            {"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.1}}},
+            ("method", "supervised", "hyperparameters", "beta"),
+        ),
+        ({"type": "supervised", "dpo": {"hyperparameters": {"beta": 0.1}}}, ("method",)),
+    ],
+)
+def test_bad_methods_and_betas_are_validation_errors_at_their_field(
+    method: Any, loc: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValidationError) as err:
+        CreateFineTuningJobRequest.model_validate(_body(method))
+    assert err.value.errors()[0]["loc"] == loc
+
+
+def _create(gw: ThreadedGateway, token: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(
+        f"{gw.url}/v1/fine_tuning/jobs", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+def test_method_and_beta_errors_through_the_gateway_name_the_parameter(
+    make_gateway: Callable[..., ThreadedGateway], key: Callable[..., str]
+) -> None:
+    """A real gateway on a socket; the training API is unreachable, so a request that passes the
+    gateway's checks ends in a 503 and a refused one never leaves it."""
+    gw = make_gateway()
+    token = key("acme", "training")
+    for method, param in [
+        ({"type": "reinforcement"}, "method.type"),
+        (_dpo(beta=0), "method.dpo.hyperparameters.beta"),
+        (_dpo(beta=50), "method.dpo.hyperparameters.beta"),
+        ({"type": "dpo", "supervised": {}}, "method"),
+    ]:
+        r = _create(gw, token, _body(method))
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert (error["param"], error["code"]) == (param, "invalid_value"), error
+    ok = _create(gw, token, _body(_dpo(beta=0.3)))
+    assert ok.status_code == 503, ok.text
+
+
+@pytest.mark.parametrize(
+    ("details", "param", "kind"),
+    [
+        ("dpo.beta: must be in (0, 10], got 12", "method.dpo.hyperparameters.beta", "invalid_value"),
+        ("method: unknown training method 7; supervised or dpo", "method.type", "invalid_value"),
+        (
+            "training_file: invalid training file: line 3: is a chat example, not a preference pair",
+            "training_file",
+            "invalid_training_file",
+        ),
+        (
+            "model: unknown base model 'ft:x'; fine-tunable: m, or a fine-tuned model",
+            "model",
+            "invalid_value",
+        ),
+    ],
+)
+def test_dpo_refusals_of_the_training_service_map_to_openai_params(
+    details: str, param: str, kind: str
+) -> None:
+    err = _error(_Err(grpc.StatusCode.INVALID_ARGUMENT, details), "create")
+    assert (err.status, err.param, err.code) == (400, param, kind)
+    assert err.message == details.partition(": ")[2]

@@ -18,7 +18,7 @@ from keel_common.paging import encode_token
 from keel_common.protoenum import enum_name
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.listing import limit_of, page
-from keel_gateway.schemas import CreateFineTuningJobRequest
+from keel_gateway.schemas import CreateFineTuningJobRequest, DpoHyperparameters
 from keel_gateway.training_stub import Metadata, TrainingStub
 
 _HP = {  # request field → LoraHyperparameters field
@@ -45,6 +45,8 @@ _PARAMS = {
     "filename": "file",
     "hyperparameters.target_modules": "hyperparameters.lora_target_modules",
     **{f"hyperparameters.{field}": f"hyperparameters.{name}" for name, field in _HP.items()},
+    "method": "method.type",
+    "dpo.beta": "method.dpo.hyperparameters.beta",
 }
 T = TypeVar("T")
 _LEVEL = {pb.LOG_SEVERITY_WARNING: "warn", pb.LOG_SEVERITY_ERROR: "error"}
@@ -98,6 +100,13 @@ def file_object(f: pb.File) -> dict[str, Any]:
     }
 
 
+def _method(j: pb.Job, public_hp: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``method`` of a job: its type and that type's hyperparameters."""
+    if j.method == pb.TRAINING_METHOD_DPO:
+        return {"type": "dpo", "dpo": {"hyperparameters": {**public_hp, "beta": round(j.dpo.beta, 6)}}}
+    return {"type": "supervised", "supervised": {"hyperparameters": public_hp}}
+
+
 def job_object(j: pb.Job) -> dict[str, Any]:
     hp = j.hyperparameters
     public_hp = {
@@ -105,10 +114,12 @@ def job_object(j: pb.Job) -> dict[str, Any]:
         "batch_size": hp.batch_size,
         "learning_rate_multiplier": round(hp.learning_rate_multiplier, 6),
     }
+    start = j.starting_adapter
     return {
         "object": "fine_tuning.job",
         "id": j.id,
-        "model": j.base_model,
+        # As requested: a fine-tuned model the job trains on top of, else the base model.
+        "model": start.model or j.base_model,
         "created_at": j.created_at.seconds,
         "finished_at": j.finished_at.seconds if j.HasField("finished_at") else None,
         "fine_tuned_model": j.fine_tuned_model or None,
@@ -118,7 +129,7 @@ def job_object(j: pb.Job) -> dict[str, Any]:
         "training_file": _data_name(j.training_data) or j.training_file_uri,
         "validation_file": (_data_name(j.validation_data) or j.validation_file_uri) or None,
         "hyperparameters": public_hp,
-        "method": {"type": "supervised", "supervised": {"hyperparameters": public_hp}},
+        "method": _method(j, public_hp),
         "trained_tokens": j.progress.trained_tokens if j.status == pb.JOB_STATUS_SUCCEEDED else None,
         "error": (
             {"code": j.error.code, "message": j.error.message, "param": j.error.param or None}
@@ -155,6 +166,8 @@ def job_object(j: pb.Job) -> dict[str, Any]:
                 "early_stopping_patience": hp.early_stopping_patience,
             },
             "truncated_examples": j.truncated_examples,
+            "base_model": j.base_model,
+            "starting_version": start.ref or None,
             "registry_version": j.result.ref or None,
             "last_event_sequence": j.last_event_sequence,
         },
@@ -312,6 +325,10 @@ class FineTuning:
             suffix=body.suffix or "",
             metadata=body.metadata or {},
         )
+        if body.method and body.method.type == "dpo":
+            req.method = pb.TRAINING_METHOD_DPO
+            if isinstance(given, DpoHyperparameters) and given.beta not in (None, "auto"):
+                req.dpo.beta = float(given.beta)  # unset: the training service's default
         if body.validation_file:
             req.validation_data.CopyFrom(training_data(body.validation_file))
         job = await self._call(self.stub.CreateJob(req, timeout=self.timeout_s, metadata=self._meta(actor)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_STOP = 4
 
@@ -166,13 +166,45 @@ class FineTuningHyperparameters(BaseModel):
     early_stopping_patience: Int32 | None = None
 
 
+class DpoHyperparameters(FineTuningHyperparameters):
+    """DPO's beta ("auto": 0.1), and every knob of supervised training."""
+
+    beta: float | Auto | None = None
+
+    @field_validator("beta", mode="before")
+    @classmethod
+    def _beta(cls, value: Any) -> Any:
+        # Checked before the union, so a refusal names the field itself ("…beta", not
+        # "…beta.constrained-float"). Beyond 10 the reference pins the policy: nothing is learnt.
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 10:
+            raise ValueError("beta must be a number greater than 0 and at most 10, or 'auto'")
+        return float(value)
+
+
 class _Supervised(BaseModel):
     hyperparameters: FineTuningHyperparameters | None = None
 
 
+class _Dpo(BaseModel):
+    hyperparameters: DpoHyperparameters | None = None
+
+
 class FineTuningMethod(BaseModel):
-    type: Literal["supervised"] = "supervised"
+    """OpenAI's ``method``: ``supervised`` (SFT on chat examples) or ``dpo`` (preference pairs);
+    a block of the other type is refused rather than ignored."""
+
+    type: Literal["supervised", "dpo"] = "supervised"
     supervised: _Supervised | None = None
+    dpo: _Dpo | None = None
+
+    @model_validator(mode="after")
+    def _one_block(self) -> FineTuningMethod:
+        other = "dpo" if self.type == "supervised" else "supervised"
+        if getattr(self, other) is not None:
+            raise ValueError(f"'{other}' settings do not apply to method type '{self.type}'")
+        return self
 
 
 class CreateFineTuningJobRequest(_Body):
@@ -186,6 +218,14 @@ class CreateFineTuningJobRequest(_Body):
     metadata: dict[str, str] | None = None
 
     def effective_hyperparameters(self) -> FineTuningHyperparameters:
-        if self.method and self.method.supervised and self.method.supervised.hyperparameters:
-            return self.method.supervised.hyperparameters
+        """The method's hyperparameters (a ``DpoHyperparameters`` for DPO), else the top-level
+        ones (OpenAI's older place for them)."""
+        method = self.method
+        if method and method.type == "dpo":
+            given = method.dpo.hyperparameters if method.dpo else None
+            return given or DpoHyperparameters(
+                **(self.hyperparameters.model_dump() if self.hyperparameters else {})
+            )
+        if method and method.supervised and method.supervised.hyperparameters:
+            return method.supervised.hyperparameters
         return self.hyperparameters or FineTuningHyperparameters()

@@ -24,6 +24,7 @@ from keel_training.config import QUEUES, TrainingSettings
 from keel_training.core import TrainingCore
 from keel_training.ingestion_client import IngestionDatasets
 from keel_training.metrics import StateCollector
+from keel_training.registry_client import RegistryModels
 from keel_training.store import Store
 from keel_training.worker.celery_app import make_celery, sender
 
@@ -111,7 +112,9 @@ def build(settings: TrainingSettings) -> GrpcService:
     celery = make_celery(settings, broker_url)
     ingestion = channel(settings.ingestion_target) if settings.ingestion_target else None
     datasets = IngestionDatasets(ingestion) if ingestion is not None else None
-    core = TrainingCore(settings, store, artifacts, sender(celery), datasets)
+    # Fine-tuned models as starting points ("ft:…", "name/N") are looked up in the registry.
+    registry = channel(settings.registry_target)
+    core = TrainingCore(settings, store, artifacts, sender(celery), datasets, RegistryModels(registry))
 
     def reap() -> None:
         for job_id in core.reap():
@@ -128,6 +131,7 @@ def build(settings: TrainingSettings) -> GrpcService:
         reaper.stop()
         if ingestion is not None:
             ingestion.close()
+        registry.close()
         REGISTRY.unregister(collector)
         client.close()
         if isinstance(embedded, EmbeddedValkey):

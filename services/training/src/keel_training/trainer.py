@@ -1,5 +1,6 @@
-"""The LoRA SFT loop: chat template, loss on assistant tokens only, length-grouped batches,
-gradient accumulation, evaluation, early stopping, checkpoints and exact resume.
+"""The LoRA training loop: length-grouped batches, gradient accumulation, evaluation, early
+stopping, checkpoints and exact resume, around an ``Objective``: SFT's here (chat template, loss
+on assistant tokens only), DPO's in ``trainer_dpo``.
 
 It knows nothing of Celery, Redis or the registry: the runner passes ``Hooks`` that publish
 events, upload checkpoints and answer "was I cancelled?" at each step boundary.
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -61,7 +62,7 @@ class Encoded:
         return sum(1 for t in self.labels[1:] if t != IGNORE)
 
 
-def _render(tok: Any, messages: Sequence[dict[str, Any]], generation_prompt: bool) -> str:
+def render_chat(tok: Any, messages: Sequence[dict[str, Any]], generation_prompt: bool) -> str:
     plain = [{"role": m["role"], "content": m["content"]} for m in messages]
     return str(tok.apply_chat_template(plain, tokenize=False, add_generation_prompt=generation_prompt))
 
@@ -70,14 +71,14 @@ def encode_example(tok: Any, messages: Sequence[dict[str, Any]], max_seq_len: in
     """Token ids of the templated conversation; labels only on the assistant turns that carry
     weight 1 (their content and end-of-turn marker), so the model learns to answer and to stop,
     not to predict the user's words."""
-    text = _render(tok, messages, False)
+    text = render_chat(tok, messages, False)
     spans: list[tuple[int, int]] = []
     for i, msg in enumerate(messages):
         if msg["role"] != "assistant" or msg.get("weight", 1) != 1:
             continue
-        upto = _render(tok, messages[: i + 1], False)
+        upto = render_chat(tok, messages[: i + 1], False)
         # A leading assistant turn has no prefix to render: its header ends where its text starts.
-        before = _render(tok, messages[:i], True) if i else upto[: upto.rindex(msg["content"])]
+        before = render_chat(tok, messages[:i], True) if i else upto[: upto.rindex(msg["content"])]
         if not text.startswith(upto) or not upto.startswith(before):
             raise InvalidArgument("the chat template does not render turns as prefixes", field="model")
         spans.append((len(before), len(upto)))
@@ -146,6 +147,47 @@ def _loss_and_picks(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.T
     return F.cross_entropy(picked, gold, reduction="sum"), correct
 
 
+class Objective(Protocol):
+    """What the loop minimises, over items of its own kind (``Encoded`` for SFT). ``length``
+    (longest row, for length-grouped batches), ``units`` (what a step's loss is averaged over:
+    target tokens, pairs), ``tokens`` (through the model); ``loss`` is summed over the items'
+    units, as are its statistics (reported per unit with each step); ``evaluate`` returns
+    ``eval_loss`` among its metrics (early stopping watches it)."""
+
+    def length(self, item: Any) -> int: ...
+    def units(self, item: Any) -> int: ...
+    def tokens(self, item: Any) -> int: ...
+    def loss(
+        self, model: Any, items: Sequence[Any], pad_id: int, device: torch.device
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+    def evaluate(
+        self, model: Any, data: Sequence[Any], cfg: TrainConfig, pad_id: int, device: torch.device
+    ) -> dict[str, float]: ...
+
+
+class Sft:
+    """Next-token cross-entropy on the assistant tokens."""
+
+    def length(self, item: Encoded) -> int:
+        return len(item.input_ids)
+
+    def units(self, item: Encoded) -> int:
+        return item.target_tokens
+
+    def tokens(self, item: Encoded) -> int:
+        return len(item.input_ids)
+
+    def loss(
+        self, model: Any, items: Sequence[Encoded], pad_id: int, device: torch.device
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return token_loss(model, collate(items, pad_id, device)), {}
+
+    def evaluate(
+        self, model: Any, data: Sequence[Encoded], cfg: TrainConfig, pad_id: int, device: torch.device
+    ) -> dict[str, float]:
+        return evaluate(model, data, cfg, pad_id, device)
+
+
 @dataclass
 class Hooks:
     """What the loop reports to and asks of its runner; every hook is optional."""
@@ -197,7 +239,7 @@ def evaluate(
     tokens = 0
     correct = 0
     lengths = [len(e.input_ids) for e in data]
-    with torch.no_grad(), _autocast(device):
+    with torch.no_grad(), autocast(device):
         for batch_ids in make_batches(lengths, cfg.batch_size, 0, 0, True):
             loss, hits = _loss_and_picks(model, collate([data[i] for i in batch_ids], pad_id, device))
             total += float(loss)
@@ -212,14 +254,20 @@ def evaluate(
     }
 
 
-def _autocast(device: torch.device) -> Any:
+def autocast(device: torch.device) -> Any:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
 
 
-def load_for_training(model_dir: Path, cfg: TrainConfig, device: torch.device) -> tuple[Any, Any]:
-    """(peft model, tokenizer): the base weights frozen, LoRA layers on ``target_modules``."""
+def load_for_training(
+    model_dir: Path, cfg: TrainConfig, device: torch.device, start_adapter: Path | None = None
+) -> tuple[Any, Any]:
+    """(peft model, tokenizer): the base weights frozen, LoRA layers on ``target_modules``.
+
+    ``start_adapter`` (a fine-tuned model's adapter) is merged into the base weights first, in
+    memory: the new LoRA trains on top of it, and with the new LoRA disabled the model is the
+    fine-tuned one, which is what DPO's reference must be. No second copy of the weights."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -229,6 +277,10 @@ def load_for_training(model_dir: Path, cfg: TrainConfig, device: torch.device) -
     dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     base: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     base.to(device)
+    if start_adapter is not None:
+        from peft import PeftModel
+
+        base = PeftModel.from_pretrained(base, str(start_adapter)).merge_and_unload()
     names = {n.rsplit(".", 1)[-1] for n, _ in base.named_modules()}
     unknown = [m for m in cfg.target_modules if m not in names]
     if unknown:
@@ -265,17 +317,20 @@ def train(
     device: torch.device,
     hooks: Hooks | None = None,
     resume_from: Path | None = None,
+    objective: Objective | None = None,
 ) -> TrainResult:
-    """Train ``model`` (a peft model) and save the adapter under ``out_dir/adapter``."""
+    """Train ``model`` (a peft model) on ``objective`` (SFT by default) and save the adapter
+    under ``out_dir/adapter``."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
     hooks = hooks or Hooks()
+    obj: Objective = objective or Sft()
     if not train_data:
         raise InvalidArgument("no training examples", field="training_file")
     torch.manual_seed(cfg.seed)
     pad_id = int(tok.pad_token_id)
-    lengths = [len(e.input_ids) for e in train_data]
+    lengths = [obj.length(e) for e in train_data]
     total = planned_steps(
         len(train_data), cfg.batch_size, cfg.gradient_accumulation_steps, cfg.epochs, cfg.max_steps
     )
@@ -324,7 +379,7 @@ def train(
         """Evaluate; True when early stopping says stop."""
         if not eval_data:
             return False
-        st.eval = evaluate(model, eval_data, cfg, pad_id, device)
+        st.eval = obj.evaluate(model, eval_data, cfg, pad_id, device)
         if hooks.on_eval:
             hooks.on_eval({"step": st.step, "total_steps": total, "epoch": st.epoch, **st.eval})
         if st.eval["eval_loss"] < st.best_eval_loss - 1e-4:
@@ -350,14 +405,17 @@ def train(
             t0 = time.perf_counter()
             group = batches[st.batch_in_epoch : st.batch_in_epoch + cfg.gradient_accumulation_steps]
             micro = [[train_data[i] for i in ids] for ids in group]
-            targets = sum(e.target_tokens for items in micro for e in items) or 1
-            tokens = sum(len(e.input_ids) for items in micro for e in items)
+            targets = sum(obj.units(e) for items in micro for e in items) or 1
+            tokens = sum(obj.tokens(e) for items in micro for e in items)
             step_loss = torch.zeros((), device=device)
+            sums: dict[str, torch.Tensor] = {}
             for items in micro:
-                with _autocast(device):
-                    loss = token_loss(model, collate(items, pad_id, device))
+                with autocast(device):
+                    loss, stats = obj.loss(model, items, pad_id, device)
                 (loss / targets).backward()  # type: ignore[no-untyped-call]
-                step_loss += loss.detach()  # one host sync per step (below), not per micro-batch
+                step_loss += loss.detach()  # host syncs once per step (below), not per micro-batch
+                for k, v in stats.items():
+                    sums[k] = sums[k] + v.detach() if k in sums else v.detach()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
             opt.step()
             sched.step()
@@ -375,6 +433,7 @@ def train(
                         "epoch": st.epoch + st.batch_in_epoch / len(batches),
                         "trained_tokens": st.trained_tokens,
                         "loss": st.last_loss,
+                        **{k: v.item() / targets for k, v in sums.items()},
                         "learning_rate": sched.get_last_lr()[0],
                         "grad_norm": grad_norm,
                         "tokens_per_second": tokens / dt if dt > 0 else 0.0,

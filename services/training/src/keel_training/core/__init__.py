@@ -1,9 +1,10 @@
 """The job API's logic, free of transports.
 
 ``jobs`` (TrainingCore: create, list, cancel, resume, events, checkpoints), ``files`` (upload
-and validation of training files), ``hyperparameters`` (ranges and defaults), ``names`` (the
-fine-tuned model id), ``tokenizers`` (context checks), ``reaper`` (jobs whose worker died),
-``paging`` (filtered listings).
+and validation of training files), ``hyperparameters`` (ranges and defaults, the method and
+DPO's beta), ``datasets`` (ingestion's dataset versions), ``models`` (fine-tuned models as
+starting points), ``names`` (the fine-tuned model id), ``tokenizers`` (context checks),
+``reaper`` (jobs whose worker died), ``paging`` (filtered listings).
 """
 
 from keel_training.core.hyperparameters import DEFAULT_LR, check_hyperparameters

@@ -1,6 +1,6 @@
-"""Training files: upload (validated before anything is stored), get, list, delete, and
-resolving a job's data (a file, or a dataset version from ingestion) to an artifact URI with its
-examples."""
+"""Training files: upload (validated before anything is stored; chat examples or preference
+pairs), get, list, delete, and resolving a job's data (a file, or a dataset version from
+ingestion) to an artifact URI with its examples in the format the job's method trains on."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from keel_training.config import TrainingSettings
 from keel_training.core.datasets import DatasetResolver, ResolvedDataset, usable
 from keel_training.core.paging import filtered_page
 from keel_training.store import Store, now_ts
-from keel_training.validation import validate_training_file
+from keel_training.validation import CHAT, validate_training_file
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,9 @@ class Files:
         # The bytes stay in the artifact store: jobs that used the file keep their lineage.
         return f
 
-    def data_uri(self, data: pb.TrainingData, tenant: str, field: str) -> str:
-        """The artifact URI of a job's training or validation data."""
+    def data_uri(self, data: pb.TrainingData, tenant: str, field: str, kind: str = CHAT) -> str:
+        """The artifact URI of a job's training or validation data (``kind``: what the job
+        trains on, which a dataset version's format must match)."""
         source = data.WhichOneof("source")
         if source == "file_id":
             f = self.store.get_file(data.file_id)
@@ -95,18 +96,19 @@ class Files:
         if source == "file_uri":
             return data.file_uri
         if source == "dataset":
-            return self.dataset(data, tenant, field).train_uri
+            return self.dataset(data, tenant, field, kind).train_uri
         raise InvalidArgument("is required", field=field)
 
-    def dataset(self, data: pb.TrainingData, tenant: str, field: str) -> ResolvedDataset:
+    def dataset(self, data: pb.TrainingData, tenant: str, field: str, kind: str = CHAT) -> ResolvedDataset:
         """The dataset version ``data`` names, checked usable; "latest" (0) is pinned in ``data``."""
         ds = usable(
-            self.datasets.resolve(data.dataset.dataset_id, data.dataset.version, tenant, field), field
+            self.datasets.resolve(data.dataset.dataset_id, data.dataset.version, tenant, field), field, kind
         )
         data.dataset.version = ds.version
         return ds
 
-    def load_examples(self, uri: str, field: str) -> list[list[dict[str, Any]]]:
+    def load_examples(self, uri: str, field: str, kind: str = CHAT) -> list[Any]:
+        """Chat examples, or ``PreferencePair``s when ``kind`` is "preference"."""
         try:
             content = self.artifacts.get_bytes(uri)
         except (FileNotFoundError, NotFound, InvalidArgument) as exc:
@@ -118,4 +120,5 @@ class Files:
             min_examples=1 if field != "training_file" else self.settings.min_examples,
             max_errors=self.settings.max_line_errors,
             field_name=field,
+            kind=kind,
         )

@@ -1,5 +1,5 @@
 """The hyperparameters a trainer may set: ranges (0 takes the default) and the effective
-values a job runs with."""
+values a job runs with; the training method (SFT or DPO) and DPO's beta."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import re
 from keel.training.v1 import training_pb2 as pb
 from keel_common.errors import InvalidArgument
 from keel_training.trainer import DEFAULT_TARGETS
+from keel_training.trainer_dpo import DEFAULT_BETA
+from keel_training.validation import CHAT, PREFERENCE
 
 DEFAULT_LR = 2e-4
 
@@ -72,3 +74,23 @@ def check_hyperparameters(hp: pb.LoraHyperparameters, model_max_len: int) -> pb.
     if not hp.HasField("seed"):
         out.seed = 42
     return out
+
+
+MAX_BETA = 10.0  # beyond it the reference pins the policy so hard that DPO learns nothing
+
+
+def check_method(method: int, dpo: pb.DpoHyperparameters) -> tuple[pb.TrainingMethod, pb.DpoHyperparameters]:
+    """The effective method (UNSPECIFIED is SUPERVISED) and DPO hyperparameters (defaults filled
+    in; empty for SFT), or InvalidArgument naming the field."""
+    if method not in (pb.TRAINING_METHOD_UNSPECIFIED, pb.TRAINING_METHOD_SUPERVISED, pb.TRAINING_METHOD_DPO):
+        raise InvalidArgument(f"unknown training method {method}; supervised or dpo", field="method")
+    if method != pb.TRAINING_METHOD_DPO:
+        return pb.TRAINING_METHOD_SUPERVISED, pb.DpoHyperparameters()
+    if dpo.beta and not 0 < dpo.beta <= MAX_BETA:  # NaN fails the comparison too
+        raise InvalidArgument(f"must be in (0, {MAX_BETA:g}], got {dpo.beta:g}", field="dpo.beta")
+    return pb.TRAINING_METHOD_DPO, pb.DpoHyperparameters(beta=dpo.beta or DEFAULT_BETA)
+
+
+def data_kind(method: int) -> str:
+    """What a method trains on: preference pairs for DPO, chat examples otherwise."""
+    return PREFERENCE if method == pb.TRAINING_METHOD_DPO else CHAT

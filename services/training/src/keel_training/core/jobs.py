@@ -1,5 +1,6 @@
-"""The job API's logic, free of transports: job creation with validation, listing, cancel,
-resume, events, checkpoints. Jobs leave here as Celery messages through ``enqueue``; workers
+"""The job API's logic, free of transports: job creation with validation (SFT on chat examples,
+DPO on preference pairs, from a base model or a fine-tuned one), listing, cancel, resume, events,
+checkpoints. Jobs leave here as Celery messages through ``enqueue``; workers
 (``worker.job_run``) take it from there. Everything a trainer can get wrong is checked before
 anything is queued."""
 
@@ -26,13 +27,15 @@ from keel_training import metrics
 from keel_training.config import TrainingSettings
 from keel_training.core.datasets import DatasetResolver, NoDatasets
 from keel_training.core.files import Files
-from keel_training.core.hyperparameters import check_hyperparameters
+from keel_training.core.hyperparameters import check_hyperparameters, check_method, data_kind
+from keel_training.core.models import ModelResolver, NoModels, starting_adapter
 from keel_training.core.names import SUFFIX, fine_tuned_name, output_model_name
 from keel_training.core.paging import filtered_page
 from keel_training.core.reaper import reap_lost
 from keel_training.core.tokenizers import Tokenizers
 from keel_training.store import TERMINAL, Store, now_ts, status_name
 from keel_training.trainer import planned_steps
+from keel_training.validation import PreferencePair
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,10 @@ def _fingerprint(req: pb.CreateJobRequest) -> str:
 class TrainingCore:
     def __init__(
         self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore, enqueue: Enqueue,
-        datasets: DatasetResolver | None = None,
+        datasets: DatasetResolver | None = None, models: ModelResolver | None = None,
     ) -> None:  # fmt: skip
         self.settings = settings
+        self.models = models or NoModels()
         self.store = store
         self.artifacts = artifacts
         self.enqueue = enqueue
@@ -74,8 +78,10 @@ class TrainingCore:
         return self.files.delete_file(file_id, tenant)
 
     # --- jobs ---------------------------------------------------------------------------
-    def _too_long(self, base: str, examples: list[list[dict[str, Any]]], max_len: int) -> int:
+    def _too_long(self, base: str, examples: list[Any], max_len: int) -> int:
         tok, _ = self.tokenizers.get(base)
+        if examples and isinstance(examples[0], PreferencePair):
+            return self._pairs_too_long(tok, base, examples, max_len)
         longer = 0
         for number, messages in enumerate(examples, start=1):
             plain = [{"role": m["role"], "content": m["content"]} for m in messages]
@@ -88,17 +94,42 @@ class TrainingCore:
             longer += len(ids) > max_len
         return longer
 
+    @staticmethod
+    def _pairs_too_long(tok: Any, base: str, pairs: list[PreferencePair], max_len: int) -> int:
+        """Pairs that will be truncated; a pair whose answers are the same once truncated
+        (nothing to prefer) is refused with its line."""
+        from keel_training.trainer_dpo import encode_pair
+
+        longer = 0
+        for p in pairs:
+            try:
+                enc = encode_pair(tok, p, max_len)
+            except InvalidArgument:
+                raise
+            except Exception as exc:  # jinja's TemplateError: e.g. roles out of the order it needs
+                raise InvalidArgument(
+                    f"line {p.line}: does not fit {base}'s chat template: {exc}", field="training_file"
+                ) from exc
+            chosen, rejected = enc.answers()
+            if chosen == rejected:
+                raise InvalidArgument(
+                    f"line {p.line}: preferred_output and non_preferred_output are the same within "
+                    f"max_seq_len={max_len} tokens; shorten the prompt or raise max_seq_len",
+                    field="training_file",
+                )
+            longer += enc.truncated
+        return longer
+
     def create_job(self, req: pb.CreateJobRequest) -> pb.Job:
         if not req.tenant:
             raise InvalidArgument("is required", field="tenant")
-        if req.base_model not in self.settings.base_models:
-            known = ", ".join(sorted(self.settings.base_models))
-            raise InvalidArgument(
-                f"unknown base model {req.base_model!r}; fine-tunable: {known}", field="model"
-            )
+        method, dpo = check_method(req.method, req.dpo)
+        base, start = req.base_model, None
+        if base not in self.settings.base_models:
+            base, start = starting_adapter(self.models, base, req.tenant, self.settings.base_models)
         if not SUFFIX.match(req.suffix):
             raise InvalidArgument("at most 40 letters, digits, '-' or '_'", field="suffix")
-        if len(fine_tuned_name(req.base_model, req.tenant, req.suffix, "ftjob_" + "0" * 26)) > 128:
+        if len(fine_tuned_name(base, req.tenant, req.suffix, "ftjob_" + "0" * 26)) > 128:
             raise InvalidArgument(
                 "makes the fine-tuned model name longer than 128 characters; shorten it", field="suffix"
             )
@@ -109,20 +140,22 @@ class TrainingCore:
             existing = self.store.find_idempotent(req.tenant, req.idempotency_key)
             if existing:
                 return self._same_or_conflict(existing, fingerprint, req.idempotency_key)
-        _, ctx = self.tokenizers.get(req.base_model)
+        _, ctx = self.tokenizers.get(base)
         hp = check_hyperparameters(req.hyperparameters, ctx)
-        train_uri = self.files.data_uri(req.training_data, req.tenant, "training_file")
-        train_examples = self.files.load_examples(train_uri, "training_file")
-        val_examples: list[list[dict[str, Any]]] = []
+        kind = data_kind(method)
+        train_uri = self.files.data_uri(req.training_data, req.tenant, "training_file", kind)
+        train_examples = self.files.load_examples(train_uri, "training_file", kind)
+        val_examples: list[Any] = []
         val_uri = ""
         if req.HasField("validation_data"):
-            val_uri = self.files.data_uri(req.validation_data, req.tenant, "validation_file")
+            val_uri = self.files.data_uri(req.validation_data, req.tenant, "validation_file", kind)
         elif req.training_data.HasField("dataset"):
             # a dataset version brings its own validation split (grouped by document)
-            val_uri = self.files.dataset(req.training_data, req.tenant, "training_file").validation_uri
+            val_uri = self.files.dataset(req.training_data, req.tenant, "training_file", kind).validation_uri
         if val_uri:
-            val_examples = self.files.load_examples(val_uri, "validation_file")
-        longer = self._too_long(req.base_model, train_examples + val_examples, hp.max_seq_len)
+            val_examples = self.files.load_examples(val_uri, "validation_file", kind)
+        longer = self._too_long(base, train_examples, hp.max_seq_len)
+        longer += self._too_long(base, val_examples, hp.max_seq_len)
         job_id = new_id("ftjob")
         if req.idempotency_key:
             claim = f"{job_id} {fingerprint}"
@@ -133,10 +166,10 @@ class TrainingCore:
             id=job_id,
             tenant=req.tenant,
             creator=req.creator or "anonymous",
-            base_model=req.base_model,
+            base_model=base,
             training_data=req.training_data,
             hyperparameters=hp,
-            output_model=req.output_model or output_model_name(req.tenant, req.base_model),
+            output_model=req.output_model or output_model_name(req.tenant, base),
             status=pb.JOB_STATUS_VALIDATING_FILES,
             attempt=0,
             idempotency_key=req.idempotency_key,
@@ -145,7 +178,12 @@ class TrainingCore:
             metadata=dict(req.metadata),
             training_file_uri=train_uri,
             validation_file_uri=val_uri,
+            method=method,
         )
+        if method == pb.TRAINING_METHOD_DPO:
+            job.dpo.CopyFrom(dpo)
+        if start is not None:
+            job.starting_adapter.CopyFrom(start)
         if req.HasField("validation_data"):
             job.validation_data.CopyFrom(req.validation_data)
         job.updated_at.CopyFrom(job.created_at)
@@ -156,18 +194,20 @@ class TrainingCore:
         steps = planned_steps(
             len(train_examples), hp.batch_size, hp.gradient_accumulation_steps, hp.epochs, hp.max_steps
         )
+        unit = "preference pair" if method == pb.TRAINING_METHOD_DPO else "example"
         self.log(
             job.id,
             pb.LOG_SEVERITY_INFO,
-            f"training file: {len(train_examples)} examples"
+            f"training file: {len(train_examples)} {unit}s"
             + (f", validation file: {len(val_examples)}" if val_examples else "")
-            + f"; about {steps} steps",
+            + f"; about {steps} steps"
+            + (f"; starting from {start.model} ({start.ref})" if start else ""),
         )
         if longer:
             self.log(
                 job.id,
                 pb.LOG_SEVERITY_WARNING,
-                f"{longer} example(s) exceed max_seq_len={hp.max_seq_len} tokens and will be truncated",
+                f"{longer} {unit}(s) exceed max_seq_len={hp.max_seq_len} tokens and will be truncated",
             )
 
         def queued(j: pb.Job) -> bool:

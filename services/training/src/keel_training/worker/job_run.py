@@ -1,6 +1,7 @@
 """One run of a job on a worker: claim it (a Redis lease, so a job runs at most once at a
-time), train with events and checkpoints, honour cancel at step boundaries, register the
-adapter exactly once, and turn any crash into a FAILED job instead of a stuck queue.
+time), train (SFT or DPO, from a base model or on top of a fine-tuned one) with events and
+checkpoints, honour cancel at step boundaries, register the adapter exactly once, and turn any
+crash into a FAILED job instead of a stuck queue.
 
 A worker that dies stops renewing its lease; the API's reaper re-queues the job, and the
 next run resumes from the newest checkpoint in the artifact store.
@@ -26,12 +27,13 @@ from keel.registry.v1 import registry_pb2 as rpb
 from keel.registry.v1 import registry_pb2_grpc as rpb_grpc
 from keel.training.v1 import training_pb2 as pb
 from keel_common.artifacts import ArtifactStore
-from keel_common.errors import KeelError
+from keel_common.errors import InvalidArgument, KeelError
 from keel_common.grpc.client import channel
 from keel_common.periodic import Periodic
 from keel_training import metrics
 from keel_training.config import TrainingSettings
 from keel_training.core import Enqueue, TrainingCore, fine_tuned_name
+from keel_training.core.hyperparameters import data_kind
 from keel_training.store import TERMINAL, Store, now_ts
 from keel_training.validation import validate_training_file
 
@@ -195,12 +197,15 @@ class Runner:
         return job
 
     def _examples(self, job: pb.Job) -> tuple[list[Any], list[Any]]:
-        train = validate_training_file(self.artifacts.get_bytes(job.training_file_uri), min_examples=1)
+        kind = data_kind(job.method)
+        content = self.artifacts.get_bytes(job.training_file_uri)
+        train = validate_training_file(content, min_examples=1, field_name="training_file", kind=kind)
         if job.validation_file_uri:
             return train, validate_training_file(
                 self.artifacts.get_bytes(job.validation_file_uri),
                 min_examples=1,
                 field_name="validation_file",
+                kind=kind,
             )
         hp = job.hyperparameters
         split = hp.eval_split if hp.HasField("eval_split") else (0.1 if len(train) >= 50 else 0.0)
@@ -215,7 +220,15 @@ class Runner:
     def _train(self, job: pb.Job, lease: _Lease) -> str:
         import torch
 
-        from keel_training.trainer import Hooks, encode_example, load_for_training, pick_device, train
+        from keel_training.trainer import (
+            Hooks,
+            Objective,
+            Sft,
+            encode_example,
+            load_for_training,
+            pick_device,
+            train,
+        )
 
         device = pick_device(self.settings.device)
         if device.type == "cpu":
@@ -225,14 +238,23 @@ class Runner:
         try:
             model_dir = self.core.tokenizers.model_dir(job.base_model)
             train_raw, eval_raw = self._examples(job)
-            model, tok = load_for_training(model_dir, cfg, device)
-            train_data = [encode_example(tok, m, cfg.max_seq_len) for m in train_raw]
-            eval_data = [encode_example(tok, m, cfg.max_seq_len) for m in eval_raw]
+            start = self._starting_adapter(job, work)
+            model, tok = load_for_training(model_dir, cfg, device, start)
+            objective: Objective = Sft()
+            encode: Any = encode_example
+            if job.method == pb.TRAINING_METHOD_DPO:
+                from keel_training.trainer_dpo import Dpo, encode_pair
+
+                objective, encode = Dpo(job.dpo.beta), encode_pair
+            train_data = [encode(tok, x, cfg.max_seq_len) for x in train_raw]
+            eval_data = [encode(tok, x, cfg.max_seq_len) for x in eval_raw]
             resume = self._resume_dir(job, work)
+            unit = "preference pairs" if job.method == pb.TRAINING_METHOD_DPO else "examples"
             self.core.log(
                 job.id,
                 pb.LOG_SEVERITY_INFO,
-                f"training on {device.type}: {len(train_data)} examples, {len(eval_data)} for evaluation"
+                f"training on {device.type}: {len(train_data)} {unit}, {len(eval_data)} for evaluation"
+                + (f"; on top of {job.starting_adapter.ref}" if start else "")
                 + (f"; resuming from step {resume[1]}" if resume else ""),
             )
             result = train(
@@ -251,6 +273,7 @@ class Runner:
                     should_pause=draining,
                 ),
                 resume_from=resume[0] if resume else None,
+                objective=objective,
             )
             if lease.lost:
                 return "abandoned: lease lost to another run"
@@ -268,9 +291,27 @@ class Runner:
                     pb.LOG_SEVERITY_INFO,
                     f"early stopping at step {result.step}: eval_loss stopped improving",
                 )
-            return self._register(job, result.adapter_dir, result.metrics, lease)
+            adapter = result.adapter_dir
+            if start is not None:  # inference applies one adapter: the result must hold both
+                from keel_training.adapters import stack_adapters
+
+                adapter = stack_adapters(start, adapter, work / "stacked")
+            return self._register(job, adapter, result.metrics, lease)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _starting_adapter(self, job: pb.Job, work: Path) -> Path | None:
+        """The fine-tuned model's adapter a job trains on top of, verified against its sha256."""
+        if not job.HasField("starting_adapter"):
+            return None
+        from keel_training.adapters import CONFIG, read_lora
+
+        start = job.starting_adapter
+        where = self.artifacts.materialize(start.artifact_uri, work / "start", start.artifact_sha256)
+        if not (where / CONFIG).is_file():
+            raise InvalidArgument(f"{start.model} ({start.ref}) is not a PEFT adapter", field="model")
+        read_lora(where)  # refused now rather than after training: it could not be stacked
+        return where
 
     def _resume_dir(self, job: pb.Job, work: Path) -> tuple[Path, int] | None:
         ckpts = self.store.checkpoints(job.id)
@@ -355,7 +396,12 @@ class Runner:
             "training_file": _data_name(job.training_data) or job.training_file_uri,
             "validation_file": job.validation_data.file_id or job.validation_file_uri,
             "code_version": code_version(),
+            "method": "dpo" if job.method == pb.TRAINING_METHOD_DPO else "supervised",
         }
+        if job.method == pb.TRAINING_METHOD_DPO:
+            params["dpo_beta"] = f"{job.dpo.beta:g}"
+        if job.HasField("starting_adapter"):
+            params["starting_model"] = job.starting_adapter.model
         with channel(self.settings.registry_target) as ch:
             stub = rpb_grpc.RegistryServiceStub(ch)  # type: ignore[no-untyped-call]
             version = self._tagged(stub, name)
@@ -382,9 +428,10 @@ class Runner:
                                     else ""
                                 ),
                                 source="keel-training",
+                                parent_version=job.starting_adapter.ref,
                             ),
                             tags=[name],
-                            description=f"fine-tuned by {job.id}",
+                            description=f"fine-tuned by {job.id} ({params['method']})",
                             creator=job.creator,
                             create_model=True,
                             tenant=job.tenant,

@@ -20,6 +20,12 @@ class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATUS_CANCELLED: _ClassVar[JobStatus]
     JOB_STATUS_VALIDATING_FILES: _ClassVar[JobStatus]
 
+class TrainingMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRAINING_METHOD_UNSPECIFIED: _ClassVar[TrainingMethod]
+    TRAINING_METHOD_SUPERVISED: _ClassVar[TrainingMethod]
+    TRAINING_METHOD_DPO: _ClassVar[TrainingMethod]
+
 class LogSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     LOG_SEVERITY_UNSPECIFIED: _ClassVar[LogSeverity]
@@ -34,11 +40,32 @@ JOB_STATUS_SUCCEEDED: JobStatus
 JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_CANCELLED: JobStatus
 JOB_STATUS_VALIDATING_FILES: JobStatus
+TRAINING_METHOD_UNSPECIFIED: TrainingMethod
+TRAINING_METHOD_SUPERVISED: TrainingMethod
+TRAINING_METHOD_DPO: TrainingMethod
 LOG_SEVERITY_UNSPECIFIED: LogSeverity
 LOG_SEVERITY_DEBUG: LogSeverity
 LOG_SEVERITY_INFO: LogSeverity
 LOG_SEVERITY_WARNING: LogSeverity
 LOG_SEVERITY_ERROR: LogSeverity
+
+class DpoHyperparameters(_message.Message):
+    __slots__ = ("beta",)
+    BETA_FIELD_NUMBER: _ClassVar[int]
+    beta: float
+    def __init__(self, beta: _Optional[float] = ...) -> None: ...
+
+class StartingAdapter(_message.Message):
+    __slots__ = ("model", "ref", "artifact_uri", "artifact_sha256")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_URI_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    ref: str
+    artifact_uri: str
+    artifact_sha256: str
+    def __init__(self, model: _Optional[str] = ..., ref: _Optional[str] = ..., artifact_uri: _Optional[str] = ..., artifact_sha256: _Optional[str] = ...) -> None: ...
 
 class DatasetRef(_message.Message):
     __slots__ = ("dataset_id", "version")
@@ -141,7 +168,7 @@ class JobProgress(_message.Message):
     def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., epoch: _Optional[float] = ..., trained_tokens: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "status", "status_message", "cancel_requested", "attempt", "progress", "result", "idempotency_key", "created_at", "started_at", "finished_at", "updated_at", "last_event_sequence", "suffix", "metadata", "fine_tuned_model", "error", "truncated_examples", "training_file_uri", "validation_file_uri")
+    __slots__ = ("id", "tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "status", "status_message", "cancel_requested", "attempt", "progress", "result", "idempotency_key", "created_at", "started_at", "finished_at", "updated_at", "last_event_sequence", "suffix", "metadata", "fine_tuned_model", "error", "truncated_examples", "training_file_uri", "validation_file_uri", "method", "dpo", "starting_adapter")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +203,9 @@ class Job(_message.Message):
     TRUNCATED_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FILE_URI_FIELD_NUMBER: _ClassVar[int]
     VALIDATION_FILE_URI_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    DPO_FIELD_NUMBER: _ClassVar[int]
+    STARTING_ADAPTER_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     creator: str
@@ -203,7 +233,10 @@ class Job(_message.Message):
     truncated_examples: int
     training_file_uri: str
     validation_file_uri: str
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., status_message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., attempt: _Optional[int] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_sequence: _Optional[int] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., fine_tuned_model: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., truncated_examples: _Optional[int] = ..., training_file_uri: _Optional[str] = ..., validation_file_uri: _Optional[str] = ...) -> None: ...
+    method: TrainingMethod
+    dpo: DpoHyperparameters
+    starting_adapter: StartingAdapter
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., status_message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., attempt: _Optional[int] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_sequence: _Optional[int] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., fine_tuned_model: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., truncated_examples: _Optional[int] = ..., training_file_uri: _Optional[str] = ..., validation_file_uri: _Optional[str] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., dpo: _Optional[_Union[DpoHyperparameters, _Mapping]] = ..., starting_adapter: _Optional[_Union[StartingAdapter, _Mapping]] = ...) -> None: ...
 
 class JobError(_message.Message):
     __slots__ = ("code", "message", "param")
@@ -332,7 +365,7 @@ class JobEvent(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., metrics: _Optional[_Union[StepMetrics, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "idempotency_key", "description", "tags", "suffix", "metadata")
+    __slots__ = ("tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "idempotency_key", "description", "tags", "suffix", "metadata", "method", "dpo")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -352,6 +385,8 @@ class CreateJobRequest(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     SUFFIX_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    DPO_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     creator: str
     base_model: str
@@ -364,7 +399,9 @@ class CreateJobRequest(_message.Message):
     tags: _containers.RepeatedScalarFieldContainer[str]
     suffix: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    method: TrainingMethod
+    dpo: DpoHyperparameters
+    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., dpo: _Optional[_Union[DpoHyperparameters, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)

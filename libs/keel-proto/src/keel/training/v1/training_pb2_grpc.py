@@ -156,7 +156,7 @@ class TrainingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UploadFile(self, request, context):
-        """Training files (JSONL chat examples). Uploading validates every line; a file with
+        """Training files (JSONL chat examples or preference pairs). Uploading validates every line; a file with
         errors is refused with each bad line named and nothing is stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
