@@ -23,6 +23,9 @@ import openai
 import pytest
 from keel_testing import BASE, PEPPER, create_key, facts_jsonl, start_ingestion
 
+from keel_client.gateway import GatewayClient
+from keel_feedback.config import FeedbackSettings
+from keel_feedback.grpc_api import build as build_feedback
 from keel_gateway.config import GatewaySettings
 from keel_gateway.testing import ThreadedGateway
 
@@ -36,6 +39,19 @@ def stack(
         training["tmp"], training["ingestion_port"], {"KEEL_REDIS_URL": training["settings"].redis_url or ""},
         artifact_root, model_cache, inference,
     )  # fmt: skip
+    # Feedback: the interactions these chats leave, the ratings on them, exports into ingestion.
+    feedback = build_feedback(
+        FeedbackSettings(
+            grpc_port=0,
+            http_port=0,
+            redis_url=training["settings"].redis_url,
+            data_dir=training["tmp"] / "feedback",
+            block_ms=100,
+            health_interval_s=0.2,
+            ingestion_target=f"127.0.0.1:{training['ingestion_port']}",
+        )
+    )
+    feedback.start()
     gw = ThreadedGateway(
         GatewaySettings(
             http_port=0,
@@ -45,6 +61,7 @@ def stack(
             inference_target=inference,
             training_target=training["target"],
             ingestion_target=f"127.0.0.1:{training['ingestion_port']}",
+            feedback_target=f"127.0.0.1:{feedback.grpc_port}",
             max_file_bytes=2 * 1024 * 1024,
             semantic_rails=False,
             default_rpm=0,
@@ -56,6 +73,7 @@ def stack(
     training["start_worker"]()
     yield {"gw": gw, "admin": admin, "registry": training["registry"]}
     gw.stop()
+    feedback.stop(0.5)
     os.killpg(ingest_worker.pid, signal.SIGTERM)
     ingest_worker.wait(30)
     ingest_api.stop(0.5)
@@ -285,3 +303,72 @@ def test_documents_to_a_dataset_to_a_fine_tune_traced_to_the_page(stack: dict[st
     assert theirs.get(f"/documents/{doc['id']}").status_code == 404
     with pytest.raises(openai.NotFoundError):
         client(gw, other).fine_tuning.jobs.create(model=BASE, training_file=f"{ds}@1")
+
+
+@pytest.mark.timeout(900)
+def test_feedback_to_sft_and_dpo_exports_to_a_served_dpo_adapter(stack: dict[str, Any]) -> None:
+    """The loop closes: an application chats through the openai SDK, its users give thumbs and
+    an annotator corrections; both datasets are exported; a DPO job trains on the preference
+    pairs on the real worker; the adapter is served."""
+    gw = stack["gw"]
+    app_key = create_key(gw, stack["admin"]["key"], tenant="loop", scopes=["inference"])["key"]
+    trainer = create_key(gw, stack["admin"]["key"], tenant="loop", scopes=["training", "inference"])["key"]
+    c = client(gw, app_key)
+    # Training needs at least 10 examples in its train split.
+    questions = [f"Which animal is the Keel mascot? Answer briefly. ({i})" for i in range(16)]
+    answers = [
+        c.chat.completions.create(
+            model=BASE, messages=[{"role": "user", "content": q}], max_tokens=12, temperature=0
+        )
+        for q in questions
+    ]
+    with GatewayClient(gw.url, app_key) as app, GatewayClient(gw.url, trainer) as annotator:
+        for a in answers:
+            assert app.submit_feedback(a.id, thumbs="down", client_id=f"ui-{a.id}")["created"]
+            annotator.submit_feedback(
+                a.id, correction="The Keel mascot is a purple walrus.", source="annotator"
+            )
+        deadline = time.monotonic() + 60
+        while sum(r["received"] for r in annotator.list_interactions(rated="corrected", limit=50)) < len(
+            answers
+        ):
+            assert time.monotonic() < deadline, "the interactions never reached the feedback service"
+            time.sleep(0.2)
+        (q,) = annotator.feedback_stats(base_model=BASE)
+        assert (q["interactions"], q["thumbs_down"], q["corrections"]) == (16, 16, 16)
+        sft = annotator.export_feedback("sft", "mascot-sft", validation_fraction=0.2, seed=1)
+        dpo = annotator.export_feedback("dpo", "mascot-dpo", validation_fraction=0.2, seed=1)
+    assert sum(sft["examples"].values()) == sum(dpo["examples"].values()) == 16
+    assert dpo["examples"]["validation"] >= 1 and dpo["model_versions"] == [BASE]
+
+    tc = client(gw, trainer)
+    job = tc.fine_tuning.jobs.create(
+        model=BASE,
+        training_file=dpo["training_file"],
+        suffix="prefs",
+        seed=3,
+        method={"type": "dpo", "dpo": {"hyperparameters": {
+            "beta": 0.1, "n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 5,
+        }}},
+    )  # type: ignore[call-arg]  # fmt: skip
+    seen: list[dict[str, Any]] = []
+    with httpx.stream(
+        "GET", f"{gw.url}/v1/fine_tuning/jobs/{job.id}/events", params={"stream": "true"},
+        headers={"Authorization": f"Bearer {trainer}"}, timeout=600,
+    ) as r:  # fmt: skip
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                if line == "data: [DONE]":
+                    break
+                seen.append(json.loads(line[6:]))
+    assert seen[-1]["data"]["status"] == "succeeded", seen[-1]
+    done = tc.fine_tuning.jobs.retrieve(job.id)
+    assert done.method is not None and done.method.type == "dpo"
+    text = json.dumps(seen)
+    assert "preference_accuracy" in text or "reward_accuracy" in text, text[-3000:]
+    served = tc.chat.completions.create(
+        model=done.fine_tuned_model,
+        messages=[{"role": "user", "content": questions[0]}],
+        max_tokens=12,  # type: ignore[arg-type]
+    )
+    assert served.choices[0].message.content and served.model == done.fine_tuned_model
