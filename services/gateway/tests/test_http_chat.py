@@ -162,3 +162,14 @@ def test_bodies_over_the_limit_are_413_announced_or_streamed(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert r.status_code == 413
+
+
+def test_a_union_typed_field_is_named_without_pydantics_member_tag(
+    make_gateway: Callable[..., ThreadedGateway], key: Callable[..., str]
+) -> None:
+    """n_epochs is an integer or "auto": a bad value names `hyperparameters.n_epochs`, not
+    pydantic's `hyperparameters.n_epochs.constrained-int`."""
+    gw = make_gateway()
+    body = {"model": BASE, "training_file": "file-x", "hyperparameters": {"n_epochs": "many"}}
+    r = _post(gw, "/v1/fine_tuning/jobs", body, key("acme", "training"))
+    assert r.status_code == 400 and r.json()["error"]["param"] == "hyperparameters.n_epochs", r.text

@@ -21,11 +21,20 @@ def error_response(err: ApiError, extra_headers: dict[str, str] | None = None) -
     return JSONResponse(err.body(), status_code=err.status, headers={**err.headers, **(extra_headers or {})})
 
 
+_TYPE_NAMES = {"int", "float", "str", "bool", "none", "list", "dict", "bytes"}
+
+
+def _type_tag(part: object) -> bool:
+    """pydantic names the union member that failed in the location ("n_epochs.constrained-int",
+    "n_epochs.literal['auto']"); the client's field is the part before it."""
+    return isinstance(part, str) and (part in _TYPE_NAMES or any(c in part for c in "-['("))
+
+
 def validation_error(err: RequestValidationError) -> ApiError:
     first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request", "type": ""}
     if first.get("type") == "json_invalid":
         return ApiError(400, "We could not parse the JSON body of your request.", code="invalid_json")
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and not _type_tag(p)]
     if not loc and first.get("loc", ())[:1] == ("body",):
         return ApiError(400, "The request body must be a JSON object.", code="invalid_json")
     param = ".".join(loc) or None
