@@ -340,6 +340,15 @@ def test_feedback_to_sft_and_dpo_exports_to_a_served_dpo_adapter(stack: dict[str
         dpo = annotator.export_feedback("dpo", "mascot-dpo", validation_fraction=0.2, seed=1)
     assert sum(sft["examples"].values()) == sum(dpo["examples"].values()) == 16
     assert dpo["examples"]["validation"] >= 1 and dpo["model_versions"] == [BASE]
+    # The same from the CLI: a dry run counts, and the hint names the method.
+    from click.testing import CliRunner
+
+    from keel_client.cli import main
+
+    where = ["--gateway-url", gw.url, "--api-key", trainer]
+    out = CliRunner().invoke(main, ["feedback", "export", "--kind", "dpo", "--dataset", "mascot-dpo", *where])
+    assert out.exit_code == 0, out.output
+    assert "dpo export: " in out.output and f"--dataset {dpo['training_file']} --method dpo" in out.output
 
     tc = client(gw, trainer)
     job = tc.fine_tuning.jobs.create(

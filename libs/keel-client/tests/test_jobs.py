@@ -455,3 +455,17 @@ def test_on_a_terminal_the_bar_is_rich_live(fake: tuple[Fake, str], monkeypatch:
     out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
     assert "2/2 steps" in out and "loss 2.3984  250 tok/s" in out and "Job status: succeeded" in out
     assert f"job {JOB} succeeded" in out and "#####" not in out  # rich's bar, not the plain one
+
+
+def test_jobs_create_method_dpo_puts_the_hyperparameters_under_the_method(fake: tuple[Fake, str]) -> None:
+    """OpenAI's shape: with --method dpo, beta and the other knobs go under method.dpo; a dataset
+    version is trained on as it is (no upload)."""
+    state, url = fake
+    keel(url, "jobs", "create", "--dataset", "ds_abc@2", "--method", "dpo", "--beta", "0.2", "--epochs", "2")
+    (create,) = state.requests
+    assert create["body"] == {
+        "model": "smollm2-135m-instruct", "training_file": "ds_abc@2",
+        "method": {"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 2, "beta": 0.2}}},
+    }  # fmt: skip
+    out = keel(url, "jobs", "create", "--dataset", "ds_abc@2", "--beta", "0.2", code=2)
+    assert "--beta is a DPO hyperparameter" in out
