@@ -101,6 +101,10 @@ bench-training: $(STAMP) ## Keel LoRA trainer vs a plain transformers Trainer: r
 bench-ingestion: $(STAMP) ## extraction pages/s, dedup vs datasketch (docs/s, near-dup P/R), 2 build workers vs 1, QA kept fraction
 	$(PY) bench/ingestion/run.py
 
+.PHONY: bench-feedback
+bench-feedback: $(STAMP) ## interactions/s consumed into SQL vs the gateway's chat rate, feedback/s through the gateway, read-after-write, 10k export
+	$(PY) bench/feedback/run.py
+
 .PHONY: clean
 clean: ## remove the venv, tools and caches
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
