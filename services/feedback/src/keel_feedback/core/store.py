@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -20,12 +20,18 @@ from sqlalchemy.orm import Session
 from keel_common.errors import AlreadyExists, InvalidArgument, NotFound
 from keel_common.ids import new_id
 from keel_common.paging import decode_token, encode_token, page_size
-from keel_common.sql import SqlCore
+from keel_common.sql import SqlCore, utcnow
 from keel_feedback.core.filters import Filter, apply
 from keel_feedback.core.scores import Submission
 from keel_feedback.db import Feedback, Interaction
 
 log = logging.getLogger(__name__)
+
+_OWNER = select(Interaction.tenant).where(Interaction.request_id == bindparam("rid"))
+_PRIOR = select(Feedback.__table__).where(
+    Feedback.tenant == bindparam("tenant"), Feedback.client_id == bindparam("cid")
+)
+_INSERT = insert(Feedback)
 
 
 @dataclass(frozen=True)
@@ -81,16 +87,14 @@ class Store(SqlCore):
         digest = sub.digest()
 
         def work() -> Submitted:
-            with self._tx() as s:
-                interaction = s.get(Interaction, sub.request_id)
-                if interaction is not None and interaction.tenant != sub.tenant:
+            # A connection and prepared Core statements, not an ORM session: submitting is the hot
+            # write path (the ORM's load-then-flush cost about 1.5 CPU-ms a submission).
+            with self.engine.begin() as conn:
+                owner = conn.execute(_OWNER, {"rid": sub.request_id}).scalar()
+                if owner is not None and owner != sub.tenant:
                     raise NotFound(f"no completion {sub.request_id!r}", field="request_id")
                 if sub.client_id:
-                    prior = s.scalar(
-                        select(Feedback).where(
-                            Feedback.tenant == sub.tenant, Feedback.client_id == sub.client_id
-                        )
-                    )
+                    prior = conn.execute(_PRIOR, {"tenant": sub.tenant, "cid": sub.client_id}).first()
                     if prior is not None:
                         if prior.digest != digest:
                             raise AlreadyExists(
@@ -98,30 +102,30 @@ class Store(SqlCore):
                                 "content; use a new client_id for new feedback",
                                 field="client_id",
                             )
-                        return Submitted(prior, False, interaction is not None)
+                        return Submitted(Feedback(**prior._mapping), False, owner is not None)
                 score = sub.score
-                fb = Feedback(
-                    id=new_id("fb"),
-                    tenant=sub.tenant,
-                    request_id=sub.request_id,
-                    client_id=sub.client_id or None,
-                    source=sub.source,
-                    rater=sub.rater,
-                    kind=score.kind if score else "",
-                    thumb=score.thumb if score else 0,
-                    rating_value=score.value if score else None,
-                    rating_min=score.min if score else None,
-                    rating_max=score.max if score else None,
-                    normalized=sub.normalized(),
-                    category=score.category if score else "",
-                    text=score.text if score else "",
-                    correction=sub.correction,
-                    comment=sub.comment,
-                    digest=digest,
-                )
-                s.add(fb)
-                s.flush()
-                return Submitted(fb, True, interaction is not None)
+                values = {
+                    "id": new_id("fb"),
+                    "tenant": sub.tenant,
+                    "request_id": sub.request_id,
+                    "client_id": sub.client_id or None,
+                    "source": sub.source,
+                    "rater": sub.rater,
+                    "kind": score.kind if score else "",
+                    "thumb": score.thumb if score else 0,
+                    "rating_value": score.value if score else None,
+                    "rating_min": score.min if score else None,
+                    "rating_max": score.max if score else None,
+                    "normalized": sub.normalized(),
+                    "category": score.category if score else "",
+                    "text": score.text if score else "",
+                    "correction": sub.correction,
+                    "comment": sub.comment,
+                    "digest": digest,
+                    "created_at": utcnow(),
+                }
+                conn.execute(_INSERT, values)
+                return Submitted(Feedback(**values), True, owner is not None)
 
         # A concurrent retry with the same client_id loses the unique race; the retry finds it.
         return self._retrying(work)
