@@ -346,7 +346,10 @@ def test_feedback_to_sft_and_dpo_exports_to_a_served_dpo_adapter(stack: dict[str
     from keel_client.cli import main
 
     where = ["--gateway-url", gw.url, "--api-key", trainer]
-    out = CliRunner().invoke(main, ["feedback", "export", "--kind", "dpo", "--dataset", "mascot-dpo", *where])
+    same = ["--validation-fraction", "0.2", "--seed", "1"]  # the same export: the same version
+    out = CliRunner().invoke(
+        main, ["feedback", "export", "--kind", "dpo", "--dataset", "mascot-dpo", *same, *where]
+    )
     assert out.exit_code == 0, out.output
     assert "dpo export: " in out.output and f"--dataset {dpo['training_file']} --method dpo" in out.output
 
@@ -356,8 +359,9 @@ def test_feedback_to_sft_and_dpo_exports_to_a_served_dpo_adapter(stack: dict[str
         training_file=dpo["training_file"],
         suffix="prefs",
         seed=3,
+        # Two steps: this test shows the path; test_training shows DPO learning on SmolLM2.
         method={"type": "dpo", "dpo": {"hyperparameters": {
-            "beta": 0.1, "n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 5,
+            "beta": 0.1, "n_epochs": 1, "batch_size": 8, "learning_rate_multiplier": 5,
         }}},
     )  # type: ignore[call-arg]  # fmt: skip
     seen: list[dict[str, Any]] = []

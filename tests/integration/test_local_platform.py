@@ -394,7 +394,7 @@ def test_keel_up_stops_on_sigterm_and_reports_a_crashed_component(tmp_path: Path
     for how in ("sigterm", "crash"):
         # --max-restarts 0: the first crash stops the platform (by default it is restarted)
         extra = ("--no-training",) if how == "sigterm" else ("--max-restarts", "0")
-        proc, _ = keel_up(tmp_path, "--no-inference", "--no-ingestion", *extra)
+        proc, _ = keel_up(tmp_path, "--no-inference", "--no-ingestion", "--no-feedback", *extra)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -503,7 +503,9 @@ def port_of_nothing() -> int:
 
 
 def test_keel_up_without_the_gateway(tmp_path: Path) -> None:
-    proc, _ = keel_up(tmp_path, "--no-inference", "--no-gateway", "--no-training", "--no-ingestion")
+    proc, _ = keel_up(
+        tmp_path, "--no-inference", "--no-gateway", "--no-training", "--no-ingestion", "--no-feedback"
+    )
     seen = []
     try:
         assert proc.stdout is not None
