@@ -655,7 +655,7 @@ def test_keel_up_restarts_killed_components_under_traffic(
     same port while base-model chats keep succeeding; SIGKILL inference and it is restarted too:
     chats fail with clear 503s only while it is down, then succeed again. Ctrl-C drains all."""
     monkeypatch.delenv("KEEL_GATEWAY_SEMANTIC_RAILS")  # the one test that runs the rails as shipped
-    proc, env = keel_up(tmp_path, "--no-training")
+    proc, env = keel_up(tmp_path, "--no-training", "--no-ingestion", "--no-feedback")  # what restarts need
     seen: list[str] = []
     traffic = None
     try:
