@@ -114,10 +114,6 @@ class SqlCore:
                 log.info("retrying after a concurrent write", extra={"attempt": attempt + 1})
         raise AssertionError("unreachable")
 
-    def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-
 
 def _transient(exc: Exception) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
@@ -166,6 +162,12 @@ class Migrations:
             if not inspect(conn).has_table(self.version_table):
                 return None
             return conn.execute(text(f"SELECT version_num FROM {self.version_table}")).scalar()
+
+    def check(self, engine: Engine) -> None:
+        """A health check: the database answers and its schema is one this code can run on."""
+        usable, why = self.schema_is_usable(engine)
+        if not usable:
+            raise RuntimeError(why)
 
     def schema_is_usable(self, engine: Engine) -> tuple[bool, str]:
         """Whether this code can run on the database's schema: at our head, or at a newer

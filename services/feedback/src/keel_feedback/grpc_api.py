@@ -144,12 +144,6 @@ def build(settings: FeedbackSettings) -> GrpcService:
             thread.start()
         refresher.start()
 
-    def check_database() -> None:
-        store.ping()
-        usable, why = migrate.MIGRATIONS.schema_is_usable(engine)
-        if not usable:
-            raise RuntimeError(why)
-
     def check_redis() -> None:
         client.ping()
 
@@ -172,7 +166,7 @@ def build(settings: FeedbackSettings) -> GrpcService:
             FeedbackServicer(store, limits_of(settings), Exporter(store, settings.ingestion_target)), server
         ),
         [SERVICE_NAME],
-        {"database": check_database, "redis": check_redis},
+        {"database": lambda: migrate.MIGRATIONS.check(engine), "redis": check_redis},
         on_stop=stop_deps,
         on_start=start,
     )

@@ -220,12 +220,6 @@ def build(settings: IngestionSettings) -> GrpcService:
     collector = StateCollector(documents.counts, lambda: int(client.llen(settings.queue)))
     REGISTRY.register(collector)
 
-    def check_database() -> None:
-        documents.ping()
-        usable, why = migrate.MIGRATIONS.schema_is_usable(engine)
-        if not usable:
-            raise RuntimeError(why)
-
     def check_redis() -> None:
         client.ping()
 
@@ -244,7 +238,7 @@ def build(settings: IngestionSettings) -> GrpcService:
             IngestionServicer(documents, datasets), server
         ),
         [SERVICE_NAME],
-        {"database": check_database, "redis": check_redis, "artifacts": store.ping},
+        {"database": lambda: migrate.MIGRATIONS.check(engine), "redis": check_redis, "artifacts": store.ping},
         on_stop=stop_deps,
         on_start=reaper.start,
     )

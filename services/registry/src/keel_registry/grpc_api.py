@@ -254,12 +254,6 @@ def build(settings: RegistrySettings) -> GrpcService:
     publisher = AliasPublisher(client, settings.alias_channel, settings.events_stream, settings.events_maxlen)
     registry = core.Registry(engine, store, publisher)
 
-    def check_database() -> None:
-        registry.ping()
-        usable, why = migrate.schema_is_usable(engine)
-        if not usable:
-            raise RuntimeError(why)
-
     def check_redis() -> None:
         client.ping()
 
@@ -279,6 +273,10 @@ def build(settings: RegistrySettings) -> GrpcService:
             RegistryServicer(registry), server
         ),
         [SERVICE_NAME],
-        {"database": check_database, "redis": check_redis, "artifacts": check_artifacts},
+        {
+            "database": lambda: migrate.MIGRATIONS.check(engine),
+            "redis": check_redis,
+            "artifacts": check_artifacts,
+        },
         on_stop=stop_deps,
     )
