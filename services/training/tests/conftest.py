@@ -145,3 +145,22 @@ def upload(core: TrainingCore, chat_file: Callable[..., bytes]) -> Callable[...,
         return core.upload_file(tenant, "train.jsonl", "fine-tune", chat_file(n, offset))
 
     return make
+
+
+# --- the trainer tests' tiny model (test_trainer, test_trainer_dpo) ----------------------------
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: the tiny model's steps are faster so on a shared 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def learnable_dir(tiny_llama: Callable[..., Path]) -> Path:
+    """The tiny Llama with a wider weight init: at the default 0.02 a hidden size of 32 cannot
+    move the logits far from uniform, so attention-only LoRA could not show learning."""
+    return tiny_llama(initializer_range=0.2)

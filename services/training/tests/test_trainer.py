@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +27,7 @@ CPU = torch.device("cpu")
 END = "<|im_end|>\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: the tiny model's steps are faster so on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def learnable_dir(tiny_llama: Callable[..., Path]) -> Path:
-    """The tiny Llama with a wider weight init: at the default 0.02 a hidden size of 32 cannot
-    move the logits far from uniform, so attention-only LoRA could not show learning."""
-    return tiny_llama(initializer_range=0.2)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def labelled_text(tok: Any, enc: Encoded) -> str:

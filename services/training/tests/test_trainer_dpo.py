@@ -9,7 +9,6 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +32,7 @@ CPU = torch.device("cpu")
 END = "<|im_end|>\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def learnable_dir(tiny_llama: Callable[..., Path]) -> Path:
-    """As in test_trainer: a wider init, so attention-only LoRA can move the logits."""
-    return tiny_llama(initializer_range=0.2)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def pair(user: str, chosen: str, rejected: str) -> PreferencePair:
