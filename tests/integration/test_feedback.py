@@ -9,14 +9,11 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from keel_feedback.db import Interaction
 from keel_feedback.testing import interaction
@@ -25,18 +22,6 @@ pytestmark = pytest.mark.postgres
 
 STREAM, GROUP = "keel:interactions", "feedback"
 N = 4000
-
-
-@pytest.fixture
-def feedback_db(postgres_server: str) -> Iterator[str]:
-    name = f"keel_feedback_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _wait(cond: object, timeout: float, what: str) -> None:
@@ -48,12 +33,12 @@ def _wait(cond: object, timeout: float, what: str) -> None:
 
 
 def test_a_consumer_killed_mid_batch_loses_nothing_and_stores_nothing_twice(
-    valkey_url: str, feedback_db: str, tmp_path: Path
+    valkey_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
     from keel_common.sql import create_db_engine
     from keel_feedback.migrate import MIGRATIONS
 
-    engine = create_db_engine(feedback_db)
+    engine = create_db_engine(postgres_url)
     MIGRATIONS.upgrade(engine)  # once, before two processes start
     client = redis.Redis.from_url(valkey_url)
     client.delete(STREAM)
@@ -61,7 +46,7 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_stores_nothing_twice(
         **os.environ,
         "KEEL_REDIS_URL": valkey_url,
         "KEEL_DATA_DIR": str(tmp_path),
-        "KEEL_FEEDBACK_DATABASE_URL": feedback_db,
+        "KEEL_FEEDBACK_DATABASE_URL": postgres_url,
         "KEEL_FEEDBACK_BATCH": "100",
         "KEEL_FEEDBACK_BLOCK_MS": "100",
         # a silent consumer's entries are taken over after a second here (30 s by default)

@@ -16,12 +16,13 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 
 from keel_client.errors import GatewayError, GatewayUnreachable
+from keel_client.routes import RoutesMixin
 
 # What the ingestion service extracts (others are refused with a 400 naming the supported types).
 CONTENT_TYPES = {
@@ -71,27 +72,10 @@ def version_spec(version: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in clean.items() if v not in (None, {})}
 
 
-class DatasetsMixin:
+class DatasetsMixin(RoutesMixin):
     """The document and dataset routes of :class:`~keel_client.gateway.GatewayClient`."""
 
     _http: httpx.Client
-
-    if TYPE_CHECKING:
-
-        def _call(self, method: str, path: str, **kwargs: Any) -> Any: ...
-
-        def _list(
-            self,
-            path: str,
-            params: dict[str, Any],
-            limit: int | None,
-            page_size: int = 100,
-            after: str | None = None,
-        ) -> list[dict[str, Any]]: ...
-
-    def _dict(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(method, path, **kwargs)
-        return result
 
     # --- documents ----------------------------------------------------------------------------
     def upload_document(

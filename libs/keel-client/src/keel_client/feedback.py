@@ -7,8 +7,10 @@ The mixin is part of :class:`keel_client.gateway.GatewayClient`; its errors are 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
+
+from keel_client.routes import RoutesMixin
 
 Thumbs = Literal["up", "down"]
 Source = Literal["end_user", "annotator", "judge"]
@@ -36,21 +38,8 @@ def score_of(
     return scores[0] if scores else None
 
 
-class FeedbackMixin:
+class FeedbackMixin(RoutesMixin):
     """The feedback routes of :class:`~keel_client.gateway.GatewayClient`."""
-
-    if TYPE_CHECKING:
-
-        def _call(self, method: str, path: str, **kwargs: Any) -> Any: ...
-
-        def _list(
-            self,
-            path: str,
-            params: dict[str, Any],
-            limit: int | None,
-            page_size: int = 100,
-            after: str | None = None,
-        ) -> list[dict[str, Any]]: ...
 
     def submit_feedback(
         self,
@@ -78,16 +67,12 @@ class FeedbackMixin:
             "rater": rater,
             "client_id": client_id,
         }
-        result: dict[str, Any] = self._call(
-            "POST", "/v1/feedback", json={k: v for k, v in body.items() if v is not None}
-        )
-        return result
+        return self._dict("POST", "/v1/feedback", json={k: v for k, v in body.items() if v is not None})
 
     def get_interaction(self, completion_id: str) -> dict[str, Any]:
         """The stored request and answer with every feedback on it (``received`` false while only
         feedback has arrived)."""
-        result: dict[str, Any] = self._call("GET", f"/v1/interactions/{quote(completion_id, safe='')}")
-        return result
+        return self._dict("GET", f"/v1/interactions/{quote(completion_id, safe='')}")
 
     def list_interactions(
         self,
@@ -155,10 +140,9 @@ class FeedbackMixin:
             "max_examples": max_examples,
             "dry_run": dry_run,
         }
-        result: dict[str, Any] = self._call(
+        return self._dict(
             "POST", "/v1/feedback/exports", json={k: v for k, v in body.items() if v is not None}
         )
-        return result
 
     def feedback_stats(
         self,
