@@ -772,6 +772,17 @@ def colocated_with(ps):
 inference_rendered = bool(deployments_of("inference") or by_kind.get("RayService"))
 registry_rendered = bool(deployments_of("registry"))
 
+def sqlite_claim(ref, url, mounts, vols, problems):
+    """The claim a SQLite URL's file lives on; a problem when it is not a writable PVC mount."""
+    path = url.split("sqlite:///", 1)[-1]
+    m = mounts.get(os.path.dirname(path))
+    pvc = vols.get((m or {}).get("name"), {}).get("persistentVolumeClaim")
+    if m is None or m.get("readOnly") or not pvc:
+        problems.append(f"{ref}: SQLite database {path} is not on a writable PersistentVolumeClaim mount")
+        return None
+    return pvc["claimName"]
+
+
 def check_ingestion_common(ref, ps, c):
     """Checks the API and the workers share; returns (env, SQLite claim name or None)."""
     env, entries = env_of(c), {e["name"]: e for e in c.get("env", [])}
@@ -814,13 +825,7 @@ def check_ingestion_common(ref, ps, c):
     claim = None
     url = secret_value(db_ref["name"], db_ref.get("key")) if db_ref else None
     if url and url.startswith("sqlite:"):
-        path = url.split("sqlite:///", 1)[-1]
-        m = mounts.get(os.path.dirname(path))
-        pvc = vols.get((m or {}).get("name"), {}).get("persistentVolumeClaim")
-        if m is None or m.get("readOnly") or not pvc:
-            problems.append(f"{ref}: SQLite database {path} is not on a writable PersistentVolumeClaim mount")
-        else:
-            claim = pvc["claimName"]
+        claim = sqlite_claim(ref, url, mounts, vols, problems)
     return env, claim
 
 def check_ingestion_api(dep):
@@ -976,13 +981,7 @@ def check_feedback(dep):
     claim = None
     url = secret_value(db_ref["name"], db_ref.get("key")) if db_ref else None
     if url and url.startswith("sqlite:"):
-        path = url.split("sqlite:///", 1)[-1]
-        m = mounts.get(os.path.dirname(path))
-        pvc = vols.get((m or {}).get("name"), {}).get("persistentVolumeClaim")
-        if m is None or m.get("readOnly") or not pvc:
-            problems.append(f"{ref}: SQLite database {path} is not on a writable PersistentVolumeClaim mount")
-        else:
-            claim = pvc["claimName"]
+        claim = sqlite_claim(ref, url, mounts, vols, problems)
         if dep["spec"].get("replicas") != 1:
             problems.append(f"{ref}: SQLite needs exactly 1 replica, got {dep['spec'].get('replicas')}")
         if (dep["spec"].get("strategy") or {}).get("type") != "Recreate":
