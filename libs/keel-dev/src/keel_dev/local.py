@@ -155,6 +155,8 @@ class LocalPlatform:
         self.valkey: EmbeddedValkey | None = None
         # Each service a supervised child: `keel up` restarts a crashed one (see supervise()).
         self.supervisor = Supervisor(restart_policy)
+        # Spawned and not yet healthy: start() launches every service, then waits for them all.
+        self._starting: list[tuple[str, Probe, subprocess.Popen[bytes], float | None]] = []
         self.state = PlatformState(str(self.data_dir))
 
     def __enter__(self) -> LocalPlatform:
@@ -232,6 +234,8 @@ class LocalPlatform:
                 self.state.components["valkey"] = Component(
                     "valkey", url=self.redis_url, log=str(self.data_dir / "valkey" / "valkey.log")
                 )
+            # Every service is launched before any is waited for: each needs only the others'
+            # addresses (chosen here), so their start-up (mostly imports) overlaps on all cores.
             self._start_service("registry", self.registry_port, self.registry_http_port)
             if self.inference:
                 self._start_inference()
@@ -244,9 +248,15 @@ class LocalPlatform:
                 self._start_service("feedback", self.feedback_port, self.feedback_http_port, ingestion)
             if self.gateway:
                 self._start_gateway()
+            for name, probe, proc, timeout in self._starting:  # in start order: the first to fail is named
+                self._wait(name, probe, proc, timeout)
+            self._starting.clear()
+            if self.gateway:
+                self.admin_key = self._admin_key()
             self.state.save()
             return self.state
         except BaseException:
+            self._starting.clear()
             self.stop()
             raise
 
@@ -259,8 +269,8 @@ class LocalPlatform:
         timeout: float | None = None,
     ) -> None:
         """Spawn ``keel_<name> serve`` on localhost with the platform's data dir and Redis, record
-        it as a component and wait until it is SERVING (gRPC health), or, for an HTTP-only
-        service (``port=None``), until its ``/livez`` answers."""
+        it as a component; start() then waits until it is SERVING (gRPC health), or, for an
+        HTTP-only service (``port=None``), until its ``/livez`` answers."""
         grpc_port = None if port is None else port_or_free(port)
         http_port = port_or_free(http_port)
         prefix = f"KEEL_{name.upper()}_"
@@ -295,7 +305,7 @@ class LocalPlatform:
             pid=proc.pid,
             log=str(self.data_dir / "logs" / f"{name}.log"),
         )
-        self._wait(name, probe, proc, timeout)
+        self._starting.append((name, probe, proc, timeout))
 
     @staticmethod
     def model_cache() -> str:
@@ -359,7 +369,7 @@ class LocalPlatform:
         self, service: str, env: dict[str, str], metrics_port: int, args: tuple[str, ...], queues: str
     ) -> None:
         """``keel_<service> worker``: a Celery worker, healthy once its side server's /livez
-        answers."""
+        answers (start() waits for that)."""
         name = f"{service}-worker"
         port = port_or_free(metrics_port)
         http = f"http://127.0.0.1:{port}"
@@ -384,12 +394,12 @@ class LocalPlatform:
         self.state.components[name] = Component(
             name, http=http, pid=proc.pid, log=str(self.data_dir / "logs" / f"{name}.log"), queues=queues
         )
-        self._wait(name, probe, proc)
+        self._starting.append((name, probe, proc, None))
 
     def _start_gateway(self) -> None:
         """The OpenAI-compatible gateway (HTTP only) in front of the local registry and inference
-        (without inference it starts, and its /readyz says inference is unreachable); then the
-        operator's admin key, created once and reused while it still verifies."""
+        (without inference it starts, and its /readyz says inference is unreachable). Once it
+        is live, start() gets the operator's admin key (``_admin_key``)."""
         pepper_file = gateway_dir(self.data_dir) / "pepper"
         pepper = read_secret(pepper_file)
         if not pepper:  # one secret per data dir: the stored key hashes depend on it
@@ -406,9 +416,10 @@ class LocalPlatform:
             "KEEL_GATEWAY_SEMANTIC_RAILS": os.environ.get("KEEL_GATEWAY_SEMANTIC_RAILS", "true"),
         }
         self._start_service("gateway", None, self.gateway_port, env, self.gateway_startup_timeout)
-        self.admin_key = self._admin_key(pepper)
 
-    def _admin_key(self, pepper: str) -> str:
+    def _admin_key(self) -> str:
+        """The operator's admin key: created once and reused while it still verifies."""
+        pepper = read_secret(gateway_dir(self.data_dir) / "pepper")
         path = admin_key_path(self.data_dir)
         saved = read_secret(path)
         if saved:

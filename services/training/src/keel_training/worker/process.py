@@ -15,6 +15,8 @@ def run_worker(settings: TrainingSettings, queues: list[str], concurrency: int) 
     from keel_training.worker.celery_app import make_celery
     from keel_training.worker.job_run import drain_marker
 
+    preload()
+
     try:
         return run_celery_worker(
             "training",
@@ -29,3 +31,15 @@ def run_worker(settings: TrainingSettings, queues: list[str], concurrency: int) 
         )
     finally:
         drain_marker(os.getpid()).unlink(missing_ok=True)
+
+
+def preload() -> None:
+    """Import what every job needs once, here in Celery's main process. Each job runs in a
+    fresh pool process forked from it (``worker_max_tasks_per_child=1``), which then starts
+    without these imports: ~3 s less per job on a 2-core machine. Importing touches no device,
+    so CUDA is still first initialised in the job's own process."""
+    import peft  # noqa: F401
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    from transformers.models.llama import modeling_llama  # noqa: F401 - the default base model's
+
+    from keel_training import trainer, trainer_dpo  # noqa: F401
