@@ -12,10 +12,9 @@ import importlib
 import io
 import json
 import re
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -242,15 +241,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Fake, str]]:
+def fake(monkeypatch: pytest.MonkeyPatch, http_server: Callable[[type[Handler]], str]) -> tuple[Fake, str]:
     monkeypatch.setattr(cli_live, "POLL_S", 0.0)  # the script answers each poll with its next state
     state = Fake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Handler,), {"fake": state}))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return state, http_server(type("H", (Handler,), {"fake": state}))
 
 
 def keel(url: str, *args: str, code: int = 0) -> str:

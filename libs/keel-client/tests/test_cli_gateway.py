@@ -6,9 +6,8 @@ tests/integration/test_local_platform.py; here each case is pinned exactly."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -102,15 +101,9 @@ class Gateway(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def gateway() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def gateway(http_server: Callable[[type[Gateway]], str]) -> tuple[str, list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
-    handler = type("Handler", (Gateway,), {"seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    return http_server(type("Handler", (Gateway,), {"seen": seen})), seen
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,9 @@ import email.parser
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -243,16 +243,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake() -> Iterator[tuple[Fake, str]]:
+def fake(http_server: Callable[[type[Handler]], str]) -> tuple[Fake, str]:
     state = Fake()
-    handler = type("H", (Handler,), {"fake": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return state, http_server(type("H", (Handler,), {"fake": state}))
 
 
 @pytest.fixture

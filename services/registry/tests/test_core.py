@@ -84,7 +84,7 @@ def test_aliases_move_roll_back_and_are_published(
         ("SET", 0, v1, "alice"),
     ]
     published: list[dict[str, object]] = []
-    while (msg := pubsub.get_message(timeout=5)) is not None and len(published) < 3:
+    while len(published) < 3 and (msg := pubsub.get_message(timeout=5)) is not None:
         if msg["type"] == "message":
             published.append(json.loads(msg["data"]))
     assert [(p["action"], p["to_version"]) for p in published] == [("SET", v1), ("SET", v2), ("ROLLBACK", v1)]

@@ -51,7 +51,9 @@ class SideServer:
         self.readiness = readiness
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="keel-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), name="keel-http", daemon=True
+        )
 
     @property
     def port(self) -> int:
