@@ -256,7 +256,6 @@ class LocalPlatform:
             self.state.save()
             return self.state
         except BaseException:
-            self._starting.clear()
             self.stop()
             raise
 
@@ -462,7 +461,7 @@ class LocalPlatform:
     def stop(self, grace: float = 10.0) -> list[str]:
         """Stop every component, the last started first; the names of those that did not drain
         within their grace and were killed."""
-        killed = []
+        killed, self._starting = [], []
         for name in reversed(list(self.supervisor.children)):
             if self.supervisor.stop(name, self.GRACE.get(name, grace), reap_group=name in self.REAP_GROUP):
                 killed.append(name)
