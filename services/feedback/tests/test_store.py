@@ -76,6 +76,34 @@ def test_client_id_makes_a_submission_idempotent(store: Store) -> None:
     assert len(store.get("chatcmpl-i", "acme").feedback) == 1
 
 
+def test_a_batch_gives_each_submission_its_own_result_from_one_transaction(store: Store) -> None:
+    save(store, interaction("chatcmpl-b1", tenant="acme"), interaction("chatcmpl-b2", tenant="globex"))
+    store.submit(thumb("chatcmpl-b1", True, client_id="old"))
+    results = store.submit_many(
+        [
+            thumb("chatcmpl-b1", False, rater="u1"),  # stored, joined
+            thumb("chatcmpl-b2", True),  # another tenant's completion
+            Submission("chatcmpl-b1", "acme", correction="  "),  # bad input
+            thumb("chatcmpl-b1", False, client_id="old"),  # client_id reused for other content
+            thumb("chatcmpl-b3", True, client_id="new"),  # before its interaction
+            thumb("chatcmpl-b3", True, client_id="new"),  # the same, sent twice: a retry of it
+            thumb("chatcmpl-b1", True, client_id="old"),  # a retry of the earlier submission
+        ]
+    )
+    ok, other, bad, reused, new, retry, old = results
+    assert not isinstance(ok, Exception) and ok.created and ok.interaction_received
+    assert isinstance(other, NotFound) and other.field == "request_id"
+    assert isinstance(bad, InvalidArgument) and bad.field == "correction"
+    assert isinstance(reused, AlreadyExists) and reused.field == "client_id"
+    assert not isinstance(new, Exception) and new.created and not new.interaction_received
+    assert not isinstance(retry, Exception) and not retry.created and retry.feedback.id == new.feedback.id
+    assert not isinstance(old, Exception) and not old.created
+    # what was accepted is stored once; what was refused is not stored at all
+    assert [f.id for f in store.get("chatcmpl-b1", "acme").feedback] == [old.feedback.id, ok.feedback.id]
+    assert [f.id for f in store.get("chatcmpl-b3", "acme").feedback] == [new.feedback.id]
+    assert store.get("chatcmpl-b2", "globex").feedback == []
+
+
 @pytest.mark.parametrize(
     ("sub", "field"),
     [

@@ -296,3 +296,58 @@ def test_lag_and_quality_are_prometheus_gauges(rig: Rig) -> None:
     assert "keel_feedback_consumer_undelivered 0.0" in text
     assert 'keel_feedback_submissions_total{kind="thumb",outcome="created"}' in text
     assert cid not in text  # no request id in any label
+
+
+def test_submissions_that_arrive_together_go_to_the_service_together(rig: Rig) -> None:
+    """The gateway's batcher against the real feedback service: 50 submissions made in one event
+    loop tick go as three calls (one at once, one more while it is under way, then the 48 that
+    waited), and each caller gets its own result or error."""
+    import asyncio
+
+    import grpc
+
+    from keel.feedback.v1 import feedback_pb2 as pb
+    from keel.feedback.v1 import feedback_pb2_grpc as pb_grpc
+    from keel_gateway.errors import ApiError
+    from keel_gateway.feedback_batch import SubmitBatcher
+
+    theirs = rig.chat(rig.globex)
+    rig.consume(1)
+
+    def batches() -> tuple[float, float]:
+        text = httpx.get(rig.metrics).text
+        values = [
+            float(line.rsplit(" ", 1)[1])
+            for name in ("count", "sum")
+            for line in text.splitlines()
+            if line.startswith(f"keel_feedback_submit_batch_submissions_{name} ")
+        ]
+        return values[0], values[1]
+
+    good = [
+        pb.SubmitFeedbackRequest(request_id=f"chatcmpl-batch{i}", tenant="acme", comment=f"note {i}")
+        for i in range(48)
+    ]
+    bad = [
+        pb.SubmitFeedbackRequest(request_id=theirs, tenant="acme", comment="not mine"),
+        pb.SubmitFeedbackRequest(request_id="chatcmpl-batchx", tenant="acme", correction="  "),
+    ]
+
+    async def submit_all() -> list[Any]:
+        async with grpc.aio.insecure_channel(rig.gw.settings.feedback_target) as channel:
+            batcher = SubmitBatcher(pb_grpc.FeedbackServiceStub(channel), {"request_id": "completion_id",
+                                    "correction": "correction"}, timeout_s=30)  # fmt: skip
+            return await asyncio.gather(*(batcher.submit(r) for r in [*good, *bad]), return_exceptions=True)
+
+    calls, submitted = batches()
+    results = asyncio.run(submit_all())
+    after = batches()
+    assert (after[0] - calls, after[1] - submitted) == (3, 50)
+    assert [r.feedback.request_id for r in results[:48]] == [r.request_id for r in good]
+    assert all(r.created for r in results[:48])
+    other, empty = results[48:]
+    assert isinstance(other, ApiError) and (other.status, other.param) == (404, "completion_id")
+    assert isinstance(empty, ApiError) and (empty.status, empty.param) == (400, "correction")
+    # read-after-write: each is there as soon as its caller has the answer
+    seen = rig.get("/v1/interactions/chatcmpl-batch7", rig.trainer).json()
+    assert [f["comment"] for f in seen["feedback"]] == ["note 7"]

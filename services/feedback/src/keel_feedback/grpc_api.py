@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -13,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from keel.feedback.v1 import feedback_pb2 as pb
 from keel.feedback.v1 import feedback_pb2_grpc as pb_grpc
+from keel_common.errors import KeelError
 from keel_common.grpc import GrpcService
 from keel_common.grpc.metadata import actor
 from keel_common.periodic import Periodic
@@ -24,10 +26,10 @@ from keel_feedback.config import FeedbackSettings
 from keel_feedback.consumer import Consumer
 from keel_feedback.core.filters import Filter
 from keel_feedback.core.quality import quality
-from keel_feedback.core.scores import Limits
+from keel_feedback.core.scores import Limits, Submission
 from keel_feedback.core.store import Store
 from keel_feedback.export_api import Exporter
-from keel_feedback.protos import feedback_pb, filter_of, quality_pb, stored_pb, submission_of
+from keel_feedback.protos import error_pb, feedback_pb, filter_of, quality_pb, stored_pb, submission_of
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +45,53 @@ class FeedbackServicer(pb_grpc.FeedbackServiceServicer):
     def SubmitFeedback(
         self, request: pb.SubmitFeedbackRequest, context: grpc.ServicerContext
     ) -> pb.SubmitFeedbackResponse:
-        sub = submission_of(request, self.limits)
-        kind = sub.score.kind if sub.score else "none"
-        try:
-            done = self.store.submit(sub)
-        except Exception:
-            m.SUBMITTED.labels(kind, "refused").inc()
-            raise
-        m.SUBMITTED.labels(kind, "created" if done.created else "repeated").inc()
-        return pb.SubmitFeedbackResponse(
-            feedback=feedback_pb(done.feedback),
-            created=done.created,
-            interaction_received=done.interaction_received,
+        (result,) = self._submit([request])
+        if isinstance(result, KeelError):
+            raise result
+        return result
+
+    def SubmitFeedbackBatch(
+        self, request: pb.SubmitFeedbackBatchRequest, context: grpc.ServicerContext
+    ) -> pb.SubmitFeedbackBatchResponse:
+        return pb.SubmitFeedbackBatchResponse(
+            results=[
+                pb.SubmitFeedbackResult(error=error_pb(r))
+                if isinstance(r, KeelError)
+                else pb.SubmitFeedbackResult(submitted=r)
+                for r in self._submit(request.submissions)
+            ]
         )
+
+    def _submit(
+        self, requests: Sequence[pb.SubmitFeedbackRequest]
+    ) -> list[pb.SubmitFeedbackResponse | KeelError]:
+        """Each request's response or the error that refused it, from one transaction."""
+        m.SUBMIT_BATCH.observe(len(requests))
+        subs: list[Submission | KeelError] = []
+        for r in requests:
+            try:
+                subs.append(submission_of(r, self.limits))
+            except KeelError as exc:
+                subs.append(exc)
+        valid = [s for s in subs if isinstance(s, Submission)]
+        stored = iter(self.store.submit_many(valid) if valid else [])
+        out: list[pb.SubmitFeedbackResponse | KeelError] = []
+        for sub in subs:
+            done = next(stored) if isinstance(sub, Submission) else sub
+            kind = sub.score.kind if isinstance(sub, Submission) and sub.score else "none"
+            if isinstance(done, KeelError):
+                m.SUBMITTED.labels(kind, "refused").inc()
+                out.append(done)
+                continue
+            m.SUBMITTED.labels(kind, "created" if done.created else "repeated").inc()
+            out.append(
+                pb.SubmitFeedbackResponse(
+                    feedback=feedback_pb(done.feedback),
+                    created=done.created,
+                    interaction_received=done.interaction_received,
+                )
+            )
+        return out
 
     def GetInteraction(
         self, request: pb.GetInteractionRequest, context: grpc.ServicerContext

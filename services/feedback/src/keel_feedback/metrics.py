@@ -31,6 +31,14 @@ SUBMITTED = metrics.counter(
     ("kind", "outcome"),
 )
 
+SUBMIT_BATCH = metrics.histogram(
+    "feedback",
+    "submit_batch",
+    "Submissions per call: how many the gateway sent together (SubmitFeedback is a batch of one)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    unit="submissions",
+)
+
 
 class LagCollector(Collector):
     """At scrape time, from the stream: ``keel_feedback_consumer_pending`` (delivered, not yet

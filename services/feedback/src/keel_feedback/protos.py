@@ -8,7 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from keel.feedback.v1 import feedback_pb2 as pb
 from keel.gateway.v1 import gateway_pb2 as gpb
-from keel_common.errors import InvalidArgument
+from keel_common.errors import InvalidArgument, KeelError
 from keel_common.sql import as_utc
 from keel_feedback.core.filters import Filter
 from keel_feedback.core.quality import VersionQuality
@@ -87,6 +87,10 @@ def submission_of(r: pb.SubmitFeedbackRequest, limits: Limits) -> Submission:
         comment=r.comment,
         limits=limits,
     )
+
+
+def error_pb(e: KeelError) -> pb.SubmitFeedbackError:
+    return pb.SubmitFeedbackError(code=e.code.name, message=e.message, field=e.field or "")
 
 
 def feedback_pb(f: Feedback) -> pb.Feedback:

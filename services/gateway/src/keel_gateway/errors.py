@@ -135,13 +135,23 @@ def from_grpc(err: grpc.RpcError, service: str, params: Mapping[str, str] = _PAR
     → the request's); the message is the violation's description when there is one."""
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     details = (err.details() if hasattr(err, "details") else "") or ""
+    return upstream_error(code, details, field_violation(err), service, params)
+
+
+def upstream_error(
+    code: grpc.StatusCode,
+    details: str,
+    violation: tuple[str, str] | None,
+    service: str,
+    params: Mapping[str, str] = _PARAMS,
+) -> ApiError:
+    """``from_grpc`` for a status that did not come as a failed call (one item of a batch)."""
     status, kind = _GRPC.get(code, (502, "upstream_error"))
     if status >= 500:
         message = f"{service} is unavailable or failed: {details or code.name}"
         headers = {"retry-after": "1"} if status == 503 else {}
         return ApiError(status, message, code=kind, headers=headers)
     param = None
-    violation = field_violation(err)
     if violation is not None:
         field, description = violation
         details = description or details

@@ -21,6 +21,7 @@ from keel_common.paging import encode_token
 from keel_common.protoenum import enum_name
 from keel_gateway.completion_ids import CompletionIds
 from keel_gateway.errors import ApiError, from_grpc
+from keel_gateway.feedback_batch import SubmitBatcher
 from keel_gateway.feedback_schemas import ExportRequest, FeedbackRequest
 from keel_gateway.feedback_stub import FeedbackStub
 from keel_gateway.listing import limit_of, page
@@ -226,6 +227,7 @@ class Feedback:
         self.stub = stub
         self.ids = ids
         self.timeout_s = timeout_s
+        self.batcher = SubmitBatcher(stub, _PARAMS, timeout_s)
 
     @staticmethod
     async def _call(pending: Awaitable[T]) -> T:
@@ -233,9 +235,11 @@ class Feedback:
             return await pending
         except grpc.RpcError as err:
             api = from_grpc(err, "feedback", _PARAMS)
-            if api.status == 404:
-                api.code = "not_found"
-            raise api from None
+        except ApiError as err:  # one submission of a batch, refused
+            api = err
+        if api.status == 404:
+            api.code = "not_found"
+        raise api
 
     async def _check_issued(self, tenant: str, completion_id: str) -> None:
         if self.ids.issued_to(completion_id, tenant):
@@ -270,7 +274,7 @@ class Feedback:
         score = _score(body)
         if score is not None:
             req.score.CopyFrom(score)
-        resp = await self._call(self.stub.SubmitFeedback(req, timeout=self.timeout_s))
+        resp = await self._call(self.batcher.submit(req))
         return feedback_object(resp.feedback) | {
             "created": resp.created,
             "interaction_received": resp.interaction_received,

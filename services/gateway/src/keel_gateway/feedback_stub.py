@@ -15,6 +15,9 @@ class FeedbackStub(Protocol):
     def SubmitFeedback(
         self, request: pb.SubmitFeedbackRequest, *, timeout: float
     ) -> Awaitable[pb.SubmitFeedbackResponse]: ...
+    def SubmitFeedbackBatch(
+        self, request: pb.SubmitFeedbackBatchRequest, *, timeout: float
+    ) -> Awaitable[pb.SubmitFeedbackBatchResponse]: ...
     def GetInteraction(
         self, request: pb.GetInteractionRequest, *, timeout: float
     ) -> Awaitable[pb.StoredInteraction]: ...

@@ -152,6 +152,36 @@ class SubmitFeedbackResponse(_message.Message):
     interaction_received: bool
     def __init__(self, feedback: _Optional[_Union[Feedback, _Mapping]] = ..., created: _Optional[bool] = ..., interaction_received: _Optional[bool] = ...) -> None: ...
 
+class SubmitFeedbackBatchRequest(_message.Message):
+    __slots__ = ("submissions",)
+    SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    submissions: _containers.RepeatedCompositeFieldContainer[SubmitFeedbackRequest]
+    def __init__(self, submissions: _Optional[_Iterable[_Union[SubmitFeedbackRequest, _Mapping]]] = ...) -> None: ...
+
+class SubmitFeedbackError(_message.Message):
+    __slots__ = ("code", "message", "field")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    field: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class SubmitFeedbackResult(_message.Message):
+    __slots__ = ("submitted", "error")
+    SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    submitted: SubmitFeedbackResponse
+    error: SubmitFeedbackError
+    def __init__(self, submitted: _Optional[_Union[SubmitFeedbackResponse, _Mapping]] = ..., error: _Optional[_Union[SubmitFeedbackError, _Mapping]] = ...) -> None: ...
+
+class SubmitFeedbackBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SubmitFeedbackResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SubmitFeedbackResult, _Mapping]]] = ...) -> None: ...
+
 class InteractionFilter(_message.Message):
     __slots__ = ("tenant", "model", "model_version", "base_model", "rated", "thumb", "verdict", "start_time", "end_time")
     TENANT_FIELD_NUMBER: _ClassVar[int]

@@ -39,6 +39,11 @@ class FeedbackServiceStub:
                 request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.SerializeToString,
                 response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.FromString,
                 _registered_method=True)
+        self.SubmitFeedbackBatch = channel.unary_unary(
+                '/keel.feedback.v1.FeedbackService/SubmitFeedbackBatch',
+                request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackBatchRequest.SerializeToString,
+                response_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackBatchResponse.FromString,
+                _registered_method=True)
         self.GetInteraction = channel.unary_unary(
                 '/keel.feedback.v1.FeedbackService/GetInteraction',
                 request_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.GetInteractionRequest.SerializeToString,
@@ -70,6 +75,15 @@ class FeedbackServiceServicer:
         than the consumer); the two are joined by request_id when it arrives. Idempotent by
         (tenant, client_id): the same request again returns the stored feedback; a different
         one under the same client_id is ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitFeedbackBatch(self, request, context):
+        """Many submissions in one call and one transaction, each with its own result, in order: what
+        the gateway sends when submissions arrive together. One refused submission refuses only
+        itself.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,6 +125,11 @@ def add_FeedbackServiceServicer_to_server(servicer, server):
                     servicer.SubmitFeedback,
                     request_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.FromString,
                     response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.SerializeToString,
+            ),
+            'SubmitFeedbackBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitFeedbackBatch,
+                    request_deserializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackBatchRequest.FromString,
+                    response_serializer=keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackBatchResponse.SerializeToString,
             ),
             'GetInteraction': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInteraction,
@@ -160,6 +179,33 @@ class FeedbackService:
             '/keel.feedback.v1.FeedbackService/SubmitFeedback',
             keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.SerializeToString,
             keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitFeedbackBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.feedback.v1.FeedbackService/SubmitFeedbackBatch',
+            keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackBatchRequest.SerializeToString,
+            keel_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
