@@ -167,7 +167,9 @@ class Store(SqlCore):
                     out[i] = Submitted(Feedback(**values), True, owner is not None)
                 if rows:
                     conn.execute(_INSERT, rows)
-            return [r for r in out if r is not None]
+            done = [r for r in out if r is not None]
+            assert len(done) == len(subs), "every submission has its result"  # the caller zips them
+            return done
 
         # A concurrent retry with the same client_id loses the unique race; the retry finds it.
         return self._retrying(work)
