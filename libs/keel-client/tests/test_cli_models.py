@@ -1,10 +1,13 @@
 """`keel models` and `keel models alias` against a real registry gRPC server on localhost (the
 root conftest's ``registry_factory``): every command, errors shown once by the root group, and
-where the CLI finds the registry (option, environment, the running `keel up`'s state file)."""
+where the CLI finds the registry (option, environment, the running `keel up`'s state file) or,
+when none is named, that it goes through the gateway with the key."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from click.testing import CliRunner
 from keel_client.cli import main
 from keel_client.registry import KeelApiError, RegistryClient
 from keel_client.state import Component, PlatformState
+from keel_common.contract import OPERATOR_TENANT
 
 
 @pytest.fixture
@@ -102,7 +106,8 @@ def test_a_field_error_names_its_field_from_the_status_details(target: str) -> N
 def test_the_registry_is_found_without_flags(
     target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """$KEEL_REGISTRY_ADDR, else the registry of the `keel up` running on $KEEL_DATA_DIR."""
+    """$KEEL_REGISTRY_ADDR names the registry as --registry does; without either, what only the
+    registry's gRPC API offers (creating a model) goes to the `keel up` running on $KEEL_DATA_DIR."""
     runner = CliRunner()
     with RegistryClient(target) as reg:
         reg.create_model("found")
@@ -113,5 +118,68 @@ def test_the_registry_is_found_without_flags(
     state.components["registry"] = Component("registry", grpc=target)
     state.save()
     monkeypatch.setenv("KEEL_DATA_DIR", str(tmp_path))
-    result = runner.invoke(main, ["models", "list"])
-    assert result.exit_code == 0 and "found" in result.output
+    result = runner.invoke(main, ["models", "create", "made-here"])
+    assert result.exit_code == 0 and "created model made-here" in result.output
+    with RegistryClient(target) as reg:
+        # owned by the operator's tenant unless --tenant says otherwise: `keel up`'s key sees it
+        assert reg.get_model("made-here").tenant == OPERATOR_TENANT
+
+
+MODEL = {
+    "object": "registry.model", "id": "bot", "name": "bot", "owned_by": "acme", "description": "helps",
+    "latest_version": 2, "aliases": {"production": 2}, "created_by": "key:k1",
+    "created_at": 1_700_000_000, "updated_at": 1_700_000_000,
+}  # fmt: skip
+
+
+class Gateway(BaseHTTPRequestHandler):
+    """Plays the gateway's /v1/registry/models for the acme key; remembers what it was asked."""
+
+    seen: list[tuple[str, str]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("authorization", "")))
+        ok = self.path.startswith("/v1/registry/models?")
+        page = {"object": "list", "data": [MODEL], "has_more": False, "first_id": "bot", "last_id": "bot"}
+        raw = json.dumps(page if ok else {"error": {"message": "nope", "code": "not_found"}}).encode()
+        self.send_response(200 if ok else 404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+def test_without_a_named_registry_models_go_through_the_gateway_with_the_key(
+    http_server: Callable[[type[BaseHTTPRequestHandler]], str],
+    target: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real gateway answers these commands in services/gateway/tests/test_http_registry.py;
+    here: which way the CLI goes, with which key, and what only --registry can do."""
+    monkeypatch.delenv("KEEL_REGISTRY_ADDR", raising=False)
+    monkeypatch.setenv("KEEL_DATA_DIR", str(tmp_path))  # no `keel up` there
+    monkeypatch.setenv("KEEL_GATEWAY_URL", http_server(Gateway))
+    monkeypatch.setenv("KEEL_API_KEY", "sk-keel-k1.secret")
+    runner = CliRunner()
+    Gateway.seen.clear()
+    out = runner.invoke(main, ["models", "list", "-q", "bo"])
+    assert out.exit_code == 0, out.output
+    assert "bot" in out.output and "production→2" in out.output and "acme" in out.output
+    path, auth = Gateway.seen[-1]
+    assert path.startswith("/v1/registry/models?query=bo") and auth == "Bearer sk-keel-k1.secret"
+    out = runner.invoke(main, ["models", "list", "--tenant", "globex"])
+    assert out.exit_code == 2 and "--tenant needs --registry" in out.output
+    out = runner.invoke(main, ["models", "versions"])
+    assert out.exit_code == 2 and "NAME is required through the gateway" in out.output
+    out = runner.invoke(main, ["models", "show", "bot@nope"])
+    assert out.exit_code == 1 and out.output.startswith("error: nope")
+    # the option names the registry: gRPC, every tenant, no key asked for
+    seen = len(Gateway.seen)
+    with RegistryClient(target) as reg:
+        reg.create_model("ops-only", tenant="globex")
+    out = runner.invoke(main, ["--registry", target, "models", "list", "--tenant", "globex"])
+    assert out.exit_code == 0 and "ops-only" in out.output and len(Gateway.seen) == seen

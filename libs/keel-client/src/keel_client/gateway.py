@@ -1,5 +1,6 @@
 """A small client of the gateway's HTTP API: API keys (admin), models, chat completions, files
-and fine-tuning jobs, and documents and datasets (their methods live in ``keel_client.datasets``);
+and fine-tuning jobs, documents and datasets (their methods live in ``keel_client.datasets``),
+feedback (``keel_client.feedback``) and the registry (``keel_client.registry_routes``);
 chat answers and job events stream over server-sent events that are parsed here (no ``openai``
 dependency).
 
@@ -19,6 +20,7 @@ import httpx
 from keel_client.datasets import DatasetsMixin
 from keel_client.errors import GatewayError, GatewayUnreachable, error_from
 from keel_client.feedback import FeedbackMixin
+from keel_client.registry_routes import RegistryRoutesMixin
 from keel_common.contract import REQUEST_ID_HEADER
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -54,7 +56,7 @@ class ChatResult:
     usage: dict[str, int] = field(default_factory=dict)
 
 
-class GatewayClient(DatasetsMixin, FeedbackMixin):
+class GatewayClient(DatasetsMixin, FeedbackMixin, RegistryRoutesMixin):
     """``base_url`` is the gateway's root (``http://host:port``; a trailing ``/v1`` is accepted)."""
 
     def __init__(

@@ -1,7 +1,10 @@
-"""Python SDK for the registry: thin, typed wrappers over the gRPC stub with readable errors."""
+"""Python SDK for the registry's gRPC API (operators, inside the cluster): thin, typed wrappers over
+the stub with readable errors, and ``RegistryJson``: the same calls answered in the gateway's
+JSON shapes. Trainers reach the registry through the gateway (``keel_client.registry_routes``)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import tempfile
 from collections.abc import Iterator
@@ -182,3 +185,183 @@ class RegistryClient:
 
     def resolve(self, ref: str) -> pb.ResolveResponse:
         return self._rpc(self.stub.Resolve, pb.ResolveRequest(ref=ref))
+
+
+# --- the registry's answers in the gateway's JSON shapes ------------------------------------------
+def _opt(value: str) -> str | None:
+    return value or None
+
+
+def model_json(m: pb.Model) -> dict[str, Any]:
+    """A model as ``GET /v1/registry/models/{name}`` shows it."""
+    return {
+        "object": "registry.model",
+        "id": m.name,
+        "name": m.name,
+        "owned_by": m.tenant,
+        "description": m.description,
+        "latest_version": m.latest_version,
+        "aliases": dict(sorted(m.aliases.items())),
+        "created_by": m.creator,
+        "created_at": m.created_at.seconds,
+        "updated_at": m.updated_at.seconds,
+    }
+
+
+def version_json(v: pb.ModelVersion) -> dict[str, Any]:
+    """A version as the gateway shows it, with the artifact's URI (which only operators see)."""
+    lin = v.lineage
+    dataset = f"{lin.dataset_id}@{lin.dataset_version}" if lin.dataset_id and lin.dataset_version else None
+    artifact = {"uri": v.artifact_uri, "sha256": v.artifact_sha256, "bytes": v.artifact_size_bytes}
+    return {
+        "object": "registry.version",
+        "id": f"{v.model}/{v.version}",
+        "model": v.model,
+        "version": v.version,
+        "status": status_name(v.status).lower() if v.status else "unknown",
+        "status_details": _opt(v.status_message),
+        "base_model": v.base_model,
+        "aliases": sorted(v.aliases),
+        "metrics": dict(sorted(v.metrics.items())),
+        "params": dict(sorted(v.params.items())),
+        "lineage": {
+            "training_job_id": _opt(lin.training_job_id),
+            "dataset": dataset or _opt(lin.dataset_id),
+            "dataset_id": _opt(lin.dataset_id),
+            "dataset_version": _opt(lin.dataset_version),
+            "source": _opt(lin.source),
+            "parent_version": _opt(lin.parent_version),
+        },
+        "tags": list(v.tags),
+        "description": v.description,
+        "artifact": artifact if v.artifact_uri else None,
+        "created_by": v.creator,
+        "created_at": v.created_at.seconds,
+        "updated_at": v.updated_at.seconds,
+    }
+
+
+def alias_json(a: pb.Alias) -> dict[str, Any]:
+    return {
+        "object": "registry.alias",
+        "model": a.model,
+        "alias": a.alias,
+        "version": a.version,
+        "updated_by": a.updated_by,
+        "updated_at": a.updated_at.seconds,
+    }
+
+
+def event_json(e: pb.AliasEvent) -> dict[str, Any]:
+    return {
+        "object": "registry.alias_event",
+        "id": str(e.id),
+        "model": e.model,
+        "alias": e.alias,
+        "action": enum_name(pb.AliasAction, e.action).lower(),
+        "from_version": e.from_version or None,
+        "to_version": e.to_version or None,
+        "actor": e.actor,
+        "reason": e.reason,
+        "created_at": e.at.seconds,
+    }
+
+
+def _first(items: Iterator[Any], limit: int | None) -> list[Any]:
+    return list(itertools.islice(items, limit))
+
+
+class RegistryJson:
+    """The registry's gRPC API (an operator's, inside the cluster: every tenant, no key) with
+    the methods and answers of :class:`keel_client.registry_routes.RegistryRoutesMixin`, so a
+    caller works the same over either."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> RegistryJson:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def list_registry_models(
+        self, query: str | None = None, limit: int | None = None, tenant: str = ""
+    ) -> list[dict[str, Any]]:
+        return [model_json(m) for m in _first(self.client.list_models(tenant, query or ""), limit)]
+
+    def get_registry_model(self, name: str) -> dict[str, Any]:
+        return model_json(self.client.get_model(name))
+
+    def list_model_versions(
+        self,
+        name: str,
+        status: str | None = None,
+        tag: str | None = None,
+        base_model: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """``name`` empty: every model's versions."""
+        found = self.client.list_versions(
+            name, status=status or "", tag=tag or "", base_model=base_model or ""
+        )
+        return [version_json(v) for v in _first(found, limit)]
+
+    def get_model_version(self, name: str, version: int) -> dict[str, Any]:
+        return version_json(self.client.get_version(name, version))
+
+    def resolve_model(self, ref: str) -> dict[str, Any]:
+        res = self.client.resolve(ref)
+        return {
+            "object": "registry.resolution",
+            "ref": ref,
+            "resolved_via": res.resolved_via,
+            "alias": res.alias or None,
+            "version": version_json(res.version),
+        }
+
+    def list_aliases(self, name: str) -> list[dict[str, Any]]:
+        return [alias_json(a) for a in self.client.list_aliases(name)]
+
+    def set_alias(self, name: str, alias: str, version: int, reason: str | None = None) -> dict[str, Any]:
+        return alias_json(self.client.set_alias(name, alias, version, reason or ""))
+
+    def delete_alias(self, name: str, alias: str, reason: str | None = None) -> dict[str, Any]:
+        previous = self.client.delete_alias(name, alias, reason or "")
+        return {
+            "object": "registry.alias",
+            "model": name,
+            "alias": alias,
+            "deleted": True,
+            "previous_version": previous,
+        }
+
+    def rollback_alias(self, name: str, alias: str, reason: str | None = None) -> dict[str, Any]:
+        return alias_json(self.client.rollback_alias(name, alias, reason or ""))
+
+    def alias_history(
+        self, name: str, alias: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return [event_json(e) for e in self.client.alias_history(name, alias or "")][:limit]
+
+    def promote(
+        self, name: str, version: int, alias: str = "production", reason: str | None = None
+    ) -> dict[str, Any]:
+        """As the gateway promotes: the alias moves to ``version``, ``reason`` in its history."""
+        previous = self.client.get_model(name).aliases.get(alias, 0)
+        why = reason or f"promote {name}/{version} to {alias}"
+        a = self.client.set_alias(name, alias, version, why)
+        return {
+            "object": "registry.promotion",
+            "model": a.model,
+            "alias": a.alias,
+            "version": a.version,
+            "previous_version": previous or None,
+            "moved": previous != a.version,
+            "reason": why,
+            "updated_by": a.updated_by,
+            "updated_at": a.updated_at.seconds,
+        }

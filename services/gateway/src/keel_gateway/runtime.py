@@ -31,6 +31,7 @@ from keel_gateway.ingestion import Ingestion
 from keel_gateway.interactions import InteractionLog
 from keel_gateway.keys import KeyStore
 from keel_gateway.ratelimit import RateLimiter
+from keel_gateway.registry import Registry
 from keel_gateway.routing import Router
 
 
@@ -42,6 +43,7 @@ class Runtime:
     feedback: Feedback
     redis: aioredis.Redis
     inference_channel: grpc.aio.Channel
+    registry: Registry
 
 
 @contextlib.asynccontextmanager
@@ -83,13 +85,14 @@ async def running(
     finetuning = FineTuning(tgrpc.TrainingServiceStub(train_ch))  # type: ignore[no-untyped-call]
     ingestion = Ingestion(ingrpc.IngestionServiceStub(ingest_ch))  # type: ignore[no-untyped-call]
     feedback = Feedback(fgrpc.FeedbackServiceStub(feedback_ch), gateway.ids)  # type: ignore[no-untyped-call]
+    models = Registry(registry)  # the same channel and stub as model routing
     tasks = [
         asyncio.create_task(keys.listen(), name="keys-listen"),
         asyncio.create_task(router.listen(client, settings.alias_channel), name="alias-listen"),
         asyncio.create_task(log.run(), name="interactions"),
     ]
     try:
-        yield Runtime(gateway, finetuning, ingestion, feedback, client, inf_ch)
+        yield Runtime(gateway, finetuning, ingestion, feedback, client, inf_ch, models)
     finally:
         await log.drain()
         await _cancel(tasks)

@@ -1,6 +1,7 @@
 """Where the CLI sends its calls: the registry's gRPC address and the gateway's URL and API key,
 from the options, else the environment, else the running ``keel up`` (its state file), else the
-default ports."""
+default ports. ``keel models`` goes through the gateway with the key unless the registry is
+named (``--registry`` or ``$KEEL_REGISTRY_ADDR``: an operator inside the cluster)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 import click
 
 from keel_client.gateway import DEFAULT_URL, GatewayClient
-from keel_client.registry import DEFAULT_TARGET, RegistryClient
+from keel_client.registry import DEFAULT_TARGET, RegistryClient, RegistryJson
 from keel_client.state import PlatformState, admin_key_path, default_data_dir, read_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,10 +30,29 @@ def registry_target(explicit: str | None) -> str:
     return DEFAULT_TARGET
 
 
+def named_registry(ctx: click.Context) -> str | None:
+    """The registry the command line or the environment names (``--registry``, which also reads
+    ``$KEEL_REGISTRY_ADDR``), if any."""
+    registry: str | None = (ctx.find_root().obj or {}).get("registry")
+    return registry or None
+
+
 def client_of(ctx: click.Context) -> RegistryClient:
-    root = ctx.find_root()
-    registry = (root.obj or {}).get("registry")
-    return RegistryClient(registry_target(registry), actor=os.environ.get("USER", ""))
+    """The registry's gRPC API: what only it offers (creating models, uploading artifacts)."""
+    return RegistryClient(registry_target(named_registry(ctx)), actor=os.environ.get("USER", ""))
+
+
+Registry = RegistryJson | GatewayClient
+
+
+def registry_of(ctx: click.Context, url: str | None, key: str | None) -> Registry:
+    """Where the registry's trainer operations go: straight to the registry's gRPC API when one
+    is named (an operator inside the cluster: every tenant, no key), else through the gateway
+    with the API key (the key's tenant's models, its scopes)."""
+    named = named_registry(ctx)
+    if named:
+        return RegistryJson(RegistryClient(named, actor=os.environ.get("USER", "")))
+    return gateway_client(url, key)
 
 
 def gateway_url(explicit: str | None) -> str:

@@ -1,51 +1,142 @@
-"""`keel models`: registered models, their versions, lineage and how a ref resolves (the
-registry's gRPC API)."""
+"""`keel models`: registered models, their versions with metrics and lineage, how a ref
+resolves, aliases and promotion — through the gateway with an API key (the training scope; the
+key's tenant's models), or straight to the registry's gRPC API when ``--registry`` (or
+``$KEEL_REGISTRY_ADDR``) names one, as operators inside the cluster do. Creating a model and
+registering an artifact are the registry's alone (gRPC)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import grpc
+from rich.markup import escape
 from rich.table import Table
 
 from keel_client.cli.aliases import alias
-from keel_client.cli.connect import client_of
-from keel_client.cli.render import console, versions_table, when
-from keel_client.registry import KeelApiError, describe_resolution, status_name
+from keel_client.cli.connect import client_of, gateway_options, registry_of
+from keel_client.cli.render import console, ts
+from keel_client.registry import KeelApiError, RegistryJson, status_name
+from keel_common.contract import OPERATOR_TENANT
 
 
 @click.group()
 def models() -> None:
-    """Registered models, versions, lineage and aliases."""
+    """Registered models, versions, lineage, aliases and promotion."""
 
 
 models.add_command(alias)
 
 
+def _status(v: dict[str, Any]) -> str:
+    return str(v.get("status") or "").upper()
+
+
+def _dataset(v: dict[str, Any]) -> str:
+    return str((v.get("lineage") or {}).get("dataset") or "")
+
+
+def versions_table(title: str, versions: list[dict[str, Any]]) -> Table:
+    table = Table(title=title)
+    for col in ("ref", "status", "aliases", "base model", "metrics", "tags", "dataset", "job", "created"):
+        table.add_column(col)
+    for v in versions:
+        metrics = ", ".join(f"{k}={val:.4g}" for k, val in sorted(v["metrics"].items()))
+        cells = (
+            v["id"],
+            _status(v),
+            ", ".join(v["aliases"]),
+            v["base_model"],
+            metrics,
+            ", ".join(v["tags"]),
+            _dataset(v),
+            (v.get("lineage") or {}).get("training_job_id") or "",
+            ts(v.get("created_at")),
+        )
+        table.add_row(*(escape(str(cell)) for cell in cells))
+    return table
+
+
+def version_table(v: dict[str, Any], via: str) -> Table:
+    """One version with its lineage, metrics and params."""
+    table = Table(title=f"{v['id']}  (via {via})", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    lin = v.get("lineage") or {}
+    art = v.get("artifact")
+    artifact = "-"
+    if art:
+        where = f"{art['uri']}\n" if art.get("uri") else ""
+        artifact = f"{where}sha256 {art['sha256']}  ({art['bytes']} bytes)"
+    dataset = (
+        f"{lin['dataset_id']} version {lin.get('dataset_version') or '-'}" if lin.get("dataset_id") else "-"
+    )
+    rows = [
+        ("status", _status(v) + (f" — {v['status_details']}" if v.get("status_details") else "")),
+        ("aliases", ", ".join(v["aliases"]) or "-"),
+        ("base model", v["base_model"]),
+        ("artifact", artifact),
+        ("lineage: training job", lin.get("training_job_id") or "-"),
+        ("lineage: dataset", dataset),
+        ("lineage: source", lin.get("source") or "-"),
+        ("lineage: parent", lin.get("parent_version") or "-"),
+        ("metrics", "\n".join(f"{k} = {val:.6g}" for k, val in sorted(v["metrics"].items())) or "-"),
+        ("params", "\n".join(f"{k} = {val}" for k, val in sorted(v["params"].items())) or "-"),
+        ("tags", ", ".join(v["tags"]) or "-"),
+        ("created", f"{ts(v.get('created_at'))} by {v.get('created_by') or '-'}"),
+        ("description", v.get("description") or "-"),
+    ]
+    for row in rows:
+        table.add_row(*(escape(str(cell)) for cell in row))
+    return table
+
+
+def _via(res: dict[str, Any]) -> str:
+    """How a ref was resolved: "alias production", "version" or "latest"."""
+    return f"alias {res['alias']}" if res["resolved_via"] == "alias" else str(res["resolved_via"])
+
+
 @models.command("list")
-@click.option("--tenant", default="")
-@click.option("--query", "-q", default="", help="substring of the name")
+@click.option("--tenant", default=None, help="with --registry only: one tenant's models")
+@click.option("--query", "-q", default=None, help="substring of the name")
+@gateway_options
 @click.pass_context
-def models_list(ctx: click.Context, tenant: str, query: str) -> None:
-    """List registered models."""
+def models_list(
+    ctx: click.Context, tenant: str | None, query: str | None, gateway_url: str | None, api_key: str | None
+) -> None:
+    """List registered models (through the gateway: the key's tenant's)."""
     table = Table(title="models")
     for col in ("name", "latest", "aliases", "tenant", "created", "description"):
         table.add_column(col)
-    with client_of(ctx) as c:
-        for m in c.list_models(tenant=tenant, query=query):
-            aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
-            table.add_row(m.name, str(m.latest_version), aliases, m.tenant, when(m.created_at), m.description)
+    with registry_of(ctx, gateway_url, api_key) as reg:
+        if isinstance(reg, RegistryJson):
+            found = reg.list_registry_models(query, tenant=tenant or "")
+        elif tenant:
+            raise click.UsageError("--tenant needs --registry; through the gateway a key sees its own tenant")
+        else:
+            found = reg.list_registry_models(query)
+    for m in found:
+        aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m["aliases"].items()))
+        table.add_row(
+            m["name"], str(m["latest_version"]), aliases, m["owned_by"], ts(m["created_at"]), m["description"]
+        )
     console.print(table)
+
+
+TENANT_HELP = (
+    f"the tenant that owns the model: its keys see it through the gateway [default: {OPERATOR_TENANT}, "
+    "the operator's, whose key `keel up` saves]"
+)
 
 
 @models.command("create")
 @click.argument("name")
 @click.option("--description", "-d", default="")
-@click.option("--tenant", default="")
+@click.option("--tenant", default=OPERATOR_TENANT, help=TENANT_HELP)
 @click.pass_context
 def models_create(ctx: click.Context, name: str, description: str, tenant: str) -> None:
-    """Register a new model NAME."""
+    """Register a new model NAME (the registry's gRPC API)."""
     with client_of(ctx) as c:
         m = c.create_model(name, description, tenant)
     console.print(f"created model [bold]{m.name}[/bold]")
@@ -53,59 +144,67 @@ def models_create(ctx: click.Context, name: str, description: str, tenant: str) 
 
 @models.command("versions")
 @click.argument("name", required=False, default="")
-@click.option("--tag", default="")
+@click.option("--tag", default=None)
 @click.option("--status", type=click.Choice(["pending", "ready", "failed", "archived"]), default=None)
-@click.option("--base-model", default="")
+@click.option("--base-model", default=None)
 @click.option("--limit", default=100, show_default=True)
+@gateway_options
 @click.pass_context
 def models_versions(
-    ctx: click.Context, name: str, tag: str, status: str | None, base_model: str, limit: int
+    ctx: click.Context,
+    name: str,
+    tag: str | None,
+    status: str | None,
+    base_model: str | None,
+    limit: int,
+    gateway_url: str | None,
+    api_key: str | None,
 ) -> None:
-    """List versions of NAME (or of every model), newest first, with filters."""
-    with client_of(ctx) as c:
-        found = []
-        for v in c.list_versions(name, tag=tag, status=status or "", base_model=base_model):
-            found.append(v)
-            if len(found) >= limit:
-                break
+    """List versions of NAME (with --registry: of every model when NAME is left out), newest
+    first, with filters."""
+    with registry_of(ctx, gateway_url, api_key) as reg:
+        if not name and not isinstance(reg, RegistryJson):
+            raise click.UsageError("NAME is required through the gateway (--registry lists every model's)")
+        found = reg.list_model_versions(name, status, tag, base_model, limit)
     console.print(versions_table(f"versions of {name}" if name else "versions", found))
 
 
 @models.command("show")
 @click.argument("ref")
+@gateway_options
 @click.pass_context
-def models_show(ctx: click.Context, ref: str) -> None:
-    """Show one version (REF is name, name@alias or name/N) with its lineage."""
-    with client_of(ctx) as c:
-        res = c.resolve(ref)
-    v = res.version
-    table = Table(
-        title=f"{v.model}/{v.version}  (via {describe_resolution(res)})",
-        show_header=False,
-    )
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    rows = [
-        ("status", status_name(v.status) + (f" — {v.status_message}" if v.status_message else "")),
-        ("aliases", ", ".join(v.aliases) or "-"),
-        ("base model", v.base_model),
-        ("artifact", f"{v.artifact_uri}\nsha256 {v.artifact_sha256}  ({v.artifact_size_bytes} bytes)"),
-        ("lineage: training job", v.lineage.training_job_id or "-"),
-        (
-            "lineage: dataset",
-            f"{v.lineage.dataset_id} version {v.lineage.dataset_version}" if v.lineage.dataset_id else "-",
-        ),
-        ("lineage: source", v.lineage.source or "-"),
-        ("lineage: parent", v.lineage.parent_version or "-"),
-        ("metrics", "\n".join(f"{k} = {val:.6g}" for k, val in sorted(v.metrics.items())) or "-"),
-        ("params", "\n".join(f"{k} = {val}" for k, val in sorted(v.params.items())) or "-"),
-        ("tags", ", ".join(v.tags) or "-"),
-        ("created", f"{when(v.created_at)} by {v.creator}"),
-        ("description", v.description or "-"),
-    ]
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+def models_show(ctx: click.Context, ref: str, gateway_url: str | None, api_key: str | None) -> None:
+    """Show one version (REF is name, name@alias or name/N) with its metrics, params and lineage."""
+    with registry_of(ctx, gateway_url, api_key) as reg:
+        res = reg.resolve_model(ref)
+    console.print(version_table(res["version"], _via(res)))
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--alias", "alias_name", default="production", show_default=True, help="the alias to move")
+@click.option("--reason", default=None, help="recorded in the alias history")
+@gateway_options
+@click.pass_context
+def models_promote(
+    ctx: click.Context,
+    name: str,
+    version: int,
+    alias_name: str,
+    reason: str | None,
+    gateway_url: str | None,
+    api_key: str | None,
+) -> None:
+    """Promote NAME/VERSION: move an alias (production by default) to it; chat requests for NAME
+    (or NAME@ALIAS) are served by it at once."""
+    with registry_of(ctx, gateway_url, api_key) as reg:
+        p = reg.promote(name, version, alias_name, reason)
+    before = f"was {p['previous_version']}" if p["previous_version"] else "new alias"
+    if p["moved"]:
+        console.print(f"promoted {p['model']}/{p['version']} to {p['alias']} ({before})", highlight=False)
+    else:
+        console.print(f"{p['model']}@{p['alias']} already → {p['version']}; nothing moved", highlight=False)
 
 
 @models.command("register")
@@ -118,6 +217,7 @@ def models_show(ctx: click.Context, ref: str) -> None:
 @click.option("--dataset", default="", help="lineage: dataset_id[@version]")
 @click.option("--job", default="", help="lineage: training job id")
 @click.option("--description", "-d", default="")
+@click.option("--tenant", default=OPERATOR_TENANT, help=f"when NAME is new: {TENANT_HELP}")
 @click.pass_context
 def models_register(
     ctx: click.Context,
@@ -130,8 +230,10 @@ def models_register(
     dataset: str,
     job: str,
     description: str,
+    tenant: str,
 ) -> None:
-    """Upload ARTIFACT (a file or an adapter directory) and register it as a new version of NAME."""
+    """Upload ARTIFACT (a file or an adapter directory) and register it as a new version of NAME
+    (the registry's gRPC API; NAME is created when it does not exist yet)."""
 
     def pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
         out = {}
@@ -153,7 +255,7 @@ def models_register(
         except KeelApiError as exc:
             if exc.code != grpc.StatusCode.NOT_FOUND:
                 raise
-            c.create_model(name)
+            c.create_model(name, tenant=tenant)
             console.print(f"created model [bold]{name}[/bold]")
         ref = c.upload_dir(name, artifact) if artifact.is_dir() else c.upload_file(name, artifact)
         v = c.create_version(
@@ -166,6 +268,7 @@ def models_register(
             tags=list(tag),
             description=description,
             create_model=True,
+            tenant=tenant,
             lineage={
                 "dataset_id": ds_id,
                 "dataset_version": ds_version,
@@ -180,12 +283,12 @@ def models_register(
 
 @models.command("resolve")
 @click.argument("ref")
+@gateway_options
 @click.pass_context
-def models_resolve(ctx: click.Context, ref: str) -> None:
+def models_resolve(ctx: click.Context, ref: str, gateway_url: str | None, api_key: str | None) -> None:
     """Resolve REF (name, name@alias, name/N) to one concrete version."""
-    with client_of(ctx) as c:
-        res = c.resolve(ref)
-    v = res.version
-    console.print(
-        f"{ref} → [bold]{v.model}/{v.version}[/bold] (via {describe_resolution(res)}) {v.artifact_uri}"
-    )
+    with registry_of(ctx, gateway_url, api_key) as reg:
+        res = reg.resolve_model(ref)
+    v = res["version"]
+    where = (v.get("artifact") or {}).get("uri") or ""
+    console.print(f"{ref} → [bold]{v['id']}[/bold] (via {_via(res)}) {where}".rstrip())

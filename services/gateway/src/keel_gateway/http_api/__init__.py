@@ -1,4 +1,5 @@
-"""The HTTP transport: one router per resource over ``core.Gateway`` and ``FineTuning``.
+"""The HTTP transport: one router per resource over ``core.Gateway``, ``FineTuning``,
+``Ingestion``, ``Feedback`` and ``Registry``.
 
 To add a resource: write ``http_api/<resource>.py`` with an ``APIRouter`` whose routes take
 ``key: ApiKey = Depends(require("<scope>"))``, and add its router to ``ROUTERS``."""
@@ -17,6 +18,7 @@ from keel_gateway.http_api import (
     fine_tuning,
     models,
     ops,
+    registry,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -27,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     datasets.router,
     feedback.router,
+    registry.router,
     admin_keys.router,
     ops.router,
 )

@@ -14,6 +14,7 @@ from keel_gateway.feedback import Feedback
 from keel_gateway.finetuning import FineTuning
 from keel_gateway.ingestion import Ingestion
 from keel_gateway.keys import ApiKey
+from keel_gateway.registry import Registry
 from keel_gateway.runtime import Runtime
 
 
@@ -44,6 +45,10 @@ async def feedback(request: Request) -> Feedback:
     return _runtime(request).feedback
 
 
+async def registry(request: Request) -> Registry:
+    return _runtime(request).registry
+
+
 def require(*scopes: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that returns the caller's key when it is valid and has one of ``scopes``
     (401 / 403 in OpenAI's envelope otherwise)."""
@@ -69,4 +74,5 @@ GatewayDep = Annotated[Gateway, Depends(gateway)]
 FineTuningDep = Annotated[FineTuning, Depends(finetuning)]
 IngestionDep = Annotated[Ingestion, Depends(ingestion)]
 FeedbackDep = Annotated[Feedback, Depends(feedback)]
+RegistryDep = Annotated[Registry, Depends(registry)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
