@@ -36,12 +36,12 @@ from typing import Any
 import torch
 
 from keel_common.loader import resolve_source
+from keel_training.lora import load_for_training
 from keel_training.trainer import (
     IGNORE,
     Encoded,
     TrainConfig,
     encode_example,
-    load_for_training,
     make_batches,
     train,
 )

@@ -123,7 +123,7 @@ def test_fine_tune_through_the_gateway_and_chat_with_the_result(stack: dict[str,
         hyperparameters={
             "n_epochs": 6,
             "batch_size": 4,
-            "learning_rate_multiplier": 10,
+            "learning_rate_multiplier": 1.4,  # of the auto rate (1.44e-3 on SmolLM2): about 2e-3
             "lora_r": 16,
             "lora_alpha": 32,
             "lora_dropout": 0.0,

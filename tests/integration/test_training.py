@@ -398,7 +398,7 @@ def test_dpo_on_a_fine_tuned_model_from_a_preference_dataset_registers_its_metri
             "type": "dpo",
             "dpo": {
                 "hyperparameters": {
-                    "n_epochs": 3,
+                    "n_epochs": 9,  # auto: a small set of pairs gets more epochs
                     "batch_size": 2,
                     "learning_rate_multiplier": 1.0,
                     "beta": 0.3,

@@ -5,6 +5,7 @@ reaper of jobs whose worker was lost. Nothing here trains: ``enqueue`` only reco
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 from collections.abc import Callable
@@ -17,144 +18,13 @@ from keel.training.v1 import training_pb2 as pb
 from keel_common.artifacts import ArtifactStore
 from keel_common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from keel_training.config import TrainingSettings
-from keel_training.core import (
-    DEFAULT_LR,
-    TrainingCore,
-    check_hyperparameters,
-    fine_tuned_name,
-    output_model_name,
-)
+from keel_training.core import TrainingCore
 from keel_training.core.datasets import ResolvedDataset
 from keel_training.store import Store
-from keel_training.trainer import DEFAULT_TARGETS
 from keel_training.worker.job_run import Runner
 
 SMOL = "smollm2-135m-instruct"
 TINY = "tiny-llama"
-
-# --- hyperparameters -----------------------------------------------------------------------------
-OUT_OF_RANGE = [
-    ("rank", 257),
-    ("rank", -1),
-    ("alpha", 4097.0),
-    ("alpha", 1e-4),
-    ("learning_rate", 1.5),
-    ("learning_rate", 1e-8),
-    ("learning_rate_multiplier", 101.0),
-    ("learning_rate_multiplier", 1e-4),
-    ("epochs", 101),
-    ("epochs", -1),
-    ("max_steps", 1_000_001),
-    ("max_steps", -5),
-    ("batch_size", 257),
-    ("batch_size", -1),
-    ("gradient_accumulation_steps", 1025),
-    ("gradient_accumulation_steps", -2),
-    ("max_seq_len", 32769),
-    ("max_seq_len", 15),
-    ("warmup_steps", 100_001),
-    ("warmup_steps", -1),
-    ("save_steps", 1_000_001),
-    ("save_steps", -1),
-    ("eval_steps", 1_000_001),
-    ("eval_steps", -1),
-    ("early_stopping_patience", 101),
-    ("early_stopping_patience", -1),
-]
-
-
-@pytest.mark.parametrize(("name", "value"), OUT_OF_RANGE)
-def test_each_out_of_range_hyperparameter_is_named(name: str, value: float) -> None:
-    with pytest.raises(InvalidArgument, match="must be between") as err:
-        check_hyperparameters(pb.LoraHyperparameters(**{name: value}), 100_000)
-    assert err.value.field == f"hyperparameters.{name}"
-
-
-@pytest.mark.parametrize(
-    ("hp", "field", "match"),
-    [
-        (pb.LoraHyperparameters(dropout=1.0), "hyperparameters.dropout", "must be in"),
-        (pb.LoraHyperparameters(dropout=-0.1), "hyperparameters.dropout", "must be in"),
-        (pb.LoraHyperparameters(eval_split=0.6), "hyperparameters.eval_split", "must be in"),
-        (pb.LoraHyperparameters(eval_split=-0.1), "hyperparameters.eval_split", "must be in"),
-        (
-            pb.LoraHyperparameters(learning_rate=1e-4, learning_rate_multiplier=2),
-            "hyperparameters",
-            "not both",
-        ),
-        (pb.LoraHyperparameters(max_seq_len=4096), "hyperparameters.max_seq_len", "context of 2048"),
-        (
-            pb.LoraHyperparameters(target_modules=["q_proj", "model.v_proj"]),
-            "hyperparameters.target_modules",
-            "v_proj",
-        ),
-        (
-            pb.LoraHyperparameters(target_modules=["1x"]),
-            "hyperparameters.target_modules",
-            "not a module name",
-        ),
-    ],
-)
-def test_other_hyperparameter_refusals(hp: pb.LoraHyperparameters, field: str, match: str) -> None:
-    with pytest.raises(InvalidArgument, match=match) as err:
-        check_hyperparameters(hp, 2048)
-    assert err.value.field == field
-
-
-def test_defaults_are_filled_in_and_explicit_zeros_kept() -> None:
-    hp = check_hyperparameters(pb.LoraHyperparameters(), 8192)
-    assert (hp.rank, hp.alpha, hp.epochs, hp.batch_size, hp.gradient_accumulation_steps) == (8, 16.0, 3, 8, 1)
-    assert hp.dropout == pytest.approx(0.05)
-    assert list(hp.target_modules) == DEFAULT_TARGETS
-    assert hp.learning_rate == DEFAULT_LR
-    assert hp.learning_rate_multiplier == 1.0
-    assert hp.max_seq_len == 1024
-    assert hp.seed == 42
-    assert (hp.max_steps, hp.warmup_steps, hp.save_steps, hp.eval_steps) == (0, 0, 0, 0)
-    assert not hp.HasField("eval_split")
-    # A short model context caps the default sequence length.
-    assert check_hyperparameters(pb.LoraHyperparameters(), 256).max_seq_len == 256
-
-    given = pb.LoraHyperparameters(dropout=0.0, seed=0, rank=4, learning_rate_multiplier=2.5, eval_split=0.0)
-    hp = check_hyperparameters(given, 8192)
-    assert hp.HasField("dropout") and hp.dropout == 0.0
-    assert hp.HasField("seed") and hp.seed == 0
-    assert hp.HasField("eval_split") and hp.eval_split == 0.0
-    assert (hp.rank, hp.alpha) == (4, 8.0)
-    assert hp.learning_rate == pytest.approx(DEFAULT_LR * 2.5)
-    assert hp.learning_rate_multiplier == pytest.approx(2.5)
-    assert given.rank == 4 and not given.target_modules  # the request is not changed
-
-
-def test_bounds_are_inclusive() -> None:
-    top = pb.LoraHyperparameters(
-        rank=256,
-        alpha=4096,
-        learning_rate=1.0,
-        epochs=100,
-        max_steps=1_000_000,
-        batch_size=256,
-        gradient_accumulation_steps=1024,
-        max_seq_len=32768,
-        warmup_steps=100_000,
-        save_steps=1_000_000,
-        eval_steps=1_000_000,
-        early_stopping_patience=100,
-        eval_split=0.5,
-    )
-    assert check_hyperparameters(top, 32768).max_seq_len == 32768
-    low = pb.LoraHyperparameters(rank=1, learning_rate_multiplier=1e-3, max_seq_len=16, alpha=1e-3)
-    hp = check_hyperparameters(low, 32768)
-    assert hp.learning_rate == pytest.approx(DEFAULT_LR * 1e-3)
-
-
-def test_names() -> None:
-    assert fine_tuned_name("smollm2", "acme", "v1", "ftjob_1") == "ft:smollm2:acme:v1:ftjob_1"
-    assert fine_tuned_name("smollm2", "acme", "", "ftjob_1") == "ft:smollm2:acme::ftjob_1"
-    assert output_model_name("Acme Corp", "SmolLM2/135M-Instruct") == "acme-corp-ft-smollm2-135m-instruct"
-    assert output_model_name("--t", "m..") == "t-ft-m"
-    long = output_model_name("t" * 200, "m")
-    assert len(long) == 128 and set(long) == {"t"}
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -322,14 +192,23 @@ def test_create_job_validates_then_queues_once(
     assert job.attempt == 0
     assert job.created_at.ToMilliseconds() <= job.updated_at.ToMilliseconds()
 
+    # the learning rate and warm-up were left "auto": chosen, recorded, and said why
+    assert list(job.hyperparameters.auto) == ["learning_rate", "warmup_steps"]
+    assert job.hyperparameters.learning_rate == pytest.approx(2e-4 * math.sqrt(7e9 / 134_479_872))
+    assert job.hyperparameters.warmup_steps == 1
+
     evs = events(store, job.id)
-    assert [e.sequence for e in evs] == [1, 2, 3]
+    assert [e.sequence for e in evs] == [1, 2, 3, 4]
     assert statuses(store, job.id) == [
         (pb.JOB_STATUS_UNSPECIFIED, pb.JOB_STATUS_VALIDATING_FILES),
         (pb.JOB_STATUS_VALIDATING_FILES, pb.JOB_STATUS_QUEUED),
     ]
     assert evs[1].log.message == "training file: 10 examples, validation file: 13; about 6 steps"
-    assert job.last_event_sequence == 3
+    assert evs[2].log.message == (
+        "hyperparameters chosen: learning_rate 0.00144 (auto: LoRA on 134M parameters); "
+        "warmup_steps 1 (auto: 6% of 6 steps, then linear decay)"
+    )
+    assert job.last_event_sequence == 4
     assert core.get_job(job.id, "t1") == job
     with pytest.raises(NotFound):
         core.get_job(job.id, "t2")

@@ -148,8 +148,11 @@ def test_a_dpo_job_records_its_method_and_beta(core: TrainingCore, store: Store,
     assert job.status == pb.JOB_STATUS_QUEUED and enqueued == [(job.id, "train.gpu")]
     assert job.method == pb.TRAINING_METHOD_DPO
     assert job.dpo.beta == pytest.approx(0.1)  # the default
-    assert job.progress.total_steps == 9  # 12 pairs / 4 per batch, 3 epochs
-    assert events(store, job.id)[1].log.message == "training file: 12 preference pairs; about 9 steps"
+    assert job.hyperparameters.epochs == 9  # auto: 12 pairs
+    assert job.progress.total_steps == 27  # 12 pairs / 4 per batch, 9 epochs
+    assert events(store, job.id)[1].log.message == "training file: 12 preference pairs; about 27 steps"
+    # DPO's auto learning rate is a quarter of SFT's on the same model
+    assert job.hyperparameters.learning_rate == pytest.approx(2e-4 * (7e9 / 134_479_872) ** 0.5 / 4)
     given = core.create_job(dpo_request(f.id, dpo=pb.DpoHyperparameters(beta=0.5)))
     assert given.dpo.beta == pytest.approx(0.5)
     # An SFT job says so, and carries no DPO settings.
@@ -417,7 +420,9 @@ def test_dpo_on_a_fine_tuned_model_runs_and_registers_one_stacked_adapter(
     assert version.base_model == TINY
     adapter = ArtifactStore(str(registry["root"])).materialize(version.artifact_uri, tmp_path / "got")
     config = json.loads((adapter / "adapter_config.json").read_text())
-    assert config["r"] == 4 + 8 and config["target_modules"] == ["k_proj", "o_proj", "q_proj", "v_proj"]
+    # the starting adapter's q/k/v/o and the new one's default, every linear layer
+    linear = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    assert config["r"] == 4 + 8 and config["target_modules"] == linear
 
 
 def test_preference_pairs_round_trip_through_the_file_store(core: TrainingCore) -> None:

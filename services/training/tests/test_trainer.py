@@ -12,13 +12,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from keel_training.lora import load_for_training
 from keel_training.trainer import (
     IGNORE,
     Encoded,
     Hooks,
     TrainConfig,
     encode_example,
-    load_for_training,
     make_batches,
     train,
 )

@@ -17,7 +17,8 @@ import torch
 from safetensors.torch import load_file
 
 from keel_training.adapters import stack_adapters
-from keel_training.trainer import IGNORE, Hooks, TrainConfig, collate, load_for_training, train
+from keel_training.lora import load_for_training
+from keel_training.trainer import IGNORE, Hooks, TrainConfig, collate, train
 from keel_training.trainer_dpo import (
     Dpo,
     EncodedPair,
@@ -308,7 +309,8 @@ def test_dpo_on_a_fine_tuned_model_merges_its_adapter_and_registers_both_stacked
     stacked = stack_adapters(tmp_path / "sft", result.adapter_dir, tmp_path / "stacked")
     config = json.loads((stacked / "adapter_config.json").read_text())
     assert config["r"] == 4 + 8 and config["lora_alpha"] == 12
-    assert config["target_modules"] == ["k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    linear = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    assert config["target_modules"] == linear  # the SFT adapter's and the default all-linear
     assert (stacked / "tokenizer.json").is_file()
     served = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir), str(stacked))
     served.eval()

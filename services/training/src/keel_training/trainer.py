@@ -21,12 +21,12 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from keel_common.errors import InvalidArgument
+from keel_common.errors import FailedPrecondition, InvalidArgument
+from keel_training.lora import DEFAULT_TARGETS
 
 log = logging.getLogger(__name__)
 
 IGNORE = -100
-DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
 @dataclass
@@ -48,6 +48,18 @@ class TrainConfig:
     early_stopping_patience: int = 0
     # Batches of similar length (padding waste removed); False is the plain random order.
     group_by_length: bool = True
+
+
+# A step whose loss exceeds this multiple of the first step's (plus one, for losses near zero)
+# has diverged: the learning rate is too high for this model and data. The first step's loss is
+# the untrained model's, which a run that learns stays below; a mean over the first few steps
+# would already hold the explosion (SmolLM2 at lr 0.5: 5.4, 11.5, 53.6, ...).
+EXPLODE_FACTOR = 4.0
+
+
+class TrainingDiverged(FailedPrecondition):
+    """The loss or the gradient went non-finite, or the loss exploded: the run stops before
+    the optimizer applies the step, and nothing is registered."""
 
 
 @dataclass
@@ -220,6 +232,8 @@ class _State:
     bad_evals: int = 0
     last_loss: float = 0.0
     eval: dict[str, float] = field(default_factory=dict)
+    # The first step's loss: what a diverging run is measured against.
+    reference_loss: float = 0.0
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -260,44 +274,6 @@ def autocast(device: torch.device) -> Any:
     return torch.autocast("cpu", enabled=False)
 
 
-def load_for_training(
-    model_dir: Path, cfg: TrainConfig, device: torch.device, start_adapter: Path | None = None
-) -> tuple[Any, Any]:
-    """(peft model, tokenizer): the base weights frozen, LoRA layers on ``target_modules``.
-
-    ``start_adapter`` (a fine-tuned model's adapter) is merged into the base weights first, in
-    memory: the new LoRA trains on top of it, and with the new LoRA disabled the model is the
-    fine-tuned one, which is what DPO's reference must be. No second copy of the weights."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok: Any = AutoTokenizer.from_pretrained(model_dir)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    base: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
-    base.to(device)
-    if start_adapter is not None:
-        from peft import PeftModel
-
-        base = PeftModel.from_pretrained(base, str(start_adapter)).merge_and_unload()
-    names = {n.rsplit(".", 1)[-1] for n, _ in base.named_modules()}
-    unknown = [m for m in cfg.target_modules if m not in names]
-    if unknown:
-        raise InvalidArgument(
-            f"{', '.join(unknown)} are not modules of this model", field="hyperparameters.target_modules"
-        )
-    lora = LoraConfig(
-        r=cfg.rank,
-        lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft annotates int; floats work
-        lora_dropout=cfg.dropout,
-        target_modules=list(cfg.target_modules),
-        task_type="CAUSAL_LM",
-    )
-    torch.manual_seed(cfg.seed)  # the LoRA A matrices are drawn here: same seed, same adapter
-    return get_peft_model(base, lora), tok
-
-
 def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
     def f(step: int) -> float:
         if warmup and step < warmup:
@@ -305,6 +281,27 @@ def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return f
+
+
+def _check_divergence(st: _State, loss: float, grad_norm: float, lr: float) -> None:
+    """Raise TrainingDiverged for a step that must not be applied (``st.step`` is the steps
+    done before it)."""
+    step = st.step + 1
+    hint = f"lower the learning rate (this step's was {lr:.3g})"
+    if not math.isfinite(loss) or not math.isfinite(grad_norm):
+        what, value = ("loss", loss) if not math.isfinite(loss) else ("gradient norm", grad_norm)
+        raise TrainingDiverged(
+            f"training diverged at step {step}: the {what} is {value}; {hint}",
+            field="hyperparameters.learning_rate",
+        )
+    limit = EXPLODE_FACTOR * st.reference_loss + 1.0
+    # (a checkpoint written before the guard existed resumes without a reference: 0)
+    if st.step and st.reference_loss > 0 and loss > limit:
+        raise TrainingDiverged(
+            f"training diverged at step {step}: loss {loss:.3g} is above {limit:.3g} "
+            f"({EXPLODE_FACTOR:g} times the first step's {st.reference_loss:.3g}, plus 1); {hint}",
+            field="hyperparameters.learning_rate",
+        )
 
 
 def train(
@@ -417,6 +414,7 @@ def train(
                 for k, v in stats.items():
                     sums[k] = sums[k] + v.detach() if k in sums else v.detach()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
+            _check_divergence(st, step_loss.item() / targets, grad_norm, float(sched.get_last_lr()[0]))
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
@@ -424,6 +422,8 @@ def train(
             st.batch_in_epoch += len(group)
             st.trained_tokens += tokens
             st.last_loss = step_loss.item() / targets
+            if st.step == 1:
+                st.reference_loss = st.last_loss
             dt = time.perf_counter() - t0
             if hooks.on_step:
                 hooks.on_step(

