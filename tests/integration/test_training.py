@@ -342,6 +342,11 @@ def test_dpo_on_a_fine_tuned_model_from_a_preference_dataset_registers_its_metri
     assert registered.lineage.dataset_id == version.dataset_id and registered.lineage.dataset_version == "1"
     assert set(registered.metrics) >= DPO_EVAL
     assert registered.metrics["eval_reward_margin"] == pytest.approx(m["eval_reward_margin"])
+    # Each evaluation also answers the validation questions (the preferred answers are the
+    # references) and scores them; what it cost next to the epoch is reported.
+    assert m["eval_generations"] == 4 and 0 <= m["eval_f1"] <= 1 and -1 <= m["eval_similarity"] <= 1
+    assert m["eval_cost_ratio"] > 0 and m["eval_seconds"] >= m["eval_generation_seconds"]
+    assert registered.metrics["eval_f1"] == pytest.approx(m["eval_f1"])
     # One adapter holding the SFT model's and the DPO one: what inference loads for the name.
     adapter = training["artifacts"].materialize(registered.artifact_uri, tmp_path / "a")
     assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8 + 8

@@ -63,6 +63,10 @@ class TrainingSettings(ServiceSettings):
     worker_metrics_port: int = Field(8086, ge=0, le=65535)
     device: str = Field("auto", pattern="^(auto|cpu|cuda)$")
     torch_threads: int = Field(0, ge=0, description="0 = every CPU this process may run on")
+    eval_generations: int = Field(
+        32, ge=0, le=10_000, description="questions answered by generation at each evaluation; 0: none"
+    )
+    eval_max_new_tokens: int = Field(64, ge=1, le=2048, description="longest generated answer scored")
 
     @model_validator(mode="after")
     def _check(self) -> TrainingSettings:

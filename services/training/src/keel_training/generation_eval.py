@@ -15,6 +15,8 @@ demand (``keel eval run``, the promotion gate).
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ import torch
 from keel_common.qa_metrics import score_answers
 from keel_training.trainer import autocast, render_chat
 from keel_training.validation import PreferencePair
+
+log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 # (predictions, references) -> one similarity per pair
@@ -184,3 +188,16 @@ def evaluate_generation(
         for it, reply in zip(items, open_replies, strict=True)
     ]
     return GenerationReport(metrics, answers)
+
+
+@functools.cache
+def shared_similarity() -> Similarity | None:
+    """MiniLM's similarity, loaded once per process; None (logged) where the model's wheel is
+    missing: the other scores do not need it."""
+    try:
+        from keel_common.embeddings import SentenceEncoder
+
+        return SentenceEncoder().similarity
+    except Exception as exc:  # ImportError, or a broken model directory
+        log.warning("answer similarity is off: the MiniLM model could not be loaded (%s)", exc)
+        return None

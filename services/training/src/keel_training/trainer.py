@@ -315,9 +315,11 @@ def train(
     hooks: Hooks | None = None,
     resume_from: Path | None = None,
     objective: Objective | None = None,
+    generation_eval: Callable[[Any], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train ``model`` (a peft model) on ``objective`` (SFT by default) and save the adapter
-    under ``out_dir/adapter``."""
+    under ``out_dir/adapter``. ``generation_eval(model)`` adds metrics to each evaluation
+    (answers generated and scored: ``generation_eval``)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -372,11 +374,22 @@ def train(
             hooks.on_checkpoint(where, {"loss": st.last_loss, **st.eval})
         return where
 
+    trained_since_eval = [0.0]  # training seconds since the last evaluation
+
     def run_eval() -> bool:
         """Evaluate; True when early stopping says stop."""
         if not eval_data:
             return False
+        t0 = time.perf_counter()
         st.eval = obj.evaluate(model, eval_data, cfg, pad_id, device)
+        if generation_eval is not None:
+            st.eval |= generation_eval(model)
+        # What evaluating costs next to the training it follows (an epoch, or eval_steps steps).
+        spent = time.perf_counter() - t0
+        st.eval["eval_seconds"] = spent
+        if trained_since_eval[0] > 0:
+            st.eval["eval_cost_ratio"] = spent / trained_since_eval[0]
+        trained_since_eval[0] = 0.0
         if hooks.on_eval:
             hooks.on_eval({"step": st.step, "total_steps": total, "epoch": st.epoch, **st.eval})
         if st.eval["eval_loss"] < st.best_eval_loss - 1e-4:
@@ -425,6 +438,7 @@ def train(
             if st.step == 1:
                 st.reference_loss = st.last_loss
             dt = time.perf_counter() - t0
+            trained_since_eval[0] += dt
             if hooks.on_step:
                 hooks.on_step(
                     {

@@ -275,6 +275,7 @@ class Runner:
                 ),
                 resume_from=resume[0] if resume else None,
                 objective=objective,
+                generation_eval=self._generation_eval(tok, eval_raw, device),
             )
             if lease.lost:
                 return "abandoned: lease lost to another run"
@@ -300,6 +301,22 @@ class Runner:
             return self._register(job, adapter, result.metrics, lease)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _generation_eval(self, tok: Any, eval_raw: list[Any], device: Any) -> Any:
+        """Each evaluation also answers (up to ``eval_generations``) validation questions and
+        scores the answers; None when there are none to ask."""
+        from keel_training.generation_eval import evaluate_generation, qa_items, shared_similarity
+
+        items = qa_items(eval_raw, self.settings.eval_generations)
+        if not items:
+            return None
+        similarity = shared_similarity()
+        max_new = self.settings.eval_max_new_tokens
+
+        def run(model: Any) -> dict[str, float]:
+            return evaluate_generation(model, tok, items, device, similarity, max_new_tokens=max_new).metrics
+
+        return run
 
     def _starting_adapter(self, job: pb.Job, work: Path) -> Path | None:
         """The fine-tuned model's adapter a job trains on top of, verified against its sha256."""
