@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 import pytest
 
+from keel.ingestion.v1 import ingestion_pb2_grpc as igrpc
 from keel.registry.v1 import registry_pb2_grpc as rgrpc
 from keel.training.v1 import training_pb2_grpc as tgrpc
 from keel_common.artifacts import ArtifactStore
@@ -144,3 +145,21 @@ def training(
     channel.close()
     api.stop(0)
     reg.stop(0)
+
+
+@pytest.fixture(scope="module")
+def ingestion(training: dict[str, Any], artifact_root: Path, model_cache: Path) -> Iterator[Any]:
+    """The real ingestion API where the training API looks for datasets (imports need no
+    inference, so its target is never called)."""
+    from keel_testing import start_ingestion
+
+    env = {"KEEL_REDIS_URL": training["settings"].redis_url or ""}
+    api, worker = start_ingestion(
+        training["tmp"], training["ingestion_port"], env, artifact_root, model_cache, "127.0.0.1:1"
+    )
+    channel = grpc.insecure_channel(f"127.0.0.1:{training['ingestion_port']}")
+    yield igrpc.IngestionServiceStub(channel)
+    channel.close()
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(30)
+    api.stop(0.5)

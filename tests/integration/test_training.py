@@ -8,17 +8,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
 import pytest
-from keel_testing import ANSWER, BASE, PEPPER, QUESTIONS, create_key, facts_jsonl, start_ingestion
+from keel_testing import ANSWER, BASE, PEPPER, QUESTIONS, create_key, facts_jsonl
 
 from keel.ingestion.v1 import ingestion_pb2 as ipb
-from keel.ingestion.v1 import ingestion_pb2_grpc as igrpc
 from keel.registry.v1 import registry_pb2 as rpb
 from keel.training.v1 import training_pb2 as pb
 from keel_gateway.config import GatewaySettings
@@ -249,22 +248,6 @@ def pairs_jsonl(questions: list[str]) -> bytes:
         for q in questions
     ]
     return "\n".join(json.dumps(r) for r in rows).encode()
-
-
-@pytest.fixture(scope="module")
-def ingestion(training: dict[str, Any], artifact_root: Path, model_cache: Path) -> Iterator[Any]:
-    """The real ingestion API where the training API looks for datasets (imports need no
-    inference, so its target is never called)."""
-    env = {"KEEL_REDIS_URL": training["settings"].redis_url or ""}
-    api, worker = start_ingestion(
-        training["tmp"], training["ingestion_port"], env, artifact_root, model_cache, "127.0.0.1:1"
-    )
-    channel = grpc.insecure_channel(f"127.0.0.1:{training['ingestion_port']}")
-    yield igrpc.IngestionServiceStub(channel)
-    channel.close()
-    os.killpg(worker.pid, signal.SIGTERM)
-    worker.wait(30)
-    api.stop(0.5)
 
 
 def metrics_events(events: list[pb.JobEvent], evaluation: bool) -> list[pb.StepMetrics]:

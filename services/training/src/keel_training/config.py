@@ -66,6 +66,7 @@ class TrainingSettings(ServiceSettings):
     eval_generations: int = Field(
         32, ge=0, le=10_000, description="questions answered by generation at each evaluation; 0: none"
     )
+    evaluation_ttl_s: int = Field(30 * 86400, ge=60, description="how long evaluation records are kept")
     eval_max_new_tokens: int = Field(64, ge=1, le=2048, description="longest generated answer scored")
 
     @model_validator(mode="after")

@@ -102,6 +102,16 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
     def DeleteFile(self, request: pb.DeleteFileRequest, context: grpc.ServicerContext) -> pb.File:
         return self.c.delete_file(request.file_id, request.tenant)
 
+    def CreateEvaluation(
+        self, request: pb.CreateEvaluationRequest, context: grpc.ServicerContext
+    ) -> pb.Evaluation:
+        if not request.creator:
+            request.creator = actor("", context)
+        return self.c.evaluations.create(request)
+
+    def GetEvaluation(self, request: pb.GetEvaluationRequest, context: grpc.ServicerContext) -> pb.Evaluation:
+        return self.c.evaluations.get(request.evaluation_id)
+
 
 def build(settings: TrainingSettings) -> GrpcService:
     """Wire the training API from settings: Redis (jobs, events, Celery broker), artifacts, gRPC."""

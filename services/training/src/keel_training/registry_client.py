@@ -39,4 +39,8 @@ class RegistryModels:
             artifact_sha256=version.artifact_sha256,
             tenant=owner.tenant,
             ready=version.status == rpb.VERSION_STATUS_READY,
+            dataset_id=version.lineage.dataset_id,
+            dataset_version=int(version.lineage.dataset_version)
+            if version.lineage.dataset_version.isdigit()
+            else 0,
         )

@@ -1,6 +1,7 @@
 """Jobs, files, checkpoints, leases and events in Redis, shared by the API and the workers.
 
-Records are the protobuf messages themselves (``Job``, ``File``, ``Checkpoint``). A job is
+Records are the protobuf messages themselves (``Job``, ``File``, ``Checkpoint``,
+``Evaluation``). A job is
 changed only through ``update_job`` (optimistic WATCH/MULTI), so the API's cancel and a
 worker's progress never overwrite each other. Events go through one Lua script that
 numbers them and appends them, so sequences are gap-free and strictly increasing per job.
@@ -9,15 +10,18 @@ numbers them and appends them, so sequences are gap-free and strictly increasing
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keel.training.v1 import training_pb2 as pb
 from keel_common.contract import TRAINING_KEY_PREFIX
 from keel_common.errors import Aborted, NotFound
 from keel_common.protoenum import enum_name
+
+M = TypeVar("M", bound=Message)
 
 TERMINAL = frozenset({pb.JOB_STATUS_SUCCEEDED, pb.JOB_STATUS_FAILED, pb.JOB_STATUS_CANCELLED})
 
@@ -71,26 +75,53 @@ class Store:
 
     def update_job(self, job_id: str, change: Callable[[pb.Job], bool | None]) -> pb.Job:
         """Apply ``change`` atomically; it returns False to leave the job as it is."""
-        key = self.k("job", job_id)
+        return self._update(self.k("job", job_id), pb.Job, change, f"fine-tuning job {job_id!r}", "job_id")
+
+    def _update(
+        self, key: str, kind: Callable[[], M], change: Callable[[M], bool | None], what: str, field: str
+    ) -> M:
         for _ in range(50):
             with self.r.pipeline() as pipe:
                 try:
                     pipe.watch(key)
                     raw = pipe.get(key)
                     if raw is None:
-                        raise NotFound(f"no fine-tuning job {job_id!r}", field="job_id")
-                    job = pb.Job.FromString(raw)
-                    if change(job) is False:
+                        raise NotFound(f"no {what}", field=field)
+                    msg = kind()
+                    msg.ParseFromString(raw)
+                    if change(msg) is False:
                         pipe.unwatch()
-                        return job
-                    job.updated_at.CopyFrom(now_ts())
+                        return msg
+                    if "updated_at" in msg.DESCRIPTOR.fields_by_name:
+                        msg.updated_at.CopyFrom(now_ts())  # type: ignore[attr-defined]
                     pipe.multi()
-                    pipe.set(key, job.SerializeToString())
+                    pipe.set(key, msg.SerializeToString())
                     pipe.execute()
-                    return job
+                    return msg
                 except redis.WatchError:
                     continue
-        raise Aborted(f"job {job_id} changed too often to update", field="job_id")
+        raise Aborted(f"{what} changed too often to update", field=field)
+
+    # --- evaluations ---------------------------------------------------------------------
+    def put_evaluation(self, ev: pb.Evaluation, ttl_s: int) -> None:
+        self.r.set(self.k("eval", ev.id), ev.SerializeToString(), ex=ttl_s)
+
+    def get_evaluation(self, evaluation_id: str) -> pb.Evaluation:
+        raw = self.r.get(self.k("eval", evaluation_id)) if evaluation_id else None
+        if raw is None:
+            raise NotFound(f"no evaluation {evaluation_id!r}", field="evaluation_id")
+        return pb.Evaluation.FromString(raw)
+
+    def update_evaluation(
+        self, evaluation_id: str, change: Callable[[pb.Evaluation], bool | None]
+    ) -> pb.Evaluation:
+        """Apply ``change`` atomically (keeping the record's expiry)."""
+        key = self.k("eval", evaluation_id)
+        ttl = int(self.r.ttl(key))
+        ev = self._update(key, pb.Evaluation, change, f"evaluation {evaluation_id!r}", "evaluation_id")
+        if ttl > 0:
+            self.r.expire(key, ttl)
+        return ev
 
     def _page_ids(self, key: str, after: str, limit: int, what: str) -> tuple[list[str], bool]:
         """Ids of one page of a newest-first index and whether more follow; ``after`` is the

@@ -26,6 +26,7 @@ from keel_common.paging import decode_token, encode_token, page_size
 from keel_training import metrics
 from keel_training.config import TrainingSettings
 from keel_training.core.datasets import DatasetResolver, NoDatasets
+from keel_training.core.evaluations import Evaluations, check_gate
 from keel_training.core.files import Files
 from keel_training.core.hyperparameters import check_hyperparameters, check_method, choose_auto, data_kind
 from keel_training.core.models import ModelResolver, NoModels, starting_adapter
@@ -51,6 +52,16 @@ def _fingerprint(req: pb.CreateJobRequest) -> str:
     return hashlib.sha256(same.SerializeToString(deterministic=True)).hexdigest()[:24]
 
 
+def _gate_fields(gate: pb.EvaluationGate) -> dict[str, Any]:
+    """What a job's auto_promote may set (the job supplies the model and version)."""
+    return {
+        "alias": gate.alias,
+        "metric": gate.metric,
+        "margin": gate.margin,
+        "min_examples": gate.min_examples,
+    }
+
+
 class TrainingCore:
     def __init__(
         self, settings: TrainingSettings, store: Store, artifacts: ArtifactStore, enqueue: Enqueue,
@@ -63,6 +74,7 @@ class TrainingCore:
         self.enqueue = enqueue
         self.tokenizers = Tokenizers(settings, artifacts)
         self.files = Files(settings, store, artifacts, datasets or NoDatasets())
+        self.evaluations = Evaluations(settings, store, self.files, self.models, enqueue)
 
     # --- files (see Files) ------------------------------------------------------------------
     def upload_file(self, tenant: str, filename: str, purpose: str, content: bytes) -> pb.File:
@@ -135,6 +147,13 @@ class TrainingCore:
             )
         if len(req.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in req.metadata.items()):
             raise InvalidArgument("at most 16 pairs, keys ≤ 64 and values ≤ 512 characters", field="metadata")
+        if req.HasField("auto_promote"):  # checked now, not after hours of training
+            try:
+                check_gate(pb.EvaluationGate(model="job", version=1, **_gate_fields(req.auto_promote)))
+            except InvalidArgument as exc:
+                raise InvalidArgument(
+                    exc.message, field=(exc.field or "").replace("gate.", "auto_promote.")
+                ) from exc
         fingerprint = _fingerprint(req)
         if req.idempotency_key:
             existing = self.store.find_idempotent(req.tenant, req.idempotency_key)
@@ -186,6 +205,8 @@ class TrainingCore:
             job.dpo.CopyFrom(dpo)
         if start is not None:
             job.starting_adapter.CopyFrom(start)
+        if req.HasField("auto_promote"):
+            job.auto_promote.CopyFrom(req.auto_promote)
         if req.HasField("validation_data"):
             job.validation_data.CopyFrom(req.validation_data)
         job.updated_at.CopyFrom(job.created_at)

@@ -22,6 +22,9 @@ class ResolvedModel:
     artifact_sha256: str
     tenant: str  # the registry model's owner
     ready: bool
+    # Lineage: the dataset version it was trained on ("" / 0 when none).
+    dataset_id: str = ""
+    dataset_version: int = 0
 
 
 class ModelResolver(Protocol):

@@ -59,6 +59,8 @@ def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
 
     @app.task(name=RUN_JOB, ignore_result=True)  # type: ignore[untyped-decorator]
     def run_job(job_id: str) -> str:
+        if job_id.startswith("eval_"):  # evaluations share the queue and its workers
+            return run_evaluation(job_id)
         if "r" not in runner:
             from keel_common.artifacts import ArtifactStore
             from keel_common.redis import redis_from_url
@@ -79,6 +81,18 @@ def make_celery(settings: TrainingSettings, broker_url: str) -> Celery:
                 countdown=settings.lease_ttl_s,
             )
         log.info("job run ended", extra={"job_id": job_id, "outcome": outcome})
+        return outcome
+
+    def run_evaluation(evaluation_id: str) -> str:
+        from keel_common.artifacts import ArtifactStore
+        from keel_common.redis import redis_from_url
+        from keel_training.store import Store
+        from keel_training.worker.eval_run import EvalRunner
+
+        store = Store(redis_from_url(broker_url), settings.key_prefix, settings.events_maxlen)
+        artifacts = ArtifactStore(settings.resolved_artifact_root(), settings.artifact_endpoint_url)
+        outcome = EvalRunner(settings, store, artifacts).run(evaluation_id)
+        log.info("evaluation ended", extra={"evaluation_id": evaluation_id, "outcome": outcome})
         return outcome
 
     return app

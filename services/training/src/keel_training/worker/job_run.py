@@ -462,6 +462,20 @@ class Runner:
                     if version is None:
                         raise RuntimeError(f"registering the adapter failed: {err.details()}") from None
         model_ref = f"{version.model}/{version.version}"
+        promotion = ""
+        if job.HasField("auto_promote"):
+            from keel_training.worker.promotion import queue_promotion
+
+            promotion, said = queue_promotion(
+                self.settings,
+                self.store,
+                self.artifacts,
+                self.core.enqueue,
+                job,
+                version.model,
+                version.version,
+            )
+            self.core.log(job.id, pb.LOG_SEVERITY_INFO if promotion else pb.LOG_SEVERITY_WARNING, said)
 
         def succeeded(j: pb.Job) -> None:
             j.fine_tuned_model = name
@@ -473,6 +487,7 @@ class Runner:
                     artifact_uri=version.artifact_uri,
                     artifact_sha256=version.artifact_sha256,
                     metrics=result,
+                    promotion_evaluation_id=promotion,
                 )
             )
 

@@ -33,6 +33,14 @@ class LogSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOG_SEVERITY_INFO: _ClassVar[LogSeverity]
     LOG_SEVERITY_WARNING: _ClassVar[LogSeverity]
     LOG_SEVERITY_ERROR: _ClassVar[LogSeverity]
+
+class EvaluationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVALUATION_STATUS_UNSPECIFIED: _ClassVar[EvaluationStatus]
+    EVALUATION_STATUS_QUEUED: _ClassVar[EvaluationStatus]
+    EVALUATION_STATUS_RUNNING: _ClassVar[EvaluationStatus]
+    EVALUATION_STATUS_SUCCEEDED: _ClassVar[EvaluationStatus]
+    EVALUATION_STATUS_FAILED: _ClassVar[EvaluationStatus]
 JOB_STATUS_UNSPECIFIED: JobStatus
 JOB_STATUS_QUEUED: JobStatus
 JOB_STATUS_RUNNING: JobStatus
@@ -48,6 +56,11 @@ LOG_SEVERITY_DEBUG: LogSeverity
 LOG_SEVERITY_INFO: LogSeverity
 LOG_SEVERITY_WARNING: LogSeverity
 LOG_SEVERITY_ERROR: LogSeverity
+EVALUATION_STATUS_UNSPECIFIED: EvaluationStatus
+EVALUATION_STATUS_QUEUED: EvaluationStatus
+EVALUATION_STATUS_RUNNING: EvaluationStatus
+EVALUATION_STATUS_SUCCEEDED: EvaluationStatus
+EVALUATION_STATUS_FAILED: EvaluationStatus
 
 class DpoHyperparameters(_message.Message):
     __slots__ = ("beta",)
@@ -126,7 +139,7 @@ class LoraHyperparameters(_message.Message):
     def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., max_seq_len: _Optional[int] = ..., eval_split: _Optional[float] = ..., seed: _Optional[int] = ..., warmup_steps: _Optional[int] = ..., save_steps: _Optional[int] = ..., eval_steps: _Optional[int] = ..., learning_rate_multiplier: _Optional[float] = ..., early_stopping_patience: _Optional[int] = ..., auto: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class JobResult(_message.Message):
-    __slots__ = ("model", "version", "ref", "artifact_uri", "artifact_sha256", "metrics")
+    __slots__ = ("model", "version", "ref", "artifact_uri", "artifact_sha256", "metrics", "promotion_evaluation_id")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -140,13 +153,15 @@ class JobResult(_message.Message):
     ARTIFACT_URI_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_SHA256_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    PROMOTION_EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: int
     ref: str
     artifact_uri: str
     artifact_sha256: str
     metrics: _containers.ScalarMap[str, float]
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., ref: _Optional[str] = ..., artifact_uri: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    promotion_evaluation_id: str
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., ref: _Optional[str] = ..., artifact_uri: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., promotion_evaluation_id: _Optional[str] = ...) -> None: ...
 
 class JobProgress(_message.Message):
     __slots__ = ("step", "total_steps", "epoch", "trained_tokens", "metrics")
@@ -170,7 +185,7 @@ class JobProgress(_message.Message):
     def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., epoch: _Optional[float] = ..., trained_tokens: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "status", "status_message", "cancel_requested", "attempt", "progress", "result", "idempotency_key", "created_at", "started_at", "finished_at", "updated_at", "last_event_sequence", "suffix", "metadata", "fine_tuned_model", "error", "truncated_examples", "training_file_uri", "validation_file_uri", "method", "dpo", "starting_adapter")
+    __slots__ = ("id", "tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "status", "status_message", "cancel_requested", "attempt", "progress", "result", "idempotency_key", "created_at", "started_at", "finished_at", "updated_at", "last_event_sequence", "suffix", "metadata", "fine_tuned_model", "error", "truncated_examples", "training_file_uri", "validation_file_uri", "method", "dpo", "starting_adapter", "auto_promote")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +223,7 @@ class Job(_message.Message):
     METHOD_FIELD_NUMBER: _ClassVar[int]
     DPO_FIELD_NUMBER: _ClassVar[int]
     STARTING_ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    AUTO_PROMOTE_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     creator: str
@@ -238,7 +254,8 @@ class Job(_message.Message):
     method: TrainingMethod
     dpo: DpoHyperparameters
     starting_adapter: StartingAdapter
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., status_message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., attempt: _Optional[int] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_sequence: _Optional[int] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., fine_tuned_model: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., truncated_examples: _Optional[int] = ..., training_file_uri: _Optional[str] = ..., validation_file_uri: _Optional[str] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., dpo: _Optional[_Union[DpoHyperparameters, _Mapping]] = ..., starting_adapter: _Optional[_Union[StartingAdapter, _Mapping]] = ...) -> None: ...
+    auto_promote: EvaluationGate
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., status_message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., attempt: _Optional[int] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_sequence: _Optional[int] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., fine_tuned_model: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., truncated_examples: _Optional[int] = ..., training_file_uri: _Optional[str] = ..., validation_file_uri: _Optional[str] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., dpo: _Optional[_Union[DpoHyperparameters, _Mapping]] = ..., starting_adapter: _Optional[_Union[StartingAdapter, _Mapping]] = ..., auto_promote: _Optional[_Union[EvaluationGate, _Mapping]] = ...) -> None: ...
 
 class JobError(_message.Message):
     __slots__ = ("code", "message", "param")
@@ -366,8 +383,133 @@ class JobEvent(_message.Message):
     log: LogLine
     def __init__(self, job_id: _Optional[str] = ..., sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., metrics: _Optional[_Union[StepMetrics, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ...) -> None: ...
 
+class EvaluationGate(_message.Message):
+    __slots__ = ("model", "version", "alias", "metric", "margin", "min_examples")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    MIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: int
+    alias: str
+    metric: str
+    margin: float
+    min_examples: int
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., metric: _Optional[str] = ..., margin: _Optional[float] = ..., min_examples: _Optional[int] = ...) -> None: ...
+
+class GateOutcome(_message.Message):
+    __slots__ = ("passed", "promoted", "current_ref", "candidate_score", "current_score", "message")
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_REF_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_SCORE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    passed: bool
+    promoted: bool
+    current_ref: str
+    candidate_score: float
+    current_score: float
+    message: str
+    def __init__(self, passed: _Optional[bool] = ..., promoted: _Optional[bool] = ..., current_ref: _Optional[str] = ..., candidate_score: _Optional[float] = ..., current_score: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+
+class EvaluationAnswer(_message.Message):
+    __slots__ = ("question", "reference", "answer", "closed_book_answer")
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_BOOK_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    question: str
+    reference: str
+    answer: str
+    closed_book_answer: str
+    def __init__(self, question: _Optional[str] = ..., reference: _Optional[str] = ..., answer: _Optional[str] = ..., closed_book_answer: _Optional[str] = ...) -> None: ...
+
+class EvaluationResult(_message.Message):
+    __slots__ = ("model", "ref", "metrics", "answers")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    ref: str
+    metrics: _containers.ScalarMap[str, float]
+    answers: _containers.RepeatedCompositeFieldContainer[EvaluationAnswer]
+    def __init__(self, model: _Optional[str] = ..., ref: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., answers: _Optional[_Iterable[_Union[EvaluationAnswer, _Mapping]]] = ...) -> None: ...
+
+class Evaluation(_message.Message):
+    __slots__ = ("id", "tenant", "creator", "models", "dataset", "split", "limit", "status", "status_message", "results", "gate", "gate_outcome", "examples", "created_at", "finished_at", "job_id", "questions_uri")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    GATE_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_URI_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tenant: str
+    creator: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    dataset: DatasetRef
+    split: str
+    limit: int
+    status: EvaluationStatus
+    status_message: str
+    results: _containers.RepeatedCompositeFieldContainer[EvaluationResult]
+    gate: EvaluationGate
+    gate_outcome: GateOutcome
+    examples: int
+    created_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    job_id: str
+    questions_uri: str
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., creator: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., dataset: _Optional[_Union[DatasetRef, _Mapping]] = ..., split: _Optional[str] = ..., limit: _Optional[int] = ..., status: _Optional[_Union[EvaluationStatus, str]] = ..., status_message: _Optional[str] = ..., results: _Optional[_Iterable[_Union[EvaluationResult, _Mapping]]] = ..., gate: _Optional[_Union[EvaluationGate, _Mapping]] = ..., gate_outcome: _Optional[_Union[GateOutcome, _Mapping]] = ..., examples: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., job_id: _Optional[str] = ..., questions_uri: _Optional[str] = ...) -> None: ...
+
+class CreateEvaluationRequest(_message.Message):
+    __slots__ = ("tenant", "creator", "models", "dataset", "split", "limit", "gate")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    creator: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    dataset: DatasetRef
+    split: str
+    limit: int
+    gate: EvaluationGate
+    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., dataset: _Optional[_Union[DatasetRef, _Mapping]] = ..., split: _Optional[str] = ..., limit: _Optional[int] = ..., gate: _Optional[_Union[EvaluationGate, _Mapping]] = ...) -> None: ...
+
+class GetEvaluationRequest(_message.Message):
+    __slots__ = ("evaluation_id",)
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    evaluation_id: str
+    def __init__(self, evaluation_id: _Optional[str] = ...) -> None: ...
+
 class CreateJobRequest(_message.Message):
-    __slots__ = ("tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "idempotency_key", "description", "tags", "suffix", "metadata", "method", "dpo")
+    __slots__ = ("tenant", "creator", "base_model", "training_data", "validation_data", "hyperparameters", "output_model", "idempotency_key", "description", "tags", "suffix", "metadata", "method", "dpo", "auto_promote")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -389,6 +531,7 @@ class CreateJobRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     DPO_FIELD_NUMBER: _ClassVar[int]
+    AUTO_PROMOTE_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     creator: str
     base_model: str
@@ -403,7 +546,8 @@ class CreateJobRequest(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     method: TrainingMethod
     dpo: DpoHyperparameters
-    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., dpo: _Optional[_Union[DpoHyperparameters, _Mapping]] = ...) -> None: ...
+    auto_promote: EvaluationGate
+    def __init__(self, tenant: _Optional[str] = ..., creator: _Optional[str] = ..., base_model: _Optional[str] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., validation_data: _Optional[_Union[TrainingData, _Mapping]] = ..., hyperparameters: _Optional[_Union[LoraHyperparameters, _Mapping]] = ..., output_model: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., suffix: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., dpo: _Optional[_Union[DpoHyperparameters, _Mapping]] = ..., auto_promote: _Optional[_Union[EvaluationGate, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)

@@ -94,6 +94,16 @@ class TrainingServiceStub:
                 request_serializer=keel_dot_training_dot_v1_dot_training__pb2.DeleteFileRequest.SerializeToString,
                 response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
                 _registered_method=True)
+        self.CreateEvaluation = channel.unary_unary(
+                '/keel.training.v1.TrainingService/CreateEvaluation',
+                request_serializer=keel_dot_training_dot_v1_dot_training__pb2.CreateEvaluationRequest.SerializeToString,
+                response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.Evaluation.FromString,
+                _registered_method=True)
+        self.GetEvaluation = channel.unary_unary(
+                '/keel.training.v1.TrainingService/GetEvaluation',
+                request_serializer=keel_dot_training_dot_v1_dot_training__pb2.GetEvaluationRequest.SerializeToString,
+                response_deserializer=keel_dot_training_dot_v1_dot_training__pb2.Evaluation.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -181,6 +191,23 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateEvaluation(self, request, context):
+        """Evaluation by generation: base models and registry versions answer the same questions
+        (a dataset version's validation split) and are scored (exact match, F1, similarity,
+        closed book). Runs on a training worker; poll GetEvaluation. With a gate, the candidate
+        version is compared with the alias's current version (the base model when the alias
+        does not exist yet) and the alias moves only when the candidate is at least as good.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvaluation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -243,6 +270,16 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.DeleteFile,
                     request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.DeleteFileRequest.FromString,
                     response_serializer=keel_dot_training_dot_v1_dot_training__pb2.File.SerializeToString,
+            ),
+            'CreateEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEvaluation,
+                    request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.CreateEvaluationRequest.FromString,
+                    response_serializer=keel_dot_training_dot_v1_dot_training__pb2.Evaluation.SerializeToString,
+            ),
+            'GetEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvaluation,
+                    request_deserializer=keel_dot_training_dot_v1_dot_training__pb2.GetEvaluationRequest.FromString,
+                    response_serializer=keel_dot_training_dot_v1_dot_training__pb2.Evaluation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -569,6 +606,60 @@ class TrainingService:
             '/keel.training.v1.TrainingService/DeleteFile',
             keel_dot_training_dot_v1_dot_training__pb2.DeleteFileRequest.SerializeToString,
             keel_dot_training_dot_v1_dot_training__pb2.File.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.training.v1.TrainingService/CreateEvaluation',
+            keel_dot_training_dot_v1_dot_training__pb2.CreateEvaluationRequest.SerializeToString,
+            keel_dot_training_dot_v1_dot_training__pb2.Evaluation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.training.v1.TrainingService/GetEvaluation',
+            keel_dot_training_dot_v1_dot_training__pb2.GetEvaluationRequest.SerializeToString,
+            keel_dot_training_dot_v1_dot_training__pb2.Evaluation.FromString,
             options,
             channel_credentials,
             insecure,
