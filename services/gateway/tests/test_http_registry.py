@@ -215,6 +215,7 @@ def test_promote_moves_an_alias_with_its_reason_and_chat_follows(rig: Rig) -> No
         "reason": "f1 0.41 → 0.63",
         "updated_by": done["updated_by"],
         "updated_at": done["updated_at"],
+        "evaluation": None,
     }
     assert done["updated_by"].startswith("key:")
     # the registry's alias event drops the gateway's cached route: chat follows the promotion
@@ -230,13 +231,13 @@ def test_promote_moves_an_alias_with_its_reason_and_chat_follows(rig: Rig) -> No
     newest = rig.ok("GET", f"{MODEL}/aliases/history", params={"alias": "production", "limit": 1})
     assert newest["data"][0]["reason"] == "f1 0.41 → 0.63" and newest["data"][0]["to_version"] == 2
 
-    # only ready versions are promoted; the gate is not part of this route (yet)
+    # only ready versions are promoted (the gate: test_http_evaluations.py)
     err = rig.error(400, "POST", f"{MODEL}/promote", json={"version": 3})
     assert err["param"] == "version" and "READY" in err["message"]
     err = rig.error(404, "POST", f"{MODEL}/promote", json={"version": 9})
     assert err["param"] == "version" and err["code"] == "not_found"
-    err = rig.error(400, "POST", f"{MODEL}/promote", json={"version": 2, "gate": {"metric": "eval_f1"}})
-    assert err["param"] == "gate"
+    err = rig.error(400, "POST", f"{MODEL}/promote", json={"version": 2, "gate": {"metrc": "eval_f1"}})
+    assert err["param"] == "gate.metrc"
     err = rig.error(400, "POST", f"{MODEL}/promote", json={"alias": "production"})
     assert err["param"] == "version" and err["code"] == "missing_required_parameter"
     err = rig.error(400, "POST", f"{MODEL}/promote", json={"version": 2, "alias": "Prod!"})

@@ -1,6 +1,7 @@
 """A small client of the gateway's HTTP API: API keys (admin), models, chat completions, files
 and fine-tuning jobs, documents and datasets (their methods live in ``keel_client.datasets``),
-feedback (``keel_client.feedback``) and the registry (``keel_client.registry_routes``);
+feedback (``keel_client.feedback``), the registry (``keel_client.registry_routes``) and
+evaluations by generation (``keel_client.evaluations``);
 chat answers and job events stream over server-sent events that are parsed here (no ``openai``
 dependency).
 
@@ -19,6 +20,7 @@ import httpx
 
 from keel_client.datasets import DatasetsMixin
 from keel_client.errors import GatewayError, GatewayUnreachable, error_from
+from keel_client.evaluations import EvaluationsMixin
 from keel_client.feedback import FeedbackMixin
 from keel_client.registry_routes import RegistryRoutesMixin
 from keel_common.contract import REQUEST_ID_HEADER
@@ -56,7 +58,7 @@ class ChatResult:
     usage: dict[str, int] = field(default_factory=dict)
 
 
-class GatewayClient(DatasetsMixin, FeedbackMixin, RegistryRoutesMixin):
+class GatewayClient(DatasetsMixin, FeedbackMixin, RegistryRoutesMixin, EvaluationsMixin):
     """``base_url`` is the gateway's root (``http://host:port``; a trailing ``/v1`` is accepted)."""
 
     def __init__(
@@ -256,10 +258,14 @@ class GatewayClient(DatasetsMixin, FeedbackMixin, RegistryRoutesMixin):
         seed: int | None = None,
         metadata: dict[str, str] | None = None,
         method: dict[str, Any] | None = None,
+        auto_promote: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A fine-tuning job (OpenAI's shape; Keel's extras under ``"keel"``). With the same
         ``idempotency_key`` a retried request returns the job the first one created. ``method``
-        is OpenAI's, e.g. ``{"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}``."""
+        is OpenAI's, e.g. ``{"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}``.
+        ``auto_promote`` (Keel's, e.g. ``{"alias": "production", "metric": "eval_f1",
+        "margin": 0.0, "min_examples": 10}``) promotes the job's version through the evaluation
+        gate when it succeeds: ``job["keel"]["promotion_evaluation_id"]`` names the evaluation."""
         body: dict[str, Any] = {"model": model, "training_file": training_file}
         optional = {
             "validation_file": validation_file,
@@ -268,6 +274,7 @@ class GatewayClient(DatasetsMixin, FeedbackMixin, RegistryRoutesMixin):
             "seed": seed,
             "metadata": metadata,
             "method": method,
+            "auto_promote": auto_promote,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         headers = {"idempotency-key": idempotency_key} if idempotency_key else None

@@ -364,4 +364,5 @@ class RegistryJson:
             "reason": why,
             "updated_by": a.updated_by,
             "updated_at": a.updated_at.seconds,
+            "evaluation": None,  # gated promotions go through the gateway (the training service)
         }

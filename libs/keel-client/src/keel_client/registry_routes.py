@@ -1,7 +1,7 @@
 """The registry through the gateway (a key with the training scope): the tenant's registered
 models, their versions with metrics, params and lineage, aliases and their history, and
-promotion. Another tenant's model is a 404 (``GatewayError.code == "model_not_found"``), as a
-missing one is.
+promotion (directly, or through the evaluation gate). Another tenant's model is a 404
+(``GatewayError.code == "model_not_found"``), as a missing one is.
 
 The mixin is part of :class:`keel_client.gateway.GatewayClient`. Inside the cluster operators
 may reach the registry's gRPC API directly with :class:`keel_client.registry.RegistryClient`;
@@ -92,9 +92,21 @@ class RegistryRoutesMixin(RoutesMixin):
         return self._list(f"{_model(name)}/aliases/history", {"alias": alias or None}, limit)
 
     def promote(
-        self, name: str, version: int, alias: str = PRODUCTION, reason: str | None = None
+        self,
+        name: str,
+        version: int,
+        alias: str = PRODUCTION,
+        reason: str | None = None,
+        gate: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Move ``alias`` to ``version`` (ready versions only) with ``reason`` in the alias
-        history; the answer says where the alias pointed before and whether it moved."""
-        body = _opt(version=version, alias=alias, reason=reason or None)
+        history; the answer says where the alias pointed before and whether it moved.
+
+        With ``gate`` (see :func:`keel_client.evaluations.gate_of`; ``{}`` takes every default)
+        nothing moves now: the answer's ``evaluation`` compares the version with what the alias
+        serves, on the same questions, and moves the alias only if the version is at least as
+        good. Wait for it with ``wait_evaluation(answer["evaluation"]["id"])``; its
+        ``gate_outcome`` has both scores and whether the alias moved. A gated promotion takes no
+        ``reason``: the alias history records the scores."""
+        body = _opt(version=version, alias=alias, reason=reason or None, gate=gate)
         return self._dict("POST", f"{_model(name)}/promote", json=body)

@@ -18,6 +18,7 @@ from keel_common.paging import encode_token
 from keel_common.protoenum import enum_name
 from keel_gateway.errors import ApiError, from_grpc
 from keel_gateway.listing import limit_of, page
+from keel_gateway.registry_schemas import PRODUCTION
 from keel_gateway.schemas import CreateFineTuningJobRequest, DpoHyperparameters
 from keel_gateway.training_stub import Metadata, TrainingStub
 
@@ -47,6 +48,10 @@ _PARAMS = {
     **{f"hyperparameters.{field}": f"hyperparameters.{name}" for name, field in _HP.items()},
     "method": "method.type",
     "dpo.beta": "method.dpo.hyperparameters.beta",
+    **{
+        f"auto_promote.{name}": f"auto_promote.{name}"
+        for name in ("alias", "metric", "margin", "min_examples")
+    },
 }
 T = TypeVar("T")
 _LEVEL = {pb.LOG_SEVERITY_WARNING: "warn", pb.LOG_SEVERITY_ERROR: "error"}
@@ -105,6 +110,19 @@ def _method(j: pb.Job, public_hp: dict[str, Any]) -> dict[str, Any]:
     if j.method == pb.TRAINING_METHOD_DPO:
         return {"type": "dpo", "dpo": {"hyperparameters": {**public_hp, "beta": round(j.dpo.beta, 6)}}}
     return {"type": "supervised", "supervised": {"hyperparameters": public_hp}}
+
+
+def _auto_promote(j: pb.Job) -> dict[str, Any] | None:
+    """The job's auto_promote as requested, with the proto's documented defaults filled in."""
+    if not j.HasField("auto_promote"):
+        return None
+    g = j.auto_promote
+    return {
+        "alias": g.alias or PRODUCTION,
+        "metric": g.metric or "eval_f1",
+        "margin": g.margin,
+        "min_examples": g.min_examples or 10,
+    }
 
 
 def job_object(j: pb.Job) -> dict[str, Any]:
@@ -169,6 +187,8 @@ def job_object(j: pb.Job) -> dict[str, Any]:
             "base_model": j.base_model,
             "starting_version": start.ref or None,
             "registry_version": j.result.ref or None,
+            "auto_promote": _auto_promote(j),
+            "promotion_evaluation_id": j.result.promotion_evaluation_id or None,
             "last_event_sequence": j.last_event_sequence,
         },
     }
@@ -331,6 +351,13 @@ class FineTuning:
                 req.dpo.beta = float(given.beta)  # unset: the training service's default
         if body.validation_file:
             req.validation_data.CopyFrom(training_data(body.validation_file))
+        if body.auto_promote is not None:
+            ap = body.auto_promote
+            req.auto_promote.SetInParent()  # set, even when every field is left to its default
+            req.auto_promote.alias = ap.alias or ""
+            req.auto_promote.metric = ap.metric or ""
+            req.auto_promote.margin = ap.margin or 0.0
+            req.auto_promote.min_examples = ap.min_examples or 0
         job = await self._call(self.stub.CreateJob(req, timeout=self.timeout_s, metadata=self._meta(actor)))
         return job_object(job)
 

@@ -325,6 +325,22 @@ class Registry:
         data = [event_object(e) for e in resp.events]
         return AliasEventPage(data=data, has_more=bool(resp.next_page_token), **_ids(data))
 
+    async def ready_version(self, tenant: str, name: str, version: int) -> pb.Model:
+        """The model, when it is the tenant's and ``version`` is one of its READY versions (what a
+        promotion needs, checked before anything is asked of another service)."""
+        model = await self._model(tenant, name)
+        req = pb.GetVersionRequest(model=name, version=version)
+        v = await self._call(self.stub.GetVersion(req, timeout=self.timeout_s))
+        if v.status != pb.VERSION_STATUS_READY:
+            status = enum_name(pb.VersionStatus, v.status) if v.status else "UNSPECIFIED"
+            raise ApiError(
+                400,
+                f"{name}/{version} is {status}; only READY versions can be promoted",
+                param="version",
+                code="invalid_value",
+            )
+        return model
+
     async def promote(self, tenant: str, actor: str, name: str, body: PromoteRequest) -> Promotion:
         """Move ``body.alias`` to ``body.version`` (READY versions only), with the reason in the
         alias history. ``previous_version`` is where the alias pointed when the call was made."""

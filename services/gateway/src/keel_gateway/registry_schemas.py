@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keel_gateway.evaluation_schemas import Evaluation, PromotionGate
+
 MAX_VERSION = 2**63 - 1
 PRODUCTION = "production"  # the alias a bare model name is served from (the registry's default)
 
@@ -33,6 +35,11 @@ class PromoteRequest(_Strict):
     version: int = Field(ge=1, le=MAX_VERSION, description="the version to promote")
     alias: str = Field(PRODUCTION, min_length=1, max_length=128, description="the alias to move")
     reason: str | None = Field(None, max_length=2000, description="recorded in the alias history")
+    gate: PromotionGate | None = Field(
+        None,
+        description="promote only if the version scores at least as well as what the alias serves "
+        "now, on the same questions: the answer is 202 with the evaluation to poll",
+    )
 
 
 # --- responses ------------------------------------------------------------------------------------
@@ -123,6 +130,9 @@ class Promotion(_Out):
     reason: str
     updated_by: str
     updated_at: int
+    evaluation: Evaluation | None = Field(
+        None, description="a gated promotion's evaluation (poll GET /v1/evaluations/{id}); null: ungated"
+    )
 
 
 class Resolution(_Out):

@@ -22,6 +22,7 @@ from keel_common.grpc.client import aio_channel
 from keel_gateway import metrics as m
 from keel_gateway.config import GatewaySettings
 from keel_gateway.core import Gateway
+from keel_gateway.evaluations import Evaluations
 from keel_gateway.feedback import Feedback
 from keel_gateway.finetuning import FineTuning
 from keel_gateway.guardrails.pipeline import Guard
@@ -44,6 +45,7 @@ class Runtime:
     redis: aioredis.Redis
     inference_channel: grpc.aio.Channel
     registry: Registry
+    evaluations: Evaluations
 
 
 @contextlib.asynccontextmanager
@@ -82,17 +84,19 @@ async def running(
         m.INTERACTIONS_BUFFERED,
     )
     gateway = Gateway(settings, keys, RateLimiter(client), router, Guard(policy, emb), inference, log)
-    finetuning = FineTuning(tgrpc.TrainingServiceStub(train_ch))  # type: ignore[no-untyped-call]
+    training = tgrpc.TrainingServiceStub(train_ch)  # type: ignore[no-untyped-call]
+    finetuning = FineTuning(training)
     ingestion = Ingestion(ingrpc.IngestionServiceStub(ingest_ch))  # type: ignore[no-untyped-call]
     feedback = Feedback(fgrpc.FeedbackServiceStub(feedback_ch), gateway.ids)  # type: ignore[no-untyped-call]
     models = Registry(registry)  # the same channel and stub as model routing
+    evaluations = Evaluations(training, models)
     tasks = [
         asyncio.create_task(keys.listen(), name="keys-listen"),
         asyncio.create_task(router.listen(client, settings.alias_channel), name="alias-listen"),
         asyncio.create_task(log.run(), name="interactions"),
     ]
     try:
-        yield Runtime(gateway, finetuning, ingestion, feedback, client, inf_ch, models)
+        yield Runtime(gateway, finetuning, ingestion, feedback, client, inf_ch, models, evaluations)
     finally:
         await log.drain()
         await _cancel(tasks)

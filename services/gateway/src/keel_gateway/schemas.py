@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from keel_gateway.evaluation_schemas import AutoPromote
+
 MAX_STOP = 4
 
 
@@ -216,6 +218,8 @@ class CreateFineTuningJobRequest(_Body):
     suffix: str | None = Field(None, max_length=64)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     metadata: dict[str, str] | None = None
+    # Keel's extension: promote the job's version through the evaluation gate when it succeeds.
+    auto_promote: AutoPromote | None = None
 
     def effective_hyperparameters(self) -> FineTuningHyperparameters:
         """The method's hyperparameters (a ``DpoHyperparameters`` for DPO), else the top-level

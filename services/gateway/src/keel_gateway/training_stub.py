@@ -53,3 +53,9 @@ class TrainingStub(Protocol):
     def DeleteFile(
         self, request: pb.DeleteFileRequest, *, timeout: float, metadata: Metadata = ()
     ) -> Awaitable[pb.File]: ...
+    def CreateEvaluation(
+        self, request: pb.CreateEvaluationRequest, *, timeout: float, metadata: Metadata = ()
+    ) -> Awaitable[pb.Evaluation]: ...
+    def GetEvaluation(
+        self, request: pb.GetEvaluationRequest, *, timeout: float, metadata: Metadata = ()
+    ) -> Awaitable[pb.Evaluation]: ...

@@ -2,10 +2,10 @@
 through the gateway, and (with the keel-dev package) run the platform locally.
 
 One module per command group (``models``, ``aliases``, ``keys``, ``chat``, ``jobs``, ``docs``,
-``datasets``, ``feedback``); how things are shown lives in ``render``, the live job view in ``progress`` and
-the upload bar and live dataset build in ``docs``. A failed call is
-shown once, here in the root group, for every command: one readable line and exit code 1,
-never a traceback.
+``datasets``, ``feedback``, ``evals`` for ``keel eval``); how things are shown lives in
+``render``, the live job view in ``progress`` and the upload bar and live dataset build in
+``docs``. A failed call is shown once, here in the root group, for every command: one readable
+line and exit code 1, never a traceback.
 
 ``keel up``, ``keel status`` and ``keel demo`` belong to the local runner, which starts every
 service and so depends on all of them: they come from the keel-dev package through the
@@ -23,6 +23,7 @@ import click
 from keel_client.cli.chat import chat
 from keel_client.cli.datasets import datasets
 from keel_client.cli.docs import docs
+from keel_client.cli.evals import evals
 from keel_client.cli.feedback import feedback
 from keel_client.cli.jobs import jobs
 from keel_client.cli.keys import keys
@@ -93,5 +94,5 @@ def main(ctx: click.Context, registry: str | None) -> None:
     ctx.obj["registry"] = registry
 
 
-for command in (models, keys, chat, jobs, docs, datasets, feedback):
+for command in (models, keys, chat, jobs, docs, datasets, feedback, evals):
     main.add_command(command)

@@ -67,7 +67,7 @@ def _value(text: str) -> Any:
 _DATASET_REF = re.compile(r"^ds_[0-9a-z]+(@\d+)?$")
 
 
-def _dataset_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def dataset_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not _DATASET_REF.match(value):
         raise click.BadParameter(f"{value!r} is not a dataset version: ds_…@N (`keel datasets versions`)")
     return value
@@ -85,7 +85,7 @@ def _dataset_ref(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option(
     "--dataset",
     default=None,
-    callback=_dataset_ref,
+    callback=dataset_ref,
     help="instead of --file: a dataset version ds_…@N (ds_… alone: its latest ready one), not uploaded",
 )
 @click.option(
@@ -121,6 +121,26 @@ def _dataset_ref(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option(
     "--idempotency-key", default=None, help="a retried create with the same key makes no second job"
 )
+@click.option(
+    "--auto-promote",
+    "promote_alias",
+    default=None,
+    metavar="ALIAS",
+    help="when the job succeeds, promote its version to ALIAS through the evaluation gate (its "
+    "dataset's questions; a job on --file has none)",
+)
+@click.option(
+    "--gate-metric", default=None, help="with --auto-promote: the metric compared [default: eval_f1]"
+)
+@click.option(
+    "--gate-margin", type=click.FloatRange(0, 1), default=None, help="with --auto-promote [default: 0]"
+)
+@click.option(
+    "--gate-min-examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="with --auto-promote: fewer questions refuse [default: 10]",
+)
 @click.option("--follow", is_flag=True, help="show the job live until it ends; exit 1 unless it succeeds")
 @click.option("--json", "as_json", is_flag=True, help="print the created job as JSON")
 @gateway_options
@@ -140,6 +160,10 @@ def jobs_create(
     beta: float | None,
     extra_hp: tuple[str, ...],
     idempotency_key: str | None,
+    promote_alias: str | None,
+    gate_metric: str | None,
+    gate_margin: float | None,
+    gate_min_examples: int | None,
     follow: bool,
     as_json: bool,
     gateway_url: str | None,
@@ -149,6 +173,12 @@ def jobs_create(
     --dataset version (exactly one of them)."""
     if (training_file is None) == (dataset is None):
         raise click.UsageError("give exactly one of --file and --dataset")
+    gate = {"metric": gate_metric, "margin": gate_margin, "min_examples": gate_min_examples}
+    auto_promote: dict[str, Any] | None = None
+    if promote_alias is not None:
+        auto_promote = {"alias": promote_alias, **{k: v for k, v in gate.items() if v is not None}}
+    elif any(v is not None for v in gate.values()):
+        raise click.UsageError("--gate-metric, --gate-margin and --gate-min-examples go with --auto-promote")
     hp: dict[str, Any] = {}
     for item in extra_hp:
         key, sep, value = item.partition("=")
@@ -193,6 +223,7 @@ def jobs_create(
                 idempotency_key=idempotency_key,
                 seed=seed,
                 method=chosen,
+                auto_promote=auto_promote,
             )
         except (GatewayError, SystemExit) as exc:
             for file_id in uploaded:  # no job uses them: do not leave them behind
@@ -212,6 +243,14 @@ def jobs_create(
                 + (f", {steps} steps" if steps else ""),
                 highlight=False,
             )
+            promotion = (job.get("keel") or {}).get("auto_promote")
+            if promotion:
+                console.print(
+                    f"when it succeeds, it is promoted to {escape(promotion['alias'])} through the gate "
+                    f"({escape(promotion['metric'])}, margin {promotion['margin']:g}, at least "
+                    f"{promotion['min_examples']} questions)",
+                    highlight=False,
+                )
         if not follow:
             if not as_json:
                 console.print(f"follow it: keel jobs events {job['id']} --follow", highlight=False)
@@ -282,6 +321,7 @@ def jobs_get(job_id: str, as_json: bool, gateway_url: str | None, api_key: str |
         ("hyperparameters", "\n".join(f"{k} = {v}" for k, v in hp.items()) or "-"),
         ("fine-tuned model", j.get("fine_tuned_model") or "-"),
         ("registry version", extra.get("registry_version") or "-"),
+        ("auto promote", _auto_promote(extra)),
         ("error", f"{error.get('code')}: {error.get('message')}" if error else "-"),
         ("attempt", str(extra.get("attempt", "-"))),
         ("created", ts(j.get("created_at"))),
@@ -290,6 +330,18 @@ def jobs_get(job_id: str, as_json: bool, gateway_url: str | None, api_key: str |
     for name, value in rows:
         table.add_row(name, escape(str(value)))
     console.print(table)
+
+
+def _auto_promote(extra: dict[str, Any]) -> str:
+    gate = extra.get("auto_promote")
+    if not gate:
+        return "-"
+    text = (
+        f"to {gate['alias']} through the gate: {gate['metric']}, margin {gate['margin']:g}, "
+        f"at least {gate['min_examples']} questions"
+    )
+    ev = extra.get("promotion_evaluation_id")
+    return text + (f"\nevaluation {ev} (keel eval show {ev})" if ev else "")
 
 
 @jobs.command("cancel")

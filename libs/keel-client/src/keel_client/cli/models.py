@@ -1,11 +1,13 @@
 """`keel models`: registered models, their versions with metrics and lineage, how a ref
-resolves, aliases and promotion — through the gateway with an API key (the training scope; the
-key's tenant's models), or straight to the registry's gRPC API when ``--registry`` (or
-``$KEEL_REGISTRY_ADDR``) names one, as operators inside the cluster do. Creating a model and
-registering an artifact are the registry's alone (gRPC)."""
+resolves, aliases and promotion (directly, or through the evaluation gate: `promote --gate`) —
+through the gateway with an API key (the training scope; the key's tenant's models), or straight
+to the registry's gRPC API when ``--registry`` (or ``$KEEL_REGISTRY_ADDR``) names one, as
+operators inside the cluster do. Creating a model and registering an artifact are the
+registry's alone (gRPC)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from keel_client.cli.aliases import alias
-from keel_client.cli.connect import client_of, gateway_options, registry_of
+from keel_client.cli.connect import client_of, gateway_client, gateway_options, named_registry, registry_of
+from keel_client.cli.evals import POLL_S, gate_line, scores_table, wait
+from keel_client.cli.jobs import dataset_ref
 from keel_client.cli.render import console, ts
+from keel_client.evaluations import gate_of
 from keel_client.registry import KeelApiError, RegistryJson, status_name
 from keel_common.contract import OPERATOR_TENANT
+
+GATE_REFUSED = 3  # the exit code of a promotion the gate refused
 
 
 @click.group()
@@ -184,7 +191,37 @@ def models_show(ctx: click.Context, ref: str, gateway_url: str | None, api_key: 
 @click.argument("name")
 @click.argument("version", type=click.IntRange(min=1))
 @click.option("--alias", "alias_name", default="production", show_default=True, help="the alias to move")
-@click.option("--reason", default=None, help="recorded in the alias history")
+@click.option("--reason", default=None, help="recorded in the alias history (not with --gate)")
+@click.option(
+    "--gate",
+    "gate_metric",
+    default=None,
+    metavar="METRIC",
+    help="move the alias only if VERSION scores at least as well on METRIC (eval_f1, eval_exact_match, "
+    "eval_similarity, closed_book_f1, …) as what the alias serves now, on the same questions; "
+    "waits for the evaluation (exit 3 when the gate refuses)",
+)
+@click.option("--margin", type=click.FloatRange(0, 1), default=None, help="with --gate [default: 0]")
+@click.option(
+    "--min-examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="with --gate: fewer questions refuse [10]",
+)
+@click.option(
+    "--dataset",
+    default=None,
+    callback=dataset_ref,
+    help="with --gate: the questions, ds_…@N [default: the dataset VERSION was trained on]",
+)
+@click.option("--split", type=click.Choice(["validation", "train"]), default=None, help="with --gate")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=None, help="with --gate: questions per model [64]"
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=3600.0, show_default=True, help="with --gate"
+)
+@click.option("--poll", type=click.FloatRange(min=0.01), default=POLL_S, hidden=True)
 @gateway_options
 @click.pass_context
 def models_promote(
@@ -193,18 +230,83 @@ def models_promote(
     version: int,
     alias_name: str,
     reason: str | None,
+    gate_metric: str | None,
+    margin: float | None,
+    min_examples: int | None,
+    dataset: str | None,
+    split: str | None,
+    limit: int | None,
+    timeout: float,
+    poll: float,
     gateway_url: str | None,
     api_key: str | None,
 ) -> None:
     """Promote NAME/VERSION: move an alias (production by default) to it; chat requests for NAME
-    (or NAME@ALIAS) are served by it at once."""
-    with registry_of(ctx, gateway_url, api_key) as reg:
-        p = reg.promote(name, version, alias_name, reason)
-    before = f"was {p['previous_version']}" if p["previous_version"] else "new alias"
-    if p["moved"]:
-        console.print(f"promoted {p['model']}/{p['version']} to {p['alias']} ({before})", highlight=False)
-    else:
+    (or NAME@ALIAS) are served by it at once. With --gate, only if it scores at least as well as
+    what the alias serves now."""
+    gated = {"--margin": margin, "--min-examples": min_examples, "--dataset": dataset, "--split": split}
+    gated["--limit"] = limit
+    if gate_metric is None:
+        if any(v is not None for v in gated.values()):
+            given = ", ".join(k for k, v in gated.items() if v is not None)
+            raise click.UsageError(f"{given}: only with --gate")
+        with registry_of(ctx, gateway_url, api_key) as reg:
+            p = reg.promote(name, version, alias_name, reason)
+        before = f"was {p['previous_version']}" if p["previous_version"] else "new alias"
+        if p["moved"]:
+            console.print(f"promoted {p['model']}/{p['version']} to {p['alias']} ({before})", highlight=False)
+        else:
+            console.print(
+                f"{p['model']}@{p['alias']} already → {p['version']}; nothing moved", highlight=False
+            )
+        return
+    if named_registry(ctx):
+        raise click.UsageError(
+            "--gate goes through the gateway (a training worker evaluates): drop --registry"
+        )
+    if reason:
+        raise click.UsageError(
+            "--reason does not go with --gate: the alias history records the gate's scores"
+        )
+    gate = gate_of(gate_metric, margin, min_examples, dataset, split, limit)
+    with gateway_client(gateway_url, api_key) as gw:
+        p = gw.promote(name, version, alias_name, gate=gate)
+        ev = p["evaluation"]
+        against = ev["models"][1] if len(ev.get("models") or ()) > 1 else "?"
+        console.print(
+            f"gating {name}/{version} for {p['alias']}: evaluation [bold]{ev['id']}[/bold] compares it with "
+            f"{escape(against)} on {escape(str(ev.get('dataset')))} ({ev.get('split')})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        ev = wait(gw, ev, timeout, poll)
+    sys.exit(_gated(ev, p))
+
+
+def _gated(ev: dict[str, Any], p: dict[str, Any]) -> int:
+    """Show how a gated promotion ended; the exit code (0 moved or already there, 1 the
+    evaluation failed, 3 the gate refused)."""
+    console.print(scores_table(ev))
+    if ev.get("status") == "failed":
+        console.print(f"[red]evaluation {ev['id']} failed[/red]: {escape(str(ev.get('status_message')))}")
+        return 1
+    outcome = ev.get("gate_outcome")
+    line = gate_line(ev)
+    if not outcome or not line:
+        console.print(f"evaluation {ev['id']} has no gate outcome; the alias did not move")
+        return 1
+    console.print(line, highlight=False, soft_wrap=True)
+    target = f"{p['model']}/{p['version']}"
+    before = f"was {p['previous_version']}" if p.get("previous_version") else "new alias"
+    if outcome["promoted"]:
+        console.print(f"[green]promoted {target} to {p['alias']}[/green] ({before})", highlight=False)
+        return 0
+    if outcome["passed"]:
         console.print(f"{p['model']}@{p['alias']} already → {p['version']}; nothing moved", highlight=False)
+        return 0
+    still = f"stays at {p['previous_version']}" if p.get("previous_version") else "was not created"
+    console.print(f"[red]not promoted[/red]: {p['model']}@{p['alias']} {still}", highlight=False)
+    return GATE_REFUSED
 
 
 @models.command("register")

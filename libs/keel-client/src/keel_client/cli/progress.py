@@ -41,9 +41,12 @@ def final_line(job: dict[str, Any]) -> tuple[str, bool]:
         extra = job.get("keel") or {}
         registry = f" (registry version {extra['registry_version']})" if extra.get("registry_version") else ""
         tokens = f", {job['trained_tokens']} tokens trained" if job.get("trained_tokens") else ""
+        ev = extra.get("promotion_evaluation_id")
+        gated = f"\npromotion through the gate: keel eval show {ev}" if ev else ""
         return (
             f"[green]job {jid} succeeded[/green]{took}{escape(tokens)}\n"
-            f"fine-tuned model [bold]{escape(job.get('fine_tuned_model') or '?')}[/bold]{escape(registry)}",
+            f"fine-tuned model [bold]{escape(job.get('fine_tuned_model') or '?')}[/bold]{escape(registry)}"
+            + escape(gated),
             True,
         )
     if status == "failed":

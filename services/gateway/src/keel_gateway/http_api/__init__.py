@@ -1,5 +1,5 @@
 """The HTTP transport: one router per resource over ``core.Gateway``, ``FineTuning``,
-``Ingestion``, ``Feedback`` and ``Registry``.
+``Ingestion``, ``Feedback``, ``Registry`` and ``Evaluations``.
 
 To add a resource: write ``http_api/<resource>.py`` with an ``APIRouter`` whose routes take
 ``key: ApiKey = Depends(require("<scope>"))``, and add its router to ``ROUTERS``."""
@@ -13,6 +13,7 @@ from keel_gateway.http_api import (
     chat,
     datasets,
     documents,
+    evaluations,
     feedback,
     files,
     fine_tuning,
@@ -30,6 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     datasets.router,
     feedback.router,
     registry.router,
+    evaluations.router,
     admin_keys.router,
     ops.router,
 )

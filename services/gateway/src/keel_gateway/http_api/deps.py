@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from keel_gateway.core import Gateway
+from keel_gateway.evaluations import Evaluations
 from keel_gateway.feedback import Feedback
 from keel_gateway.finetuning import FineTuning
 from keel_gateway.ingestion import Ingestion
@@ -49,6 +50,10 @@ async def registry(request: Request) -> Registry:
     return _runtime(request).registry
 
 
+async def evaluations(request: Request) -> Evaluations:
+    return _runtime(request).evaluations
+
+
 def require(*scopes: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that returns the caller's key when it is valid and has one of ``scopes``
     (401 / 403 in OpenAI's envelope otherwise)."""
@@ -75,4 +80,5 @@ FineTuningDep = Annotated[FineTuning, Depends(finetuning)]
 IngestionDep = Annotated[Ingestion, Depends(ingestion)]
 FeedbackDep = Annotated[Feedback, Depends(feedback)]
 RegistryDep = Annotated[Registry, Depends(registry)]
+EvaluationsDep = Annotated[Evaluations, Depends(evaluations)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -4,9 +4,9 @@ scope, for reading as for changing). Another tenant's model is a 404, as a missi
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from keel_gateway.http_api.deps import RegistryDep, TrainingKey, actor
+from keel_gateway.http_api.deps import EvaluationsDep, RegistryDep, TrainingKey, actor
 from keel_gateway.registry_schemas import (
     AliasEventPage,
     AliasList,
@@ -126,8 +126,23 @@ async def rollback_alias(
     return await reg.rollback_alias(key.tenant, actor(key), model, alias, body.reason if body else None)
 
 
-@router.post(f"{MODEL}/promote")
-async def promote(model: str, body: PromoteRequest, key: TrainingKey, reg: RegistryDep) -> Promotion:
+@router.post(
+    f"{MODEL}/promote",
+    responses={202: {"model": Promotion, "description": "gated: the evaluation that decides is queued"}},
+)
+async def promote(
+    model: str,
+    body: PromoteRequest,
+    key: TrainingKey,
+    reg: RegistryDep,
+    evals: EvaluationsDep,
+    response: Response,
+) -> Promotion:
     """Move an alias (`production` by default) to a ready version, with the reason recorded in
-    the alias history."""
-    return await reg.promote(key.tenant, actor(key), model, body)
+    the alias history. With `gate`, nothing moves now: the answer is 202 with the evaluation
+    that compares the version with what the alias serves, on the same questions, and moves the
+    alias only if the version scores at least as well (plus the margin); poll the evaluation."""
+    if body.gate is None:
+        return await reg.promote(key.tenant, actor(key), model, body)
+    response.status_code = 202
+    return await evals.promote(key.tenant, actor(key), model, body)
