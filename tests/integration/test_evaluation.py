@@ -150,6 +150,15 @@ def test_a_job_learns_the_facts_and_promotes_itself_through_the_gate(
     assert not refused.gate_outcome.passed and not refused.gate_outcome.promoted
     assert refused.gate_outcome.message == "gate failed: 6 questions, the gate needs at least 10"
     assert "staging" not in registry.GetModel(rpb.GetModelRequest(name=model)).aliases
+    # Nothing to compare when the alias already points at the candidate.
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CreateEvaluation(
+            pb.CreateEvaluationRequest(
+                tenant="acme", gate=pb.EvaluationGate(model=model, version=done.result.version)
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details() == f"gate.alias: production already points at {done.result.ref}"
 
 
 def test_evaluation_requests_are_checked_before_anything_is_queued(
@@ -186,6 +195,11 @@ def test_evaluation_requests_are_checked_before_anything_is_queued(
             stub.CreateEvaluation(req)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (field, err.value.details())
         assert err.value.details().startswith(f"{field}:"), (field, err.value.details())
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CreateEvaluation(pb.CreateEvaluationRequest(tenant="acme", models=["nope"], dataset=ref))
+    assert err.value.details() == (
+        f"models[0]: unknown model 'nope'; a base model ({BASE}) or a registry model of yours"
+    )
     # Another tenant's dataset does not exist for this one.
     with pytest.raises(grpc.RpcError) as err:
         stub.CreateEvaluation(pb.CreateEvaluationRequest(tenant="other", models=[BASE], dataset=ref))

@@ -112,6 +112,10 @@ def _method(j: pb.Job, public_hp: dict[str, Any]) -> dict[str, Any]:
     return {"type": "supervised", "supervised": {"hyperparameters": public_hp}}
 
 
+# The training service's names of the "auto" hyperparameters → the request's.
+_AUTO_NAMES = {"epochs": "n_epochs"}
+
+
 def _auto_promote(j: pb.Job) -> dict[str, Any] | None:
     """The job's auto_promote as requested, with the proto's documented defaults filled in."""
     if not j.HasField("auto_promote"):
@@ -182,6 +186,9 @@ def job_object(j: pb.Job) -> dict[str, Any]:
                 "save_steps": hp.save_steps,
                 "eval_steps": hp.eval_steps,
                 "early_stopping_patience": hp.early_stopping_patience,
+                "warmup_steps": hp.warmup_steps,
+                # the values Keel chose because the request left them "auto"
+                "auto": [_AUTO_NAMES.get(name, name) for name in hp.auto],
             },
             "truncated_examples": j.truncated_examples,
             "base_model": j.base_model,

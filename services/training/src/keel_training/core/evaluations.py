@@ -100,8 +100,11 @@ class Evaluations:
         try:
             base, adapter = starting_adapter(self.models, model, tenant, self.settings.base_models)
         except InvalidArgument as exc:
+            if not exc.message.startswith("unknown base model"):
+                raise InvalidArgument(exc.message, field=field) from exc
+            bases = ", ".join(sorted(self.settings.base_models))
             raise InvalidArgument(
-                exc.message.replace("unknown base model", "unknown model"), field=field
+                f"unknown model {model!r}; a base model ({bases}) or a registry model of yours", field=field
             ) from exc
         return Target(model, adapter.ref, base, adapter.artifact_uri, adapter.artifact_sha256)
 
@@ -154,6 +157,10 @@ class Evaluations:
             gate = check_gate(req.gate)
             candidate = self.target(f"{gate.model}/{gate.version}", req.tenant, "gate.version")
             current = self.models.resolve(f"{gate.model}@{gate.alias}")
+            if current is not None and current.ref == candidate.ref:
+                raise FailedPrecondition(
+                    f"{gate.alias} already points at {candidate.ref}", field="gate.alias"
+                )
             baseline = current.ref if current is not None else candidate.base_model
             ev.models.extend([candidate.ref, baseline])
             ev.results.add(model=candidate.ref, ref=candidate.ref)
