@@ -74,7 +74,7 @@ test: $(STAMP) proto-check lint chart-check ## the whole test suite (what CI run
 	$(PY) -m pytest -q --durations=15
 
 .PHONY: demo
-demo: $(STAMP) ## start the local platform, register a model with an adapter, move an alias, resolve it
+demo: $(STAMP) ## the whole loop on this machine (≤ 10 min on 2 cores): handbook → dataset → fine-tune → gate → guarded chat → feedback → retrain
 	$(VENV)/bin/keel demo
 
 .PHONY: up
@@ -96,6 +96,10 @@ bench-guardrails: $(STAMP) ## injection/jailbreak detection and false-positive r
 .PHONY: bench-training
 bench-training: $(STAMP) ## Keel LoRA trainer vs a plain transformers Trainer: real tokens/s on variable and fixed lengths
 	$(PY) bench/training/run.py
+
+.PHONY: bench-facts
+bench-facts: $(STAMP) ## fresh invented facts learned with the auto hyperparameters vs the old fixed defaults vs the base model
+	$(PY) bench/fresh_facts/run.py
 
 .PHONY: bench-ingestion
 bench-ingestion: $(STAMP) ## extraction pages/s, dedup vs datasketch (docs/s, near-dup P/R), 2 build workers vs 1, QA kept fraction
