@@ -22,6 +22,7 @@ import torch
 from keel.training.v1 import training_pb2 as pb
 from keel_common.embeddings import SentenceEncoder
 from keel_training.core.hyperparameters import check_hyperparameters, choose_auto, model_parameters
+from keel_training.divergence import TrainingDiverged
 from keel_training.facts import Fact, invent_fact
 from keel_training.generation_eval import QaItem, evaluate_generation, generate, qa_items
 from keel_training.lora import load_for_training
@@ -29,7 +30,6 @@ from keel_training.trainer import (
     Encoded,
     Sft,
     TrainConfig,
-    TrainingDiverged,
     encode_example,
     train,
 )
@@ -149,7 +149,7 @@ class _PoisonedAt(Sft):
     def loss(
         self, model: Any, items: Any, pad_id: int, device: torch.device
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        self.calls += 1
+        self.calls += torch.is_grad_enabled()  # training steps only, not the untrained reference
         loss, stats = super().loss(model, items, pad_id, device)
         return (loss * float("nan") if self.calls >= self.at else loss), stats
 
@@ -190,11 +190,13 @@ def test_a_nan_loss_stops_the_run_before_the_step_is_applied(learnable_dir: Path
 
 @pytest.mark.usefixtures("one_thread")
 def test_an_exploding_loss_stops_the_run(smollm2_dir: Path, tmp_path: Path) -> None:
-    # SmolLM2 at lr 0.5: losses 5.4, 11.5, then 53.6 (above 4 x 5.4 + 1) at step 3
+    # SmolLM2 at lr 0.5: losses 5.4, 11.5, then 53.6: their mean is above 3 x the untrained loss + 1
     cfg = TrainConfig(epochs=6, batch_size=4, learning_rate=0.5, target_modules=["all-linear"], rank=16)
     model, tok = load_for_training(smollm2_dir, cfg, CPU)
-    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: loss [\d.]+ is above") as err:
+    with pytest.raises(
+        TrainingDiverged, match=r"diverged at step \d+: the mean loss of the last \d steps"
+    ) as err:
         train(model, tok, _tiny_data(tok), [], cfg, tmp_path, CPU)
-    assert "times the first step's" in err.value.message
+    assert "times the untrained model's" in err.value.message
     assert "lower the learning rate (this step's was" in err.value.message
     assert not (tmp_path / "final").exists()

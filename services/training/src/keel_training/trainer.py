@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from keel_common.errors import FailedPrecondition, InvalidArgument
+from keel_common.errors import InvalidArgument
+from keel_training.divergence import REFERENCE_BATCHES, check_divergence
 from keel_training.lora import DEFAULT_TARGETS
 
 log = logging.getLogger(__name__)
@@ -48,18 +49,6 @@ class TrainConfig:
     early_stopping_patience: int = 0
     # Batches of similar length (padding waste removed); False is the plain random order.
     group_by_length: bool = True
-
-
-# A step whose loss exceeds this multiple of the first step's (plus one, for losses near zero)
-# has diverged: the learning rate is too high for this model and data. The first step's loss is
-# the untrained model's, which a run that learns stays below; a mean over the first few steps
-# would already hold the explosion (SmolLM2 at lr 0.5: 5.4, 11.5, 53.6, ...).
-EXPLODE_FACTOR = 4.0
-
-
-class TrainingDiverged(FailedPrecondition):
-    """The loss or the gradient went non-finite, or the loss exploded: the run stops before
-    the optimizer applies the step, and nothing is registered."""
 
 
 @dataclass
@@ -232,7 +221,7 @@ class _State:
     bad_evals: int = 0
     last_loss: float = 0.0
     eval: dict[str, float] = field(default_factory=dict)
-    # The first step's loss: what a diverging run is measured against.
+    # The untrained model's loss per unit: what a diverging run is measured against.
     reference_loss: float = 0.0
 
 
@@ -283,25 +272,20 @@ def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
     return f
 
 
-def _check_divergence(st: _State, loss: float, grad_norm: float, lr: float) -> None:
-    """Raise TrainingDiverged for a step that must not be applied (``st.step`` is the steps
-    done before it)."""
-    step = st.step + 1
-    hint = f"lower the learning rate (this step's was {lr:.3g})"
-    if not math.isfinite(loss) or not math.isfinite(grad_norm):
-        what, value = ("loss", loss) if not math.isfinite(loss) else ("gradient norm", grad_norm)
-        raise TrainingDiverged(
-            f"training diverged at step {step}: the {what} is {value}; {hint}",
-            field="hyperparameters.learning_rate",
-        )
-    limit = EXPLODE_FACTOR * st.reference_loss + 1.0
-    # (a checkpoint written before the guard existed resumes without a reference: 0)
-    if st.step and st.reference_loss > 0 and loss > limit:
-        raise TrainingDiverged(
-            f"training diverged at step {step}: loss {loss:.3g} is above {limit:.3g} "
-            f"({EXPLODE_FACTOR:g} times the first step's {st.reference_loss:.3g}, plus 1); {hint}",
-            field="hyperparameters.learning_rate",
-        )
+def _reference_loss(
+    model: Any, obj: Objective, items: Sequence[Any], pad_id: int, device: torch.device
+) -> float:
+    """The untrained model's mean loss per unit over ``items`` (no dropout, no gradients, no
+    random numbers drawn: a resumed run is not disturbed)."""
+    model.eval()
+    total, units = 0.0, 0
+    with torch.no_grad(), autocast(device):
+        for i in range(0, len(items), 8):
+            loss, _ = obj.loss(model, items[i : i + 8], pad_id, device)
+            total += float(loss)
+            units += sum(obj.units(e) for e in items[i : i + 8])
+    model.train()
+    return total / max(units, 1)
 
 
 def train(
@@ -398,6 +382,12 @@ def train(
             st.bad_evals += 1
         return bool(cfg.early_stopping_patience) and st.bad_evals >= cfg.early_stopping_patience
 
+    if st.reference_loss <= 0:
+        first = make_batches(lengths, cfg.batch_size, cfg.seed, 0, cfg.group_by_length)[:REFERENCE_BATCHES]
+        st.reference_loss = _reference_loss(
+            model, obj, [train_data[i] for b in first for i in b], pad_id, device
+        )
+    recent: list[float] = []
     model.train()
     outcome = "completed"
     started = time.perf_counter()
@@ -427,7 +417,8 @@ def train(
                 for k, v in stats.items():
                     sums[k] = sums[k] + v.detach() if k in sums else v.detach()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
-            _check_divergence(st, step_loss.item() / targets, grad_norm, float(sched.get_last_lr()[0]))
+            lr = float(sched.get_last_lr()[0])
+            check_divergence(st.reference_loss, recent, st.step, step_loss.item() / targets, grad_norm, lr)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
@@ -435,8 +426,7 @@ def train(
             st.batch_in_epoch += len(group)
             st.trained_tokens += tokens
             st.last_loss = step_loss.item() / targets
-            if st.step == 1:
-                st.reference_loss = st.last_loss
+            recent.append(st.last_loss)
             dt = time.perf_counter() - t0
             trained_since_eval[0] += dt
             if hooks.on_step:

@@ -34,8 +34,8 @@ from keel_training import metrics
 from keel_training.config import TrainingSettings
 from keel_training.core import Enqueue, TrainingCore, fine_tuned_name
 from keel_training.core.hyperparameters import data_kind
+from keel_training.divergence import TrainingDiverged
 from keel_training.store import TERMINAL, Store, now_ts
-from keel_training.trainer import TrainingDiverged
 from keel_training.validation import validate_training_file
 
 log = logging.getLogger(__name__)
