@@ -115,10 +115,9 @@ def blocked(run: DemoRun, oa: OpenAI, model: str) -> None:
         error = body.get("error", body) if isinstance(body, dict) else {}
         code, why = error.get("code") or exc.code, str(error.get("message") or exc.message)
         run.say(f"  [red]refused[/red]: HTTP {exc.status_code} {code}: {escape(why)}")
-        run.note(
-            f"    request id {exc.response.headers.get(REQUEST_ID_HEADER, '')} · "
-            f"{GUARDRAILS_HEADER}: {exc.response.headers.get(GUARDRAILS_HEADER, '')}"
-        )
+        verdicts = exc.response.headers.get(GUARDRAILS_HEADER)
+        shown = f" · {GUARDRAILS_HEADER}: {verdicts}" if verdicts else ""
+        run.note(f"    request id {exc.response.headers.get(REQUEST_ID_HEADER, '')}{shown}")
         return
     raise RuntimeError("the prompt injection was not blocked")
 
