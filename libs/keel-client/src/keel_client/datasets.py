@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +20,8 @@ from urllib.parse import quote
 
 import httpx
 
-from keel_client.errors import GatewayError, GatewayUnreachable
+from keel_client.errors import GatewayError
+from keel_client.polling import follow
 from keel_client.routes import RoutesMixin
 
 # What the ingestion service extracts (others are refused with a 400 naming the supported types).
@@ -39,7 +39,6 @@ CONTENT_TYPES = {
 SUPPORTED_EXTENSIONS = tuple(CONTENT_TYPES)
 FINISHED = ("succeeded", "failed", "cancelled")
 # Answers worth polling again after: no answer at all (a gateway restart), or an upstream hiccup.
-_TRANSIENT = (0, 502, 503, 504)
 _DATASET_ID = re.compile(r"^ds_[0-9a-z]+$")
 
 Version = int | Literal["latest"]
@@ -214,32 +213,17 @@ class DatasetsMixin(RoutesMixin):
         ``retries`` times in a row). Past ``timeout`` seconds a GatewayError says the build goes
         on."""
 
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: dict[str, Any] | None = None
-        failures = 0
-        while True:
-            try:
-                op = self.get_operation(operation_id, events=events)
-                failures = 0
-            except GatewayError as exc:
-                failures += 1
-                first = last is None and isinstance(exc, GatewayUnreachable)
-                if exc.status not in _TRANSIENT or first or failures > retries:
-                    raise
-                time.sleep(min(2.0, 0.25 * 2**failures))
-                continue
-            if op != last:
-                last = op
-                yield op
-            if op.get("status") in FINISHED:
-                return
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise GatewayError(
-                        f"operation {operation_id} did not finish within {timeout:g} s (it is "
-                        f"{op.get('status')}, stage {op.get('stage')}); it goes on"
-                    )
-                time.sleep(min(poll_s, left))
-            else:
-                time.sleep(poll_s)
+        def timed_out(op: dict[str, Any]) -> GatewayError:
+            return GatewayError(
+                f"operation {operation_id} did not finish within {timeout:g} s (it is "
+                f"{op.get('status')}, stage {op.get('stage')}); it goes on"
+            )
+
+        yield from follow(
+            lambda: self.get_operation(operation_id, events=events),
+            lambda op: op.get("status") in FINISHED,
+            poll_s,
+            timeout,
+            retries,
+            timed_out,
+        )

@@ -13,17 +13,16 @@ The mixin is part of :class:`keel_client.gateway.GatewayClient`; its errors are 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from keel_client.errors import GatewayError, GatewayUnreachable
+from keel_client.errors import GatewayError
+from keel_client.polling import follow
 from keel_client.routes import RoutesMixin
 
 EVALUATION_DONE = ("succeeded", "failed")
 # Answers worth polling again after: no answer at all (a gateway restart), or an upstream hiccup.
-_TRANSIENT = (0, 502, 503, 504)
 # The scores an evaluation reports (and a gate may be set on).
 METRICS = (
     "eval_exact_match",
@@ -92,31 +91,23 @@ class EvaluationsMixin(RoutesMixin):
         it (a failed one too: look at ``status``). ``on_update`` receives it each time it
         changes. A poll that gets no answer or a 502/503/504 is tried again (up to ``retries``
         in a row); past ``timeout`` seconds (``None``: no limit) a GatewayError says it goes on."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: dict[str, Any] | None = None
-        failures = 0
-        while True:
-            try:
-                ev = self.get_evaluation(evaluation_id)
-                failures = 0
-            except GatewayError as exc:
-                failures += 1
-                first = last is None and isinstance(exc, GatewayUnreachable)
-                if exc.status not in _TRANSIENT or first or failures > retries:
-                    raise
-                time.sleep(min(2.0, 0.25 * 2**failures))
-                continue
-            if ev != last:
-                last = ev
-                if on_update is not None:
-                    on_update(ev)
-            if ev.get("status") in EVALUATION_DONE:
-                return ev
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise GatewayError(
-                    f"evaluation {evaluation_id} did not finish within {timeout:g} s (it is "
-                    f"{ev.get('status')}); it goes on: keel eval show {evaluation_id}",
-                    code="timeout",
-                )
-            time.sleep(poll if left is None else min(poll, left))
+
+        def timed_out(ev: dict[str, Any]) -> GatewayError:
+            return GatewayError(
+                f"evaluation {evaluation_id} did not finish within {timeout:g} s (it is "
+                f"{ev.get('status')}); it goes on: keel eval show {evaluation_id}",
+                code="timeout",
+            )
+
+        last: dict[str, Any] = {}
+        for last in follow(
+            lambda: self.get_evaluation(evaluation_id),
+            lambda ev: ev.get("status") in EVALUATION_DONE,
+            poll,
+            timeout,
+            retries,
+            timed_out,
+        ):
+            if on_update is not None:
+                on_update(last)
+        return last
