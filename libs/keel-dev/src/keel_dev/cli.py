@@ -256,7 +256,8 @@ def status(data_dir: Path | None) -> None:
     "--data-dir", type=click.Path(path_type=Path), default=None, help="default: a fresh temporary directory"
 )
 def demo(data_dir: Path | None) -> None:
-    """Start the local platform, register a model with an adapter, move an alias, resolve it."""
+    """Run Keel's whole loop on this machine: handbook, dataset, fine-tune, gate, guarded chat,
+    feedback, retrain."""
     from keel_dev.demo import run_demo
 
     sys.exit(run_demo(console, data_dir))
