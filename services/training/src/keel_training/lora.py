@@ -16,6 +16,11 @@ ALL_LINEAR = "all-linear"
 DEFAULT_TARGETS = [ALL_LINEAR]
 
 
+def training_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on a GPU that has it, fp32 otherwise (training and evaluation alike)."""
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+
+
 class LoraSettings(Protocol):
     """What the adapter is made of (the trainer's TrainConfig has these)."""
 
@@ -40,7 +45,7 @@ def load_for_training(
     tok: Any = AutoTokenizer.from_pretrained(model_dir)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    dtype = training_dtype(device)
     base: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     base.to(device)
     if start_adapter is not None:

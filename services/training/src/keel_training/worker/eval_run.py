@@ -168,12 +168,10 @@ class EvalRunner:
         return found.base_model, self.artifacts.materialize(found.artifact_uri, where, found.artifact_sha256)
 
     def _load(self, base: str, device: Any) -> tuple[Any, Any]:
-        import torch
-
         from keel_common.loader import load_model
+        from keel_training.lora import training_dtype
 
-        dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-        model, tok = load_model(self.tokenizers.model_dir(base), device, dtype)
+        model, tok = load_model(self.tokenizers.model_dir(base), device, training_dtype(device))
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
         return model, tok
